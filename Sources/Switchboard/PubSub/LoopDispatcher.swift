@@ -1,0 +1,143 @@
+import NIOCore
+
+/// The subscribers and connections of one event loop, and the batched flush
+/// of their writes. Everything here runs on that loop, so delivering a
+/// broadcast takes no lock and allocates nothing per subscriber.
+final class LoopDispatcher: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    private var topics: [String: TopicSubscribers] = [:]
+    private var pendingFlush: [SocketConnection] = []
+    private var flushScheduled = false
+    private(set) var connections: [ObjectIdentifier: SocketConnection] = [:]
+
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    // MARK: - Subscriptions
+
+    func subscribe(topic: String, _ subscriber: LocalSubscriber) {
+        eventLoop.assertInEventLoop()
+        topics[topic, default: TopicSubscribers()].insert(subscriber)
+    }
+
+    func unsubscribe(topic: String, id: SubscriberID) {
+        eventLoop.assertInEventLoop()
+        guard var subscribers = topics.removeValue(forKey: topic) else { return }
+        subscribers.remove(id)
+        if !subscribers.isEmpty {
+            topics[topic] = subscribers
+        }
+    }
+
+    /// Local subscriber count of a topic on this loop.
+    func subscriberCount(topic: String) -> Int {
+        topics[topic]?.count ?? 0
+    }
+
+    var topicCount: Int { topics.count }
+
+    // MARK: - Delivery
+
+    /// Delivers a broadcast to this loop's subscribers of its topic.
+    /// Non-intercepting V2 subscribers all get the same pre-encoded bytes.
+    func deliver(_ message: PubSubMessage) {
+        eventLoop.assertInEventLoop()
+        guard let subscribers = topics[message.topic]?.subscribers else { return }
+        var frames = BroadcastFrames(message: message)
+        for subscriber in subscribers where subscriber.id != message.excluding {
+            switch subscriber.target {
+            case .handler(let handler):
+                handler(message)
+            case .channel(let instance):
+                if !instance.intercepts.isEmpty, instance.intercepts.contains(message.event) {
+                    instance.enqueue(.handleOut(event: message.event, payload: message.payload))
+                    continue
+                }
+                let connection = instance.connection
+                if let bytes = frames.bytes(for: connection.version, allocator: connection.channel.allocator) {
+                    connection.writeFramed(bytes)
+                }
+            }
+        }
+    }
+
+    // MARK: - Writes
+
+    /// Queues a flush of `connection` at the end of this loop step: frames
+    /// written meanwhile leave in one system call.
+    func scheduleFlush(_ connection: SocketConnection) {
+        guard !connection.flushPending else { return }
+        connection.flushPending = true
+        pendingFlush.append(connection)
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        eventLoop.execute { self.flushAll() }
+    }
+
+    private func flushAll() {
+        flushScheduled = false
+        let connections = pendingFlush
+        pendingFlush.removeAll(keepingCapacity: true)
+        for connection in connections {
+            connection.flushPending = false
+            connection.flush()
+        }
+    }
+
+    // MARK: - Connections
+
+    func register(_ connection: SocketConnection) {
+        eventLoop.assertInEventLoop()
+        connections[ObjectIdentifier(connection)] = connection
+    }
+
+    func unregister(_ connection: SocketConnection) {
+        eventLoop.assertInEventLoop()
+        connections[ObjectIdentifier(connection)] = nil
+    }
+}
+
+/// The frames of one broadcast, encoded at most once per serializer.
+struct BroadcastFrames {
+    private let message: PubSubMessage
+    private var v2: ByteBuffer?
+    private var v1: ByteBuffer?
+    private var failed: Set<SerializerVersion> = []
+
+    init(message: PubSubMessage) {
+        self.message = message
+        self.v2 = message.frame
+    }
+
+    mutating func bytes(for version: SerializerVersion, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        switch version {
+        case .v2:
+            if v2 == nil { v2 = encode(version, allocator: allocator) }
+            return v2
+        case .v1:
+            if v1 == nil { v1 = encode(version, allocator: allocator) }
+            return v1
+        }
+    }
+
+    private mutating func encode(_ version: SerializerVersion, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        guard !failed.contains(version) else { return nil }
+        do {
+            return try Self.encode(message, version: version, allocator: allocator)
+        } catch {
+            // V1 cannot carry binary payloads: those subscribers miss this broadcast.
+            failed.insert(version)
+            return nil
+        }
+    }
+
+    /// `[null, null, topic, event, payload]` with its WebSocket header.
+    static func encode(_ message: PubSubMessage, version: SerializerVersion, allocator: ByteBufferAllocator) throws(ProtocolError) -> ByteBuffer {
+        let frame = OutboundFrame.message(Message(topic: message.topic, event: message.event, payload: message.payload))
+        let serializer = version.serializer
+        return try WebSocketFraming.frame(allocator: allocator) { buffer throws(ProtocolError) in
+            try serializer.encodeServerFrame(frame, into: &buffer)
+        }
+    }
+}

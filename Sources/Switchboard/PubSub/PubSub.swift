@@ -1,0 +1,166 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Topic-based publish/subscribe for this node and, through its adapter, the
+/// cluster. Local delivery is immediate; remote delivery is at-most-once.
+public final class PubSub: Sendable {
+    private let adapter: any PubSubAdapter
+    private let dispatchers: [LoopDispatcher]
+    private let activations = NIOLockedValueBox<[String: TopicActivation]>([:])
+    private let allocator = ByteBufferAllocator()
+    private let logger: Logger
+
+    /// Per topic: how many local subscribers hold it, and the adapter
+    /// subscription that they wait for.
+    private struct TopicActivation {
+        var holders: Int
+        var ready: Task<Void, Never>
+    }
+
+    init(adapter: any PubSubAdapter, dispatchers: [LoopDispatcher], logger: Logger) {
+        self.adapter = adapter
+        self.dispatchers = dispatchers
+        self.logger = logger
+    }
+
+    /// This node's name.
+    public var nodeName: String { adapter.nodeName }
+
+    /// The adapter's state, for health checks.
+    public var adapterStatus: AdapterStatus { adapter.status }
+
+    func start() async throws {
+        try await adapter.start { [weak self] message in
+            self?.dispatchLocally(message)
+        }
+    }
+
+    func shutdown() async {
+        await adapter.shutdown()
+    }
+
+    // MARK: - Publishing
+
+    /// Sends an event to every subscriber of `topic` on every node.
+    public func broadcast(topic: String, event: String, payload: Payload) async throws {
+        let message = try makeMessage(topic: topic, event: event, payload: payload)
+        dispatchLocally(message)
+        try await adapter.broadcast(message)
+    }
+
+    /// Like ``broadcast(topic:event:payload:)``, but skips the local subscriber `sender`.
+    public func broadcastFrom(_ sender: SubscriberID, topic: String, event: String, payload: Payload) async throws {
+        var message = try makeMessage(topic: topic, event: event, payload: payload)
+        message.excluding = sender
+        dispatchLocally(message)
+        message.excluding = nil
+        try await adapter.broadcast(message)
+    }
+
+    /// Sends an event to this node's subscribers of `topic` only.
+    public func localBroadcast(topic: String, event: String, payload: Payload) throws {
+        dispatchLocally(try makeMessage(topic: topic, event: event, payload: payload))
+    }
+
+    /// Sends an event to the subscribers of `topic` on the node named `node` only.
+    public func directBroadcast(to node: String, topic: String, event: String, payload: Payload) async throws {
+        let message = try makeMessage(topic: topic, event: event, payload: payload)
+        if node == nodeName {
+            dispatchLocally(message)
+        } else {
+            try await adapter.directBroadcast(to: node, message)
+        }
+    }
+
+    private func makeMessage(topic: String, event: String, payload: Payload) throws(ProtocolError) -> PubSubMessage {
+        var message = PubSubMessage(topic: topic, event: event, payload: payload, originNode: nodeName)
+        message.frame = try BroadcastFrames.encode(message, version: .v2, allocator: allocator)
+        return message
+    }
+
+    /// Hands a message to every event loop's dispatcher.
+    func dispatchLocally(_ message: PubSubMessage) {
+        for dispatcher in dispatchers {
+            if dispatcher.eventLoop.inEventLoop {
+                dispatcher.deliver(message)
+            } else {
+                dispatcher.eventLoop.execute { dispatcher.deliver(message) }
+            }
+        }
+    }
+
+    // MARK: - Subscribing
+
+    /// Calls `handler` (on an event loop; keep it short) for every message on
+    /// `topic` that reaches this node. Returns once remote messages will arrive.
+    public func subscribe(_ topic: String, handler: @escaping @Sendable (PubSubMessage) -> Void) async -> PubSubSubscription {
+        let subscription = PubSubSubscription(topic: topic, id: .next(), dispatcher: dispatchers[Int.random(in: dispatchers.indices)])
+        await acquire(topic)
+        try? await subscription.dispatcher.eventLoop.submit {
+            subscription.dispatcher.subscribe(topic: topic, LocalSubscriber(id: subscription.id, target: .handler(handler)))
+        }.get()
+        return subscription
+    }
+
+    /// Ends a subscription made with ``subscribe(_:handler:)``.
+    public func unsubscribe(_ subscription: PubSubSubscription) async {
+        try? await subscription.dispatcher.eventLoop.submit {
+            subscription.dispatcher.unsubscribe(topic: subscription.topic, id: subscription.id)
+        }.get()
+        await release(subscription.topic)
+    }
+
+    /// Takes a hold on `topic`; the first hold subscribes the adapter and
+    /// every hold waits until that subscription is in place.
+    func acquire(_ topic: String) async {
+        let ready = activations.withLockedValue { activations -> Task<Void, Never> in
+            if var activation = activations[topic] {
+                activation.holders += 1
+                activations[topic] = activation
+                return activation.ready
+            }
+            let adapter = self.adapter
+            let logger = self.logger
+            let ready = Task {
+                do {
+                    try await adapter.topicActivated(topic)
+                } catch {
+                    logger.error("pubsub subscribe failed", metadata: ["topic": "\(topic)", "error": "\(error)"])
+                }
+            }
+            activations[topic] = TopicActivation(holders: 1, ready: ready)
+            return ready
+        }
+        await ready.value
+    }
+
+    /// Releases a hold; the last one unsubscribes the adapter.
+    func release(_ topic: String) async {
+        let deactivate = activations.withLockedValue { activations -> Bool in
+            guard var activation = activations[topic] else { return false }
+            activation.holders -= 1
+            if activation.holders > 0 {
+                activations[topic] = activation
+                return false
+            }
+            activations[topic] = nil
+            return true
+        }
+        if deactivate {
+            await adapter.topicDeactivated(topic)
+        }
+    }
+
+    /// Topics with at least one local subscriber.
+    public var activeTopicCount: Int {
+        activations.withLockedValue { $0.count }
+    }
+}
+
+/// A handler subscription made with ``PubSub/subscribe(_:handler:)``.
+public struct PubSubSubscription: Sendable {
+    public let topic: String
+    let id: SubscriberID
+    let dispatcher: LoopDispatcher
+}

@@ -1,0 +1,49 @@
+import Logging
+import NIOCore
+import Synchronization
+
+/// The state of a running server that its connections share: configuration,
+/// PubSub, the per-loop dispatchers and the counters behind health checks.
+final class ServerRuntime: Sendable {
+    let configuration: ServerConfiguration
+    let logger: Logger
+    let pubsub: PubSub
+    let dispatchers: [LoopDispatcher]
+    private let dispatcherByLoop: [ObjectIdentifier: LoopDispatcher]
+    private let accepting = Atomic<Bool>(true)
+    private let openConnections = Atomic<Int>(0)
+    let startedAt = ContinuousClock.now
+
+    init(configuration: ServerConfiguration, logger: Logger, adapter: any PubSubAdapter, eventLoops: [any EventLoop]) {
+        self.configuration = configuration
+        self.logger = logger
+        let dispatchers = eventLoops.map(LoopDispatcher.init(eventLoop:))
+        self.dispatchers = dispatchers
+        self.dispatcherByLoop = Dictionary(uniqueKeysWithValues: dispatchers.map { (ObjectIdentifier($0.eventLoop), $0) })
+        self.pubsub = PubSub(adapter: adapter, dispatchers: dispatchers, logger: logger)
+    }
+
+    func dispatcher(for eventLoop: any EventLoop) -> LoopDispatcher {
+        guard let dispatcher = dispatcherByLoop[ObjectIdentifier(eventLoop)] else {
+            preconditionFailure("connection on an event loop outside the server's group")
+        }
+        return dispatcher
+    }
+
+    /// False once the server is shutting down: new upgrades get 503 and `/readyz` fails.
+    var isAcceptingSockets: Bool { accepting.load(ordering: .relaxed) }
+
+    func stopAcceptingSockets() {
+        accepting.store(false, ordering: .relaxed)
+    }
+
+    var connectionCount: Int { openConnections.load(ordering: .relaxed) }
+
+    func connectionOpened() {
+        openConnections.add(1, ordering: .relaxed)
+    }
+
+    func connectionClosed() {
+        openConnections.subtract(1, ordering: .relaxed)
+    }
+}

@@ -1,0 +1,141 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+import ServiceLifecycle
+
+/// A Switchboard node: the public HTTP/WebSocket listener, its sockets and
+/// channels, and PubSub. Run it in a `ServiceGroup` (it stops gracefully on
+/// SIGTERM), or drive it with ``start()`` and ``shutdown()``.
+public final class SwitchboardServer: Service, Sendable {
+    public let configuration: ServerConfiguration
+    private let endpoints: [SocketEndpoint]
+    private let group: MultiThreadedEventLoopGroup
+    private let runtime: ServerRuntime
+    private let listener = NIOLockedValueBox<(any NIOCore.Channel)?>(nil)
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - adapter: carries broadcasts to other nodes; a ``LocalAdapter`` when `nil`.
+    public init(
+        configuration: ServerConfiguration,
+        endpoints: [SocketEndpoint],
+        adapter: (any PubSubAdapter)? = nil,
+        logger: Logger = Logger(label: "switchboard")
+    ) {
+        let nodeName = adapter?.nodeName ?? configuration.nodeName ?? NodeName.generate()
+        var logger = logger
+        logger[metadataKey: "node"] = "\(nodeName)"
+        self.configuration = configuration
+        self.endpoints = endpoints
+        self.logger = logger
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
+        self.runtime = ServerRuntime(
+            configuration: configuration,
+            logger: logger,
+            adapter: adapter ?? LocalAdapter(nodeName: nodeName),
+            eventLoops: Array(group.makeIterator())
+        )
+    }
+
+    /// This node's PubSub, to broadcast from application code.
+    public var pubsub: PubSub { runtime.pubsub }
+
+    /// This node's name.
+    public var nodeName: String { runtime.pubsub.nodeName }
+
+    /// Open WebSocket connections.
+    public var connectionCount: Int { runtime.connectionCount }
+
+    /// The port the listener is bound to, once started.
+    public var localPort: Int? { listener.withLockedValue { $0?.localAddress?.port } }
+
+    /// Starts PubSub and binds the listener.
+    public func start() async throws {
+        try await runtime.pubsub.start()
+        let upgrader = SocketUpgrader(endpoints: endpoints, runtime: runtime)
+        let runtime = self.runtime
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                let outcome = UpgradeOutcome()
+                let httpHandler = HTTPRequestHandler(runtime: runtime, upgrader: upgrader, outcome: outcome)
+                let boundHandler = NIOLoopBound(httpHandler, eventLoop: channel.eventLoop)
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                        withServerUpgrade: (
+                            upgraders: [upgrader.makeUpgrader(outcome: outcome)],
+                            completionHandler: { context in
+                                context.pipeline.syncOperations.removeHandler(boundHandler.value, promise: nil)
+                            }
+                        )
+                    )
+                    try channel.pipeline.syncOperations.addHandler(httpHandler)
+                }
+            }
+            .bind(host: configuration.host, port: configuration.port)
+            .get()
+        listener.withLockedValue { $0 = channel }
+        let paths = endpoints.map(\.websocketPath).joined(separator: ", ")
+        logger.notice(
+            "switchboard \(configuration.version) node \(nodeName) listening on http://\(configuration.host):\(localPort ?? configuration.port) (sockets: \(paths)), pubsub \(runtime.pubsub.adapterStatus.name)"
+        )
+    }
+
+    /// Starts, serves until a graceful shutdown is requested (SIGTERM in a
+    /// `ServiceGroup`), then shuts down.
+    public func run() async throws {
+        try await start()
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+
+    /// Stops accepting, closes every socket with code 1012 so clients
+    /// reconnect elsewhere, waits for them to go (at most the grace period),
+    /// and releases the event loops.
+    public func shutdown() async {
+        runtime.stopAcceptingSockets()
+        if let channel = listener.withLockedValue({ $0 }) {
+            try? await channel.close()
+        }
+        for dispatcher in runtime.dispatchers {
+            dispatcher.eventLoop.execute {
+                for connection in dispatcher.connections.values {
+                    connection.close(code: CloseCode.serviceRestart, reason: "server shutting down")
+                }
+            }
+        }
+        let deadline = ContinuousClock.now + configuration.shutdownGracePeriod
+        while runtime.connectionCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        await runtime.pubsub.shutdown()
+        try? await group.shutdownGracefully()
+        logger.notice("switchboard stopped")
+    }
+}
+
+/// Generated node names: `switchboard-<host>-<4 hex digits>`.
+enum NodeName {
+    static func generate() -> String {
+        let host = ProcessInfoHost.name
+        return "switchboard-\(host)-\(String(UInt16.random(in: .min ... .max), radix: 16))"
+    }
+}
+
+/// The machine's host name, read once.
+enum ProcessInfoHost {
+    static let name: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }()
+}

@@ -1,0 +1,4 @@
+/// The version of this build of Switchboard.
+public enum SwitchboardVersion {
+    public static let current = "0.1.0"
+}

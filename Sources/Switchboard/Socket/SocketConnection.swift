@@ -1,0 +1,223 @@
+import Logging
+import NIOCore
+import NIOWebSocket
+
+/// The server side of one WebSocket connection (Phoenix's socket process):
+/// routes frames to channel instances, answers heartbeats, enforces the
+/// channel limit and writes frames out.
+///
+/// Its mutable state belongs to the connection's event loop; the methods that
+/// may be called from elsewhere (`send`, `completeJoin`, `remove`) hop there.
+final class SocketConnection: @unchecked Sendable {
+    let channel: any NIOCore.Channel
+    let eventLoop: any EventLoop
+    let version: SerializerVersion
+    let serializer: any Serializer
+    let router: ChannelRouter
+    let assigns: Assigns
+    let socketID: String?
+    let pubsub: PubSub
+    let dispatcher: LoopDispatcher
+    let limits: ServerConfiguration.Limits
+    let logger: Logger
+
+    /// Where raw, already framed bytes are written: the context of the
+    /// ``FramedWriter`` at the head of the pipeline, below the WebSocket encoder.
+    var writerContext: ChannelHandlerContext?
+    /// Set while the connection waits in the dispatcher's flush list.
+    var flushPending = false
+    private(set) var isOpen = true
+    private var instances: [String: ChannelInstance] = [:]
+
+    init(
+        channel: any NIOCore.Channel,
+        accepted: AcceptedSocket,
+        pubsub: PubSub,
+        dispatcher: LoopDispatcher,
+        limits: ServerConfiguration.Limits,
+        logger: Logger
+    ) {
+        self.channel = channel
+        self.eventLoop = channel.eventLoop
+        self.version = accepted.version
+        self.serializer = accepted.version.serializer
+        self.router = accepted.endpoint.router
+        self.assigns = accepted.assigns
+        self.socketID = accepted.socketID
+        self.pubsub = pubsub
+        self.dispatcher = dispatcher
+        self.limits = limits
+        self.logger = logger
+    }
+
+    /// Number of joined or joining channels.
+    var channelCount: Int { instances.count }
+
+    // MARK: - Inbound
+
+    /// Handles one decoded client message. Runs on the event loop.
+    func receive(_ message: Message) {
+        eventLoop.assertInEventLoop()
+        if message.topic == ChannelEvent.heartbeatTopic && message.event == ChannelEvent.heartbeat {
+            write(.reply(Reply(joinRef: nil, ref: message.ref, topic: message.topic, status: .ok)))
+            return
+        }
+        switch message.event {
+        case ChannelEvent.join:
+            join(message)
+        case ChannelEvent.leave where instances[message.topic] == nil:
+            // Leaving a topic that is not joined succeeds, as in Phoenix.
+            write(.reply(Reply(joinRef: message.joinRef, ref: message.ref, topic: message.topic, status: .ok)))
+        case ChannelEvent.leave:
+            guard let instance = current(for: message) else { return }
+            instance.enqueue(.leave(ref: message.ref))
+        default:
+            guard let instance = current(for: message) else { return }
+            instance.enqueue(.handleIn(event: message.event, payload: message.payload, ref: message.ref))
+        }
+    }
+
+    /// The joined instance a message is for; answers "unmatched topic" when
+    /// there is none and drops messages with a stale join_ref.
+    private func current(for message: Message) -> ChannelInstance? {
+        guard let instance = instances[message.topic] else {
+            writeUnmatchedTopic(message)
+            return nil
+        }
+        if let joinRef = message.joinRef, joinRef != instance.joinRef {
+            logger.debug("dropping message with stale join_ref", metadata: ["topic": "\(message.topic)", "join_ref": "\(joinRef)"])
+            return nil
+        }
+        return instance
+    }
+
+    private func join(_ message: Message) {
+        guard let route = router.route(for: message.topic) else {
+            writeUnmatchedTopic(message)
+            return
+        }
+        guard case .json(let payload) = message.payload else {
+            write(.reply(Reply(joinRef: message.joinRef, ref: message.ref, topic: message.topic, status: .error,
+                               response: .json(["reason": "join payload must be a JSON object"]))))
+            return
+        }
+        if let previous = instances.removeValue(forKey: message.topic) {
+            // Phoenix closes the old instance and joins anew.
+            dispatcher.unsubscribe(topic: previous.topic, id: previous.id)
+            write(.message(Message(joinRef: previous.joinRef, ref: previous.joinRef, topic: previous.topic,
+                                   event: ChannelEvent.close, payload: .empty)))
+            previous.enqueue(.terminate(.rejoined))
+        }
+        guard instances.count < limits.maxChannelsPerSocket else {
+            write(.reply(Reply(joinRef: message.joinRef, ref: message.ref, topic: message.topic, status: .error,
+                               response: .json(["reason": "too many channels joined"]))))
+            return
+        }
+        let instance = ChannelInstance(topic: message.topic, joinRef: message.joinRef, channel: route.factory(), connection: self)
+        instances[message.topic] = instance
+        instance.enqueue(.join(payload: payload, ref: message.ref))
+    }
+
+    private func writeUnmatchedTopic(_ message: Message) {
+        write(.reply(Reply(joinRef: message.joinRef, ref: message.ref, topic: message.topic, status: .error,
+                           response: .json(["reason": "unmatched topic"]))))
+    }
+
+    // MARK: - Instance lifecycle (from instance tasks)
+
+    /// Subscribes a joined instance and sends its ok reply, in one event loop
+    /// step, so no broadcast can slip between the two. Does nothing if the
+    /// instance was replaced or the socket closed meanwhile.
+    func completeJoin(_ instance: ChannelInstance, reply: Reply) {
+        onEventLoop {
+            guard self.isOpen, self.instances[instance.topic] === instance else { return }
+            self.dispatcher.subscribe(topic: instance.topic, LocalSubscriber(id: instance.id, target: .channel(instance)))
+            self.write(.reply(reply))
+        }
+    }
+
+    /// Takes an ended instance off the socket and its topic, then writes `frames`.
+    func remove(_ instance: ChannelInstance, sending frames: [OutboundFrame]) {
+        onEventLoop {
+            self.dispatcher.unsubscribe(topic: instance.topic, id: instance.id)
+            guard self.instances[instance.topic] === instance else { return }
+            self.instances[instance.topic] = nil
+            for frame in frames {
+                self.write(frame)
+            }
+        }
+    }
+
+    /// The socket closed: end every instance. Runs on the event loop.
+    func closed() {
+        eventLoop.assertInEventLoop()
+        guard isOpen else { return }
+        isOpen = false
+        let ended = instances.values
+        instances.removeAll()
+        for instance in ended {
+            dispatcher.unsubscribe(topic: instance.topic, id: instance.id)
+            instance.enqueue(.terminate(.socketClosed))
+        }
+    }
+
+    // MARK: - Outbound
+
+    /// Encodes and writes a frame from any thread.
+    func send(_ frame: OutboundFrame) {
+        guard let bytes = encode(frame) else { return }
+        onEventLoop { self.writeFramed(bytes) }
+    }
+
+    /// Encodes and writes a frame. Runs on the event loop.
+    func write(_ frame: OutboundFrame) {
+        guard let bytes = encode(frame) else { return }
+        writeFramed(bytes)
+    }
+
+    /// Writes bytes that already carry their WebSocket header; the flush comes
+    /// once per event loop step for all frames written in it.
+    func writeFramed(_ bytes: ByteBuffer) {
+        eventLoop.assertInEventLoop()
+        guard isOpen, let writerContext else { return }
+        writerContext.write(NIOAny(bytes), promise: nil)
+        dispatcher.scheduleFlush(self)
+    }
+
+    /// Called by the dispatcher's batched flush.
+    func flush() {
+        writerContext?.flush()
+    }
+
+    private func encode(_ frame: OutboundFrame) -> ByteBuffer? {
+        do {
+            return try WebSocketFraming.frame(allocator: channel.allocator) { buffer throws(ProtocolError) in
+                try serializer.encodeServerFrame(frame, into: &buffer)
+            }
+        } catch {
+            logger.warning("cannot encode frame", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Closes the connection with a WebSocket close code.
+    func close(code: WebSocketErrorCode, reason: String) {
+        onEventLoop {
+            guard self.channel.isActive else { return }
+            var data = self.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
+            data.write(webSocketErrorCode: code)
+            data.writeString(reason)
+            let frame = WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
+            let channel = self.channel
+            channel.writeAndFlush(frame).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    private func onEventLoop(_ body: @escaping @Sendable () -> Void) {
+        if eventLoop.inEventLoop {
+            body()
+        } else {
+            eventLoop.execute(body)
+        }
+    }
+}

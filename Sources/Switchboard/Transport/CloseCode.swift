@@ -1,0 +1,16 @@
+import NIOWebSocket
+
+/// The WebSocket close codes Switchboard sends. phoenix.js reconnects after
+/// every close except 1000, so none of these is 1000.
+public enum CloseCode {
+    /// 1001: the socket was disconnected by id; the client may come back.
+    public static let goingAway = WebSocketErrorCode.goingAway
+    /// 1002: a frame was not a valid Phoenix message.
+    public static let protocolError = WebSocketErrorCode.protocolError
+    /// 1009: a message exceeded the frame size limit.
+    public static let messageTooLarge = WebSocketErrorCode.messageTooLarge
+    /// 1012: the node is restarting, draining or shedding; reconnect elsewhere.
+    public static let serviceRestart = WebSocketErrorCode(codeNumber: 1012)
+    /// 4000: nothing was heard from the client within the heartbeat timeout.
+    public static let heartbeatTimeout = WebSocketErrorCode(codeNumber: 4000)
+}

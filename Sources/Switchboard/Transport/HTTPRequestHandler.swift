@@ -1,0 +1,203 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+
+/// Serves the plain HTTP requests of the public listener: health, readiness,
+/// the broadcast API, and the answers to refused WebSocket upgrades.
+final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// Largest request body accepted (the broadcast API's JSON).
+    static let maxBodySize = 1 << 20
+
+    private let runtime: ServerRuntime
+    private let upgrader: SocketUpgrader
+    private let outcome: UpgradeOutcome
+    private var head: HTTPRequestHead?
+    private var body: ByteBuffer?
+    private var bodyTooLarge = false
+
+    init(runtime: ServerRuntime, upgrader: SocketUpgrader, outcome: UpgradeOutcome) {
+        self.runtime = runtime
+        self.upgrader = upgrader
+        self.outcome = outcome
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            body = nil
+            bodyTooLarge = false
+        case .body(var chunk):
+            guard !bodyTooLarge else { return }
+            if (body?.readableBytes ?? 0) + chunk.readableBytes > Self.maxBodySize {
+                bodyTooLarge = true
+                body = nil
+            } else if body == nil {
+                body = chunk
+            } else {
+                body!.writeBuffer(&chunk)
+            }
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            route(context: context, head: head)
+        }
+    }
+
+    private func route(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        let (path, _) = QueryString.split(uri: head.uri)
+        if upgrader.endpoint(forPath: path) != nil {
+            // A WebSocket request that was not upgraded: refused by connect
+            // (403), a bad method or vsn (400), or not an upgrade at all (400).
+            let status = outcome.rejection ?? .badRequest
+            outcome.rejection = nil
+            respond(context: context, head: head, status: status, body: nil, close: true)
+            return
+        }
+        switch (head.method, path) {
+        case (.GET, "/healthz"), (.HEAD, "/healthz"):
+            respond(context: context, head: head, status: .ok, body: healthBody(status: "ok"))
+        case (.GET, "/readyz"), (.HEAD, "/readyz"):
+            let ready = runtime.isAcceptingSockets
+            respond(context: context, head: head, status: ready ? .ok : .serviceUnavailable,
+                    body: healthBody(status: ready ? "ready" : "draining"))
+        case (.POST, "/api/broadcast"):
+            broadcast(context: context, head: head)
+        case (.GET, _) where runtime.configuration.pages[String(path)] != nil:
+            servePage(context: context, head: head, page: runtime.configuration.pages[String(path)]!)
+        case (_, "/healthz"), (_, "/readyz"), (_, "/api/broadcast"):
+            respond(context: context, head: head, status: .methodNotAllowed, body: errorBody("method not allowed"))
+        default:
+            respond(context: context, head: head, status: .notFound, body: errorBody("not found"))
+        }
+    }
+
+    private func healthBody(status: String) -> JSONValue {
+        let adapter = runtime.pubsub.adapterStatus
+        var pubsub: JSONObject = ["adapter": .string(adapter.name), "state": .string(adapter.state)]
+        if let detail = adapter.detail { pubsub["detail"] = .string(detail) }
+        return [
+            "status": .string(status),
+            "node": .string(runtime.pubsub.nodeName),
+            "version": .string(runtime.configuration.version),
+            "connections": .int(runtime.connectionCount),
+            "pubsub": .object(pubsub),
+        ]
+    }
+
+    private func errorBody(_ message: String) -> JSONValue {
+        ["error": .string(message)]
+    }
+
+    // MARK: - POST /api/broadcast
+
+    private func broadcast(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        guard let apiKey = runtime.configuration.apiKey else {
+            respond(context: context, head: head, status: .forbidden, body: errorBody("the broadcast API is disabled: no api_key configured"))
+            return
+        }
+        guard let presented = Self.presentedKey(head.headers), ConstantTime.equals(presented, apiKey) else {
+            respond(context: context, head: head, status: .unauthorized, body: errorBody("missing or wrong API key"))
+            return
+        }
+        if bodyTooLarge {
+            respond(context: context, head: head, status: .payloadTooLarge, body: errorBody("body larger than \(Self.maxBodySize) bytes"), close: true)
+            return
+        }
+        let request: BroadcastRequest
+        do {
+            request = try BroadcastRequest(body: body ?? ByteBuffer(), limits: runtime.configuration.limits.decoding)
+        } catch {
+            respond(context: context, head: head, status: .badRequest, body: errorBody("\(error)"))
+            return
+        }
+        let pubsub = runtime.pubsub
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.makeFutureWithTask {
+            try await pubsub.broadcast(topic: request.topic, event: request.event, payload: request.payload)
+        }.whenComplete { result in
+            let (handler, context) = loopBound.value
+            switch result {
+            case .success:
+                handler.respond(context: context, head: head, status: .accepted, body: ["status": "ok"])
+            case .failure(let error):
+                handler.runtime.logger.warning("broadcast API publish failed", metadata: ["error": "\(error)"])
+                handler.respond(context: context, head: head, status: .serviceUnavailable, body: handler.errorBody("\(error)"))
+            }
+        }
+    }
+
+    /// The key from `Authorization: Bearer <key>` or `x-api-key: <key>`.
+    static func presentedKey(_ headers: HTTPHeaders) -> String? {
+        if let authorization = headers.first(name: "authorization"), authorization.lowercased().hasPrefix("bearer ") {
+            return String(authorization.dropFirst("bearer ".count))
+        }
+        return headers.first(name: "x-api-key")
+    }
+
+    // MARK: - Responses
+
+    private func servePage(context: ChannelHandlerContext, head: HTTPRequestHead, page: StaticPage) {
+        var buffer = context.channel.allocator.buffer(capacity: page.body.utf8.count)
+        buffer.writeString(page.body)
+        writeResponse(context: context, head: head, status: .ok, contentType: page.contentType, body: buffer, close: false)
+    }
+
+    private func respond(context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, body: JSONValue?, close: Bool = false) {
+        var buffer = context.channel.allocator.buffer(capacity: 128)
+        if let body {
+            body.encode(into: &buffer)
+            buffer.writeStaticString("\n")
+        }
+        writeResponse(context: context, head: head, status: status, contentType: body == nil ? nil : "application/json", body: buffer, close: close)
+    }
+
+    private func writeResponse(context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, contentType: String?, body buffer: ByteBuffer, close: Bool) {
+        var headers = HTTPHeaders()
+        headers.add(name: "content-length", value: "\(buffer.readableBytes)")
+        if let contentType { headers.add(name: "content-type", value: contentType) }
+        let keepAlive = head.isKeepAlive && !close
+        headers.add(name: "connection", value: keepAlive ? "keep-alive" : "close")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+        if head.method != .HEAD, buffer.readableBytes > 0 {
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        }
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            let channel = context.channel
+            done.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A failed upgrade attempt reports its error down the pipeline before
+        // the request reaches this handler; the request is answered then.
+        if error is NIOWebSocketUpgradeError { return }
+        runtime.logger.debug("HTTP connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+}
+
+/// The body of `POST /api/broadcast`: `{"topic": …, "event": …, "payload": {…}}`.
+struct BroadcastRequest: Sendable {
+    var topic: String
+    var event: String
+    var payload: Payload
+
+    init(body: ByteBuffer, limits: DecodingLimits) throws(ProtocolError) {
+        let json = try JSONValue.parse(body, maxDepth: limits.maxJSONDepth)
+        guard let topic = json["topic"]?.stringValue, !topic.isEmpty, topic.utf8.count <= limits.maxTopicLength else {
+            throw .invalidShape("\"topic\" must be a non-empty string of at most \(limits.maxTopicLength) bytes")
+        }
+        guard let event = json["event"]?.stringValue, !event.isEmpty, event.utf8.count <= limits.maxEventLength else {
+            throw .invalidShape("\"event\" must be a non-empty string of at most \(limits.maxEventLength) bytes")
+        }
+        self.topic = topic
+        self.event = event
+        self.payload = .json(json["payload"] ?? .object([:]))
+    }
+}

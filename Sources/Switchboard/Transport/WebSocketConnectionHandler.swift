@@ -1,0 +1,83 @@
+import Logging
+import NIOCore
+import NIOWebSocket
+
+/// Turns WebSocket frames into Phoenix messages for one ``SocketConnection``,
+/// answers control frames and enforces the heartbeat timeout.
+final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let connection: SocketConnection
+    private let runtime: ServerRuntime
+
+    init(connection: SocketConnection, runtime: ServerRuntime) {
+        self.connection = connection
+        self.runtime = runtime
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        connection.dispatcher.register(connection)
+        runtime.connectionOpened()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        connection.closed()
+        connection.dispatcher.unregister(connection)
+        runtime.connectionClosed()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .text, .binary:
+            let kind: FrameKind = frame.opcode == .text ? .text : .binary
+            do {
+                let message = try connection.serializer.decodeClientFrame(frame.unmaskedData, kind: kind, limits: connection.limits.decoding)
+                connection.receive(message)
+            } catch {
+                connection.logger.notice("closing connection: malformed frame", metadata: ["error": "\(error)"])
+                connection.close(code: CloseCode.protocolError, reason: "malformed message")
+            }
+        case .ping:
+            let pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
+            context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
+        case .connectionClose:
+            var data = frame.unmaskedData
+            let code = data.readWebSocketErrorCode() ?? .normalClosure
+            var reply = context.channel.allocator.buffer(capacity: 2)
+            reply.write(webSocketErrorCode: code)
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply)))
+                .whenComplete { _ in channel.close(promise: nil) }
+        default:
+            break
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            connection.logger.info("closing connection: heartbeat timeout")
+            connection.close(code: CloseCode.heartbeatTimeout, reason: "heartbeat timeout")
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is NIOWebSocketError {
+            // The protocol error handler has already sent the close frame (1009 for an oversized frame).
+            connection.logger.notice("closing connection: WebSocket protocol error", metadata: ["error": "\(error)"])
+            return
+        }
+        let code: WebSocketErrorCode
+        if let error = error as? NIOWebSocketFrameAggregator.Error, error == .accumulatedFrameSizeIsTooLarge || error == .tooManyFragments {
+            code = CloseCode.messageTooLarge
+        } else {
+            code = CloseCode.protocolError
+        }
+        connection.logger.notice("closing connection", metadata: ["error": "\(error)"])
+        connection.close(code: code, reason: "")
+    }
+}

@@ -1,0 +1,40 @@
+import NIOCore
+
+/// Builds complete server-to-client WebSocket frames (header and payload in
+/// one buffer). Server frames are never masked, so the same bytes can be
+/// written to every subscriber of a broadcast.
+enum WebSocketFraming {
+    /// Room kept in front of the payload for the largest header (2 + 8 bytes).
+    private static let headerRoom = 10
+
+    /// Encodes a payload with `body`, which appends it to the buffer and says
+    /// whether it is text or binary, and puts the frame header in front.
+    static func frame<E: Error>(
+        allocator: ByteBufferAllocator,
+        capacity: Int = 256,
+        _ body: (inout ByteBuffer) throws(E) -> FrameKind
+    ) throws(E) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: capacity + headerRoom)
+        buffer.moveWriterIndex(forwardBy: headerRoom)
+        buffer.moveReaderIndex(forwardBy: headerRoom)
+        let kind = try body(&buffer)
+        let length = buffer.readableBytes
+        let opcode: UInt8 = kind == .text ? 0x1 : 0x2
+        let start: Int
+        if length < 126 {
+            start = headerRoom - 2
+            buffer.setInteger(UInt8(length), at: start + 1)
+        } else if length <= Int(UInt16.max) {
+            start = headerRoom - 4
+            buffer.setInteger(UInt8(126), at: start + 1)
+            buffer.setInteger(UInt16(length), at: start + 2)
+        } else {
+            start = 0
+            buffer.setInteger(UInt8(127), at: start + 1)
+            buffer.setInteger(UInt64(length), at: start + 2)
+        }
+        buffer.setInteger(0x80 | opcode, at: start)
+        buffer.moveReaderIndex(to: start)
+        return buffer
+    }
+}

@@ -1,0 +1,102 @@
+import Configuration
+import Foundation
+import Switchboard
+
+/// Loads the settings of `switchboard serve`: command-line flags first, then
+/// `SWITCHBOARD_*` environment variables, then the YAML file given by
+/// `--config` (or `SWITCHBOARD_CONFIG`), then the defaults.
+///
+/// Nothing is started; every value is checked, and the first problem is
+/// reported as one line naming the key and where it was set.
+struct ServeConfiguration {
+    /// The environment variable that names the configuration file when `--config` is absent.
+    static let configFileVariable = "SWITCHBOARD_CONFIG"
+
+    /// `--config`, if given.
+    var configPath: String?
+    /// The other flags that were given.
+    var flags: [ServeSettingKey: String]
+    /// The process environment.
+    var environment: [String: String]
+
+    func load() async throws(StartupError) -> ServeSettings {
+        var sources: [ServeSettingsSource] = [.flags(flags), environmentSource()]
+        if let path = configPath ?? environment[Self.configFileVariable].flatMap({ $0.isEmpty ? nil : $0 }) {
+            if let fileSource = try await fileSource(path: path) {
+                sources.append(fileSource)
+            }
+        }
+        do {
+            return try ServeSettings(sources: sources)
+        } catch {
+            throw StartupError(error.description)
+        }
+    }
+
+    /// `SWITCHBOARD_<KEY>` variables, through swift-configuration's environment provider.
+    private func environmentSource() -> ServeSettingsSource {
+        let provider = EnvironmentVariablesProvider(environmentVariables: environment)
+            .prefixKeys(with: ConfigKey(ServeSettingKey.environmentPrefix.lowercased()))
+        return ServeSettingsSource(kind: .environment) { key in
+            try Self.string(from: provider, key: key)
+        }
+    }
+
+    /// The YAML file, or `nil` when it holds no settings at all (only comments).
+    private func fileSource(path: String) async throws(StartupError) -> ServeSettingsSource? {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw StartupError("config file \(path) (--config) does not exist")
+        }
+        guard !isDirectory.boolValue else {
+            throw StartupError("config file \(path) (--config) is a directory, not a YAML file")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw StartupError("config file \(path) (--config) cannot be read")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw StartupError("config file \(path) (--config) is not valid YAML: it is not UTF-8 text")
+        }
+        if Self.holdsNoDocument(text) {
+            return nil
+        }
+        let provider: FileProvider<YAMLSnapshot>
+        do {
+            // FilePath is swift-system's; it is built from a string this way
+            // without importing swift-system directly.
+            provider = try await FileProvider<YAMLSnapshot>(filePath: .init(stringLiteral: path))
+        } catch {
+            let reason = "\(error)".split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
+            throw StartupError("config file \(path) (--config) is not valid YAML: \(Self.explain(reason))")
+        }
+        return ServeSettingsSource(kind: .file(path: path)) { key in
+            try Self.string(from: provider, key: key)
+        }
+    }
+
+    /// The value of `key` as text, `nil` when `provider` does not have it;
+    /// throws when the value is a list.
+    private static func string(from provider: some ConfigProvider, key: ServeSettingKey) throws -> String? {
+        guard let value = try provider.value(forKey: AbsoluteConfigKey(key.components), type: .string).value else {
+            return nil
+        }
+        guard case .string(let string) = value.content else { return nil }
+        return string
+    }
+
+    /// Whether `text` is empty, or only blank lines, comments and document markers.
+    private static func holdsNoDocument(_ text: String) -> Bool {
+        text.split(whereSeparator: \.isNewline).allSatisfy { line in
+            let line = line.trimmingCharacters(in: .whitespaces)
+            return line.isEmpty || line.hasPrefix("#") || line == "---" || line == "..."
+        }
+    }
+
+    /// A friendlier wording of the YAML provider's own complaints.
+    private static func explain(_ reason: String) -> String {
+        if reason.contains("Top level YAML value is not a mapping") {
+            return "expected a mapping of keys to values (such as \"port: 4000\")"
+        }
+        return reason
+    }
+}

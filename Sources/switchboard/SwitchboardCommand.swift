@@ -1,0 +1,13 @@
+import ArgumentParser
+import Switchboard
+
+/// The `switchboard` command line.
+@main
+struct SwitchboardCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchboard",
+        abstract: "A Phoenix Channels server: WebSocket channels, PubSub and an HTTP broadcast API.",
+        version: SwitchboardVersion.current,
+        subcommands: [ServeCommand.self]
+    )
+}
