@@ -131,6 +131,7 @@ final class ClientCore {
             self.phase = .disconnected
             self.attemptChannel?.close(promise: nil)
             self.attemptChannel = nil
+            self.attemptHandler = nil
             return self.eventLoop.makeSucceededFuture(())
         case .open:
             let promise = self.eventLoop.makePromise(of: Void.self)

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Switchboard
+import SwitchboardRedis
 
 /// `switchboard serve`: runs a node with the built-in channels until SIGTERM
 /// or SIGINT, then closes every socket with code 1012 and exits 0.
@@ -16,26 +17,38 @@ struct ServeCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "YAML configuration file (default: $\(ServeConfiguration.configFileVariable), or none).")
+    @Option(help: ArgumentHelp("YAML configuration file (default: $\(ServeConfiguration.configFileVariable), or none).", valueName: "path"))
     var config: String?
 
-    @Option(help: "Address to listen on (default 127.0.0.1).")
+    @Option(help: ArgumentHelp("Address to listen on (default 127.0.0.1).", valueName: "address"))
     var host: String?
 
-    @Option(parsing: .unconditional, help: "Port to listen on; 0 picks a free one (default 4000).")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Port to listen on; 0 picks a free one (default 4000).", valueName: "port"))
     var port: String?
 
-    @Option(help: "This node's name (default: generated).")
+    @Option(help: ArgumentHelp("This node's name (default: generated).", valueName: "name"))
     var node: String?
 
-    @Option(help: "Socket authentication: none | token (default none).")
+    @Option(help: ArgumentHelp("Socket authentication: signed tokens, or none for local demos (default token).", valueName: "token|none"))
     var auth: String?
 
-    @Option(help: "Key required by POST /api/broadcast (default: none, endpoint disabled).")
+    @Option(help: ArgumentHelp("Allowed web origins: true (public_host), false, conn (the request's own) or a comma-separated list such as https://example.com,//*.example.org (default conn).", valueName: "origins"))
+    var checkOrigin: String?
+
+    @Option(help: ArgumentHelp("Key required by POST /api/broadcast (default: none, endpoint disabled).", valueName: "key"))
     var apiKey: String?
 
-    @Option(help: "trace | debug | info | notice | warning | error | critical (default info).")
+    @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical (default info).", valueName: "level"))
     var logLevel: String?
+
+    @Option(help: ArgumentHelp("How broadcasts reach other nodes: local (one node) or redis (default local).", valueName: "local|redis"))
+    var adapter: String?
+
+    @Option(help: ArgumentHelp("Redis for --adapter redis: redis://[[user]:password@]host[:port][/db] (default redis://127.0.0.1:6379/0).", valueName: "url"))
+    var redisUrl: String?
+
+    @Option(help: ArgumentHelp("Redis channels for --adapter redis: per_topic or global (default per_topic).", valueName: "per_topic|global"))
+    var redisMode: String?
 
     func run() async throws {
         let settings: ServeSettings
@@ -45,7 +58,6 @@ struct ServeCommand: AsyncParsableCommand {
                 flags: givenFlags(),
                 environment: ProcessInfo.processInfo.environment
             ).load()
-            try Self.checkAvailable(settings)
         } catch {
             Self.printError(error.description)
             throw ExitCode.failure
@@ -58,6 +70,19 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "switchboard")
+        if settings.auth == .token, settings.secretKeyBase == nil, settings.tokenPublicKeyFile == nil {
+            Self.printError(TokenCommand.noKeyMessage)
+            throw ExitCode.failure
+        }
+        let endpoint: SocketEndpoint
+        let adapter: (any PubSubAdapter)?
+        do {
+            endpoint = try await settings.makeEndpoint(logger: logger)
+            adapter = try settings.makePubSubAdapter(logger: logger)
+        } catch {
+            Self.printError(error.description)
+            throw ExitCode.failure
+        }
         if settings.auth == .none {
             logger.warning(
                 "auth: none accepts every connection and trusts the user_id it is given; use it for local demos only"
@@ -69,7 +94,8 @@ struct ServeCommand: AsyncParsableCommand {
 
         let server = SwitchboardServer(
             configuration: settings.serverConfiguration,
-            endpoints: [settings.endpoint],
+            endpoints: [endpoint],
+            adapter: adapter,
             logger: logger
         )
         let group = ServiceGroup(
@@ -81,8 +107,14 @@ struct ServeCommand: AsyncParsableCommand {
         )
         do {
             try await group.run()
+        } catch let error as RedisAdapterError {
+            Self.printError("cannot start the Redis adapter (pubsub.redis.url from \(settings.origins[.redisURL] ?? "default")): \(error)")
+            throw ExitCode.failure
         } catch {
-            Self.printError("could not serve on \(settings.host):\(settings.port): \(error)")
+            let reason = "\(error)".contains("Address already in use")
+                ? "the address is already in use (is another server running?)"
+                : "\(error)"
+            Self.printError("cannot serve on \(settings.host):\(settings.port): \(reason)")
             throw ExitCode.failure
         }
     }
@@ -91,18 +123,9 @@ struct ServeCommand: AsyncParsableCommand {
     private func givenFlags() -> [ServeSettingKey: String] {
         let values: [(ServeSettingKey, String?)] = [
             (.host, host), (.port, port), (.nodeName, node), (.auth, auth), (.apiKey, apiKey), (.logLevel, logLevel),
+            (.checkOrigin, checkOrigin), (.pubsubAdapter, adapter), (.redisURL, redisUrl), (.redisMode, redisMode),
         ]
         return Dictionary(uniqueKeysWithValues: values.compactMap { key, value in value.map { (key, $0) } })
-    }
-
-    /// Rejects settings that are valid but not supported by this build yet.
-    private static func checkAvailable(_ settings: ServeSettings) throws(StartupError) {
-        if settings.auth == .token {
-            let origin = settings.origins[.auth] ?? "auth"
-            throw StartupError(
-                "invalid value \"token\" for auth (from \(origin)): signed-token sockets are not available in this build yet; use auth none (local demos only)"
-            )
-        }
     }
 
     private static func printError(_ message: String) {

@@ -21,8 +21,9 @@ struct ServeConfiguration {
 
     func load() async throws(StartupError) -> ServeSettings {
         var sources: [ServeSettingsSource] = [.flags(flags), environmentSource()]
+        let configOrigin = configPath != nil ? "--config" : Self.configFileVariable
         if let path = configPath ?? environment[Self.configFileVariable].flatMap({ $0.isEmpty ? nil : $0 }) {
-            if let fileSource = try await fileSource(path: path) {
+            if let fileSource = try await fileSource(path: path, origin: configOrigin) {
                 sources.append(fileSource)
             }
         }
@@ -42,20 +43,21 @@ struct ServeConfiguration {
         }
     }
 
-    /// The YAML file, or `nil` when it holds no settings at all (only comments).
-    private func fileSource(path: String) async throws(StartupError) -> ServeSettingsSource? {
+    /// The YAML file, or `nil` when it holds no settings at all (only
+    /// comments); `origin` says where its path came from (`--config`).
+    private func fileSource(path: String, origin: String) async throws(StartupError) -> ServeSettingsSource? {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw StartupError("config file \(path) (--config) does not exist")
+            throw StartupError("config file \(path) (\(origin)) does not exist")
         }
         guard !isDirectory.boolValue else {
-            throw StartupError("config file \(path) (--config) is a directory, not a YAML file")
+            throw StartupError("config file \(path) (\(origin)) is a directory, not a YAML file")
         }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw StartupError("config file \(path) (--config) cannot be read")
+            throw StartupError("config file \(path) (\(origin)) cannot be read")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw StartupError("config file \(path) (--config) is not valid YAML: it is not UTF-8 text")
+            throw StartupError("config file \(path) (\(origin)) is not valid YAML: it is not UTF-8 text")
         }
         if Self.holdsNoDocument(text) {
             return nil
@@ -67,7 +69,7 @@ struct ServeConfiguration {
             provider = try await FileProvider<YAMLSnapshot>(filePath: .init(stringLiteral: path))
         } catch {
             let reason = "\(error)".split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
-            throw StartupError("config file \(path) (--config) is not valid YAML: \(Self.explain(reason))")
+            throw StartupError("config file \(path) (\(origin)) is not valid YAML: \(Self.explain(reason))")
         }
         return ServeSettingsSource(kind: .file(path: path)) { key in
             try Self.string(from: provider, key: key)
@@ -75,12 +77,20 @@ struct ServeConfiguration {
     }
 
     /// The value of `key` as text, `nil` when `provider` does not have it;
-    /// throws when the value is a list.
+    /// throws when the value is a list, unless the key takes one (its
+    /// entries are then joined with commas).
     private static func string(from provider: some ConfigProvider, key: ServeSettingKey) throws -> String? {
-        guard let value = try provider.value(forKey: AbsoluteConfigKey(key.components), type: .string).value else {
-            return nil
+        let configKey = AbsoluteConfigKey(key.components)
+        let value: ConfigValue?
+        do {
+            value = try provider.value(forKey: configKey, type: .string).value
+        } catch where key.acceptsList {
+            guard case .stringArray(let entries)? = try provider.value(forKey: configKey, type: .stringArray).value?.content else {
+                throw error
+            }
+            return entries.joined(separator: ",")
         }
-        guard case .string(let string) = value.content else { return nil }
+        guard let value, case .string(let string) = value.content else { return nil }
         return string
     }
 

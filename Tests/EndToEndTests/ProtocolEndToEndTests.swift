@@ -267,20 +267,24 @@ struct ProtocolEndToEndTests {
             let client = try await TestServer.client(server)
             let channel = client.channel("slow:order")
             _ = try await channel.join()
-            // The first message is slow; the replies still come back in order.
-            async let first = channel.push("slow", ["ms": 200])
-            async let second = channel.push("fast", [:])
             let order = AsyncStream<String>.makeStream()
             client.onMessage { frame in
                 if case .reply(let reply) = frame, case .json(let json) = reply.response, let event = json["event"]?.stringValue {
                     order.continuation.yield(event)
                 }
             }
+            // Registering the callback hops to the client's loop; a round trip
+            // guarantees it is in place before the pushes below.
+            _ = try await channel.push("warmup", [:])
+            // The first message is slow; the replies still come back in order.
+            async let first = channel.push("slow", ["ms": 200])
+            try await Task.sleep(for: .milliseconds(20))
+            async let second = channel.push("fast", [:])
             _ = try await (first, second)
             order.continuation.finish()
             var events: [String] = []
             for await event in order.stream { events.append(event) }
-            #expect(events == ["slow", "fast"])
+            #expect(events == ["warmup", "slow", "fast"])
             await client.disconnect()
         }
     }

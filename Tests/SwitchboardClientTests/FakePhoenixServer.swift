@@ -87,9 +87,9 @@ final class FakePhoenixServer: Sendable {
                 }
                 return channel.eventLoop.makeSucceededFuture(headers)
             },
-            upgradePipelineHandler: { channel, _ in
+            upgradePipelineHandler: { channel, head in
                 channel.pipeline.removeHandler(name: RefuseHandler.name).flatMapThrowing {
-                    let connection = ServerConnection(channel: channel)
+                    let connection = ServerConnection(channel: channel, serializer: Self.serializer(uri: head.uri))
                     self.state.withLock { $0.connections.append(connection) }
                     try channel.pipeline.syncOperations.addHandler(ServerFrameHandler(server: self, connection: connection))
                 }
@@ -100,6 +100,13 @@ final class FakePhoenixServer: Sendable {
         ).flatMapThrowing {
             try channel.pipeline.syncOperations.addHandler(RefuseHandler(server: self), name: RefuseHandler.name)
         }
+    }
+
+    /// The serializer the `vsn` query parameter asks for (V1 without one).
+    private static func serializer(uri: String) -> any Serializer {
+        let query = uri.split(separator: "?", maxSplits: 1).dropFirst().first ?? ""
+        let vsn = query.split(separator: "&").first { $0.hasPrefix("vsn=") }.map { String($0.dropFirst(4)) }
+        return (SerializerVersion(vsn: vsn) ?? .v2).serializer
     }
 
     // MARK: - Test access
@@ -144,7 +151,7 @@ final class FakePhoenixServer: Sendable {
     fileprivate func handle(_ data: ByteBuffer, kind: FrameKind, on connection: ServerConnection) {
         let message: Message
         do {
-            message = try V2Serializer().decodeClientFrame(data, kind: kind, limits: .default)
+            message = try connection.serializer.decodeClientFrame(data, kind: kind, limits: .default)
         } catch {
             self.state.withLock { $0.undecodableFrames.append(Array(data.readableBytesView)) }
             return
@@ -189,10 +196,12 @@ private struct NIOLockedChannel: Sendable {
 /// One upgraded server-side connection.
 final class ServerConnection: Sendable {
     let channel: any NIOCore.Channel
+    let serializer: any Serializer
     private let closeSentBox = Mutex(false)
 
-    init(channel: any NIOCore.Channel) {
+    init(channel: any NIOCore.Channel, serializer: any Serializer) {
         self.channel = channel
+        self.serializer = serializer
     }
 
     var remoteAddress: SocketAddress? { self.channel.remoteAddress }
@@ -205,7 +214,7 @@ final class ServerConnection: Sendable {
     func send(_ frame: OutboundFrame) {
         var buffer = self.channel.allocator.buffer(capacity: 128)
         // The fake server only sends frames the serializer can encode.
-        let kind = (try? V2Serializer().encodeServerFrame(frame, into: &buffer)) ?? .text
+        let kind = (try? self.serializer.encodeServerFrame(frame, into: &buffer)) ?? .text
         self.write(opcode: kind == .text ? .text : .binary, data: buffer)
     }
 

@@ -480,13 +480,52 @@ struct LoopbackTests {
             if case .reply = frame { log.withLock { $0.append("reply") } }
         }
         try await client.connect()
-        _ = try await client.channel("room:1").join()
+        let room = client.channel("room:1")
+        _ = try await room.join()
         try server.latest.close(code: 1001)
         #expect(try await client.nextClose().code == 1001)
         try await client.nextOpen()
+        try await eventually { await room.state == .joined }
         await client.disconnect()
         try await eventually { log.withLock { $0.count } >= 6 }
         #expect(log.withLock { $0 } == ["open", "reply", "close 1001", "open", "reply", "close 1000"])
+        await server.stop()
+    }
+
+    @Test("the V1 serializer works end to end")
+    func v1Serializer() async throws {
+        let server = try await FakePhoenixServer.start()
+        let client = self.makeClient(server) { $0.vsn = .v1 }
+        try await client.connect()
+        #expect(server.handshakes.first?.uri == "/socket/websocket?vsn=1.0.0")
+        let room = client.channel("room:v1", params: ["a": 1])
+        #expect(try await room.join() == ["topic": "room:v1"])
+        let reply = try await room.push("echo", ["b": [1, 2]])
+        #expect(reply.response == .json(["b": [1, 2]]))
+        try server.latest.push(topic: "room:v1", event: "shout", payload: ["c": true])
+        #expect(try await room.nextMessage(event: "shout").payload == .json(["c": true]))
+        await client.disconnect()
+        await server.stop()
+    }
+
+    @Test("recordsMessages off: messages is finished, on-callbacks still run")
+    func recordingOff() async throws {
+        let server = try await FakePhoenixServer.start()
+        let client = self.makeClient(server) { $0.recordsMessages = false }
+        try await client.connect()
+        let room = client.channel("room:1")
+        var iterator = room.messages.makeAsyncIterator()
+        #expect(await iterator.next() == nil)
+        let count = Mutex(0)
+        room.on("tick") { _ in count.withLock { $0 += 1 } }
+        _ = try await room.join()
+        let connection = try server.latest
+        for index in 0..<100 {
+            connection.push(topic: "room:1", event: "tick", payload: ["i": .int(index)])
+        }
+        try await eventually { count.withLock { $0 } == 100 }
+        #expect(await client.statistics.framesReceived >= 101)
+        await client.disconnect()
         await server.stop()
     }
 }

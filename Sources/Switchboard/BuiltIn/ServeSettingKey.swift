@@ -16,7 +16,25 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
     case maxFrameSize = "limits.max_frame_size"
     case heartbeatTimeout = "limits.heartbeat_timeout"
     case pubsubAdapter = "pubsub.adapter"
+    case redisURL = "pubsub.redis.url"
+    case redisNodeName = "pubsub.redis.node_name"
+    case redisChannelPrefix = "pubsub.redis.channel_prefix"
+    case redisMode = "pubsub.redis.mode"
+    case redisPublishers = "pubsub.redis.publishers"
+    case redisConnectTimeout = "pubsub.redis.connect_timeout"
+    case redisOutageBuffer = "pubsub.redis.outage_buffer"
     case shutdownGracePeriod = "shutdown_grace_period"
+    case secretKeyBase = "secret_key_base"
+    case tokenNamespace = "token.namespace"
+    case tokenMaxAge = "token.max_age"
+    case tokenClockSkew = "token.clock_skew"
+    case tokenPublicKeyFile = "token.public_key_file"
+    case checkOrigin = "check_origin"
+    case publicHost = "public_host"
+    case trustedProxies = "trusted_proxies"
+    case maxConnectionsPerAddress = "limits.max_connections_per_address"
+    case messageRate = "limits.message_rate"
+    case messageBurst = "limits.message_burst"
 
     /// The prefix of every environment variable: `SWITCHBOARD_`.
     public static let environmentPrefix = "SWITCHBOARD"
@@ -40,9 +58,26 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
         case .auth: return "--auth"
         case .apiKey: return "--api-key"
         case .logLevel: return "--log-level"
-        case .socketPath, .maxChannelsPerSocket, .maxFrameSize, .heartbeatTimeout, .pubsubAdapter, .shutdownGracePeriod:
+        case .checkOrigin: return "--check-origin"
+        case .pubsubAdapter: return "--adapter"
+        case .redisURL: return "--redis-url"
+        case .redisMode: return "--redis-mode"
+        case .redisNodeName, .redisChannelPrefix, .redisPublishers, .redisConnectTimeout, .redisOutageBuffer: return nil
+        case .socketPath, .maxChannelsPerSocket, .maxFrameSize, .heartbeatTimeout, .shutdownGracePeriod,
+             .secretKeyBase, .tokenNamespace, .tokenMaxAge, .tokenClockSkew, .tokenPublicKeyFile, .publicHost,
+             .trustedProxies, .maxConnectionsPerAddress, .messageRate, .messageBurst:
             return nil
         }
+    }
+
+    /// Whether the key takes a list (a YAML sequence, or comma-separated text).
+    public var acceptsList: Bool {
+        self == .checkOrigin || self == .trustedProxies
+    }
+
+    /// Whether the value is a secret: never echoed in messages.
+    public var isSecret: Bool {
+        self == .secretKeyBase
     }
 
     public var description: String { rawValue }

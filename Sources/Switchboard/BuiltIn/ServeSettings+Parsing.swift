@@ -30,7 +30,7 @@ extension ServeSettings {
     /// A duration: a number of seconds (`60`, `1.5`), or a number with a
     /// unit `ms`, `s`, `m` or `h` (`500ms`, `60s`, `2m`, `1h`). Negative
     /// durations and durations over a year are rejected (`nil`).
-    static func parseDuration(_ text: String) -> Duration? {
+    public static func parseDuration(_ text: String) -> Duration? {
         let (number, unit) = split(text)
         let nanosecondsPerUnit: Double
         switch unit {

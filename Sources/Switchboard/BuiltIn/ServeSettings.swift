@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Logging
 
 /// The settings of `switchboard serve`, resolved from its sources — flags,
@@ -17,7 +18,7 @@ public struct ServeSettings: Sendable, Equatable {
         /// Every connection is accepted and `user_id` comes from the connect
         /// params (``DemoSocket``); for local demos only.
         case none
-        /// Signed tokens.
+        /// Signed tokens (``TokenSocket``): the default.
         case token
     }
 
@@ -28,7 +29,7 @@ public struct ServeSettings: Sendable, Equatable {
     /// `node_name`: this node's name; generated when `nil`.
     public var nodeName: String?
     /// `auth`: how sockets authenticate.
-    public var auth = AuthMode.none
+    public var auth = AuthMode.token
     /// `api_key`: the key `POST /api/broadcast` requires; the endpoint is off without one.
     public var apiKey: String?
     /// `socket_path`: where clients connect (`<socket_path>/websocket`).
@@ -43,13 +44,56 @@ public struct ServeSettings: Sendable, Equatable {
     public var heartbeatTimeout = Duration.seconds(60)
     /// `pubsub.adapter`: how broadcasts reach other nodes.
     public var pubsubAdapter = "local"
+    /// `pubsub.redis.url`: `redis://[[user]:password@]host[:port][/db]`,
+    /// checked by the Redis adapter (this module does not parse it).
+    public var redisURL = "redis://127.0.0.1:6379/0"
+    /// `pubsub.redis.node_name`: this node's name in the Redis cluster; `node_name`, else
+    /// derived from the host name and port, when `nil`.
+    public var redisNodeName: String?
+    /// `pubsub.redis.channel_prefix`: prefix of the Redis channel names, so clusters can share a Redis.
+    public var redisChannelPrefix = "switchboard"
+    /// `pubsub.redis.mode`: `per_topic` or `global`.
+    public var redisMode = "per_topic"
+    /// `pubsub.redis.publishers`: publisher connections.
+    public var redisPublishers = 1
+    /// `pubsub.redis.connect_timeout`.
+    public var redisConnectTimeout = Duration.seconds(5)
+    /// `pubsub.redis.outage_buffer`: messages kept per publisher connection while Redis is away; 0 drops them.
+    public var redisOutageBuffer = 0
     /// `shutdown_grace_period`: how long a shutdown waits for sockets to close.
     public var shutdownGracePeriod = Duration.seconds(10)
+    /// `secret_key_base` (best from `SWITCHBOARD_SECRET_KEY_BASE`): signs and
+    /// verifies HS256 socket tokens. Never printed.
+    public var secretKeyBase: SecretKeyBase?
+    /// `token.namespace`: the `aud` socket tokens must carry.
+    public var tokenNamespace = "user_socket"
+    /// `token.max_age`: the oldest `iat` accepted, whatever `exp` says.
+    public var tokenMaxAge = Duration.seconds(86_400)
+    /// `token.clock_skew`: tolerance for clocks that disagree.
+    public var tokenClockSkew = Duration.seconds(30)
+    /// `token.public_key_file`: a PEM RSA or P-256 public key (or
+    /// certificate); when set, tokens are verified RS256 / ES256 with it
+    /// instead of HS256 with `secret_key_base`.
+    public var tokenPublicKeyFile: String?
+    /// `check_origin`: `true`, `false`, `conn` or a list of origins.
+    public var checkOrigin = CheckOrigin.conn
+    /// `public_host`: the host clients reach this node by, for `check_origin: true`.
+    public var publicHost = "localhost"
+    /// `trusted_proxies`: addresses and networks whose `X-Forwarded-*` headers are believed.
+    public var trustedProxies = TrustedProxies()
+    /// `limits.max_connections_per_address`: `nil` (or 0) for no limit.
+    public var maxConnectionsPerAddress: Int?
+    /// `limits.message_rate`: inbound messages a second per connection; 0 for no limit.
+    public var messageRate = 200
+    /// `limits.message_burst`: messages accepted at once; twice the rate when `nil`.
+    public var messageBurst: Int?
     /// Where each setting that is not a default came from (`"SWITCHBOARD_PORT"`).
     public var origins: [ServeSettingKey: String] = [:]
 
     /// The `pubsub.adapter` values this build accepts.
-    public static let pubsubAdapters = ["local"]
+    public static let pubsubAdapters = ["local", "redis"]
+    /// The `pubsub.redis.mode` values.
+    public static let redisModes = ["per_topic", "global"]
 
     /// The defaults.
     public init() {}
@@ -79,15 +123,61 @@ public struct ServeSettings: Sendable, Equatable {
         configuration.limits.maxFrameSize = maxFrameSize
         configuration.limits.heartbeatTimeout = heartbeatTimeout
         configuration.shutdownGracePeriod = shutdownGracePeriod
+        configuration.publicHost = publicHost
+        configuration.trustedProxies = trustedProxies
+        configuration.limits.maxConnectionsPerAddress = maxConnectionsPerAddress
+        configuration.limits.inboundMessageRate =
+            messageRate > 0 ? MessageRate(perSecond: messageRate, burst: messageBurst ?? 2 * messageRate) : nil
         if auth == .none {
             configuration.pages["/"] = StaticPage(body: DemoPage.html(socketPath: socketPath))
         }
         return configuration
     }
 
-    /// The built-in socket endpoint at ``socketPath`` (``BuiltIn/endpoint(path:)``).
+    /// The built-in channels at ``socketPath`` with ``DemoSocket`` (`auth:
+    /// none`) and ``checkOrigin``. ``makeEndpoint(logger:)`` honours ``auth``.
     public var endpoint: SocketEndpoint {
-        BuiltIn.endpoint(path: socketPath)
+        var endpoint = BuiltIn.endpoint(path: socketPath)
+        endpoint.checkOrigin = checkOrigin
+        return endpoint
+    }
+
+    /// The built-in endpoint these settings describe: ``TokenSocket`` with
+    /// `auth: token` (HS256 with ``secretKeyBase``, or RS256 / ES256 with the
+    /// key in ``tokenPublicKeyFile``), ``DemoSocket`` with `auth: none`.
+    ///
+    /// - Throws: when `auth: token` has neither key, or the key file cannot be used.
+    public func makeEndpoint(logger: Logger) async throws(ServeSettingsError) -> SocketEndpoint {
+        var endpoint = self.endpoint
+        if auth == .token {
+            endpoint.socket = TokenSocket(verifier: try await tokenVerifier(), logger: logger)
+        }
+        return endpoint
+    }
+
+    /// The verifier for `auth: token`.
+    public func tokenVerifier() async throws(ServeSettingsError) -> TokenVerifier {
+        if let path = tokenPublicKeyFile {
+            let origin = origins[.tokenPublicKeyFile] ?? ServeSettingKey.tokenPublicKeyFile.rawValue
+            func problem(_ text: String) -> ServeSettingsError {
+                ServeSettingsError(key: .tokenPublicKeyFile, origin: origin, value: path, problem: text)
+            }
+            guard let pem = Self.readKeyFile(path) else {
+                throw problem("cannot read it: expected a readable PEM file of at most 64 KiB")
+            }
+            do {
+                return try await TokenVerifier(publicKeyPEM: pem, namespace: tokenNamespace, maxAge: tokenMaxAge, clockSkew: tokenClockSkew)
+            } catch {
+                throw problem(error.description)
+            }
+        }
+        guard let secretKeyBase else {
+            throw ServeSettingsError(
+                key: .secretKeyBase, origin: ServeSettingKey.secretKeyBase.environmentVariable, value: nil,
+                problem: "not set; auth token needs secret_key_base (at least \(SecretKeyBase.minimumLength) bytes, e.g. from `openssl rand -base64 48`) or token.public_key_file; use auth none for local demos only"
+            )
+        }
+        return await TokenVerifier(secretKeyBase: secretKeyBase, namespace: tokenNamespace, maxAge: tokenMaxAge, clockSkew: tokenClockSkew)
     }
 
     /// The first non-empty value of `key` in `sources`, trimmed, with its origin.
@@ -112,13 +202,23 @@ public struct ServeSettings: Sendable, Equatable {
         return nil
     }
 
+    /// The text of a small regular file, `nil` if it is missing, not a
+    /// regular file, larger than 64 KiB or not UTF-8.
+    private static func readKeyFile(_ path: String) -> String? {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              attributes[.type] as? FileAttributeType == .typeRegular,
+              let data = FileManager.default.contents(atPath: path), data.count <= 64 << 10
+        else { return nil }
+        return String(validating: data, as: UTF8.self)
+    }
+
     /// Plain scalars that YAML reads as null.
     private static let yamlNulls: Set<String> = ["~", "null", "Null", "NULL"]
 
     /// Parses `value` into the property for `key`.
     private mutating func apply(_ key: ServeSettingKey, value: String, origin: String) throws(ServeSettingsError) {
         func invalid(_ problem: String) -> ServeSettingsError {
-            ServeSettingsError(key: key, origin: origin, value: value, problem: problem)
+            ServeSettingsError(key: key, origin: origin, value: key.isSecret ? "<redacted>" : value, problem: problem)
         }
         switch key {
         case .host:
@@ -171,14 +271,100 @@ public struct ServeSettings: Sendable, Equatable {
             heartbeatTimeout = duration
         case .pubsubAdapter:
             guard Self.pubsubAdapters.contains(value) else {
-                throw invalid("this build supports only: \(Self.pubsubAdapters.joined(separator: ", "))")
+                throw invalid("expected one of: \(Self.pubsubAdapters.joined(separator: ", "))")
             }
             pubsubAdapter = value
+        case .redisURL:
+            redisURL = value
+        case .redisNodeName:
+            guard value.utf8.count <= 255, value.unicodeScalars.allSatisfy(Self.isNodeNameCharacter) else {
+                throw invalid("expected at most 255 letters, digits, '.', '_', '-', ':' or '@'")
+            }
+            redisNodeName = value
+        case .redisChannelPrefix:
+            guard value.utf8.count <= 100, value.unicodeScalars.allSatisfy(Self.isNodeNameCharacter) else {
+                throw invalid("expected at most 100 letters, digits, '.', '_', '-', ':' or '@'")
+            }
+            redisChannelPrefix = value
+        case .redisMode:
+            guard Self.redisModes.contains(value) else {
+                throw invalid("expected one of: \(Self.redisModes.joined(separator: ", "))")
+            }
+            redisMode = value
+        case .redisPublishers:
+            guard let count = Self.parseInteger(value), (1...64).contains(count) else {
+                throw invalid("expected a whole number from 1 to 64")
+            }
+            redisPublishers = count
+        case .redisConnectTimeout:
+            guard let duration = Self.parseDuration(value), duration > .zero, duration <= .seconds(300) else {
+                throw invalid("expected a duration above zero and at most 5m, such as 5 (seconds), \"5s\" or \"500ms\"")
+            }
+            redisConnectTimeout = duration
+        case .redisOutageBuffer:
+            guard let count = Self.parseInteger(value), (0...1_000_000).contains(count) else {
+                throw invalid("expected a number of messages from 0 to 1000000")
+            }
+            redisOutageBuffer = count
         case .shutdownGracePeriod:
             guard let duration = Self.parseDuration(value), duration <= Self.longestDuration else {
                 throw invalid("expected a duration of at most 24h, such as 10 (seconds), \"10s\", \"1m\" or \"0\"")
             }
             shutdownGracePeriod = duration
+        case .secretKeyBase:
+            do {
+                secretKeyBase = try SecretKeyBase(value)
+            } catch {
+                throw invalid("must be at least \(SecretKeyBase.minimumLength) bytes long (got \(value.utf8.count)); generate one with `openssl rand -base64 48`")
+            }
+        case .tokenNamespace:
+            guard value.utf8.count <= 255, value.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
+                throw invalid("expected at most 255 characters without spaces or control characters")
+            }
+            tokenNamespace = value
+        case .tokenMaxAge:
+            guard let duration = Self.parseDuration(value), duration >= .seconds(1) else {
+                throw invalid("expected a duration of at least 1s and at most a year, such as \"10m\", \"2h\" or 86400 (seconds)")
+            }
+            tokenMaxAge = duration
+        case .tokenClockSkew:
+            guard let duration = Self.parseDuration(value), duration <= .seconds(600) else {
+                throw invalid("expected a duration of at most 10m, such as \"30s\" or 0")
+            }
+            tokenClockSkew = duration
+        case .tokenPublicKeyFile:
+            tokenPublicKeyFile = value
+        case .checkOrigin:
+            do {
+                checkOrigin = try CheckOrigin(parsing: value)
+            } catch {
+                throw invalid("expected true, false, conn or a comma-separated list of origins such as \"https://example.com, //*.example.org\": \(error)")
+            }
+        case .publicHost:
+            guard let (host, _) = Origin.authority(value), !host.isEmpty else {
+                throw invalid("expected a host name such as example.com")
+            }
+            publicHost = host
+        case .trustedProxies:
+            guard let proxies = TrustedProxies(parsing: value) else {
+                throw invalid("expected a comma-separated list of IP addresses or networks, such as \"127.0.0.1, 10.0.0.0/8\"")
+            }
+            trustedProxies = proxies
+        case .maxConnectionsPerAddress:
+            guard let count = Self.parseInteger(value), (0...1_000_000).contains(count) else {
+                throw invalid("expected a whole number from 0 (no limit) to 1000000")
+            }
+            maxConnectionsPerAddress = count == 0 ? nil : count
+        case .messageRate:
+            guard let count = Self.parseInteger(value), (0...1_000_000).contains(count) else {
+                throw invalid("expected messages a second, a whole number from 0 (no limit) to 1000000")
+            }
+            messageRate = count
+        case .messageBurst:
+            guard let count = Self.parseInteger(value), (1...1_000_000).contains(count) else {
+                throw invalid("expected a whole number from 1 to 1000000")
+            }
+            messageBurst = count
         }
     }
 

@@ -51,7 +51,7 @@ final class ChannelInstance: @unchecked Sendable {
     }
 
     func enqueue(_ work: Work) {
-        mailbox.enqueue(work) { work in await self.process(work) }
+        mailbox.enqueue(work, on: connection.taskExecutor) { work in await self.process(work) }
     }
 
     private func context(replyingTo ref: String? = nil, hasRef: Bool = false) -> ChannelContext {

@@ -15,8 +15,8 @@ final class Mailbox<Item: Sendable>: Sendable {
     init() {}
 
     /// Queues `item`; if no task is draining the mailbox, starts one that
-    /// passes each queued item to `process`.
-    func enqueue(_ item: Item, process: @escaping @Sendable (Item) async -> Void) {
+    /// passes each queued item to `process`, on `executor` when given.
+    func enqueue(_ item: Item, on executor: (any TaskExecutor)? = nil, process: @escaping @Sendable (Item) async -> Void) {
         let start = state.withLockedValue { state in
             state.queue.append(item)
             if state.running { return false }
@@ -24,7 +24,7 @@ final class Mailbox<Item: Sendable>: Sendable {
             return true
         }
         if start {
-            Task { await self.drain(process) }
+            Task(executorPreference: executor) { await self.drain(process) }
         }
     }
 

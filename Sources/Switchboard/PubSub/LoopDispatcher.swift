@@ -5,13 +5,18 @@ import NIOCore
 /// broadcast takes no lock and allocates nothing per subscriber.
 final class LoopDispatcher: @unchecked Sendable {
     let eventLoop: any EventLoop
+    /// Runs channel handlers of this loop's connections on the loop itself.
+    let taskExecutor: EventLoopTaskExecutor
     private var topics: [String: TopicSubscribers] = [:]
     private var pendingFlush: [SocketConnection] = []
     private var flushScheduled = false
     private(set) var connections: [ObjectIdentifier: SocketConnection] = [:]
+    /// Connections closed because their client read too slowly.
+    private(set) var slowConsumerCloses = 0
 
     init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
+        self.taskExecutor = EventLoopTaskExecutor(eventLoop: eventLoop)
     }
 
     // MARK: - Subscriptions
@@ -90,6 +95,10 @@ final class LoopDispatcher: @unchecked Sendable {
     func register(_ connection: SocketConnection) {
         eventLoop.assertInEventLoop()
         connections[ObjectIdentifier(connection)] = connection
+    }
+
+    func countSlowConsumerClose() {
+        slowConsumerCloses += 1
     }
 
     func unregister(_ connection: SocketConnection) {

@@ -19,8 +19,18 @@ public struct ServerConfiguration: Sendable {
     public var eventLoopThreads: Int = System.coreCount
     /// How long a graceful shutdown waits for connections to close.
     public var shutdownGracePeriod: Duration = .seconds(10)
+    /// Where channel handlers run. `.eventLoop` (the default) keeps a
+    /// handler on its connection's thread, so a reply needs no thread hop;
+    /// handlers must not block. `.concurrentPool` runs them on Swift's global
+    /// executor, for applications whose handlers do heavy synchronous work.
+    public var handlerExecution: HandlerExecution = .eventLoop
     /// Fixed documents served on `GET` at their path (a demo page, say).
     public var pages: [String: StaticPage] = [:]
+    /// The host clients reach this node by (Phoenix's `url: [host: …]`), for
+    /// ``CheckOrigin/publicHost`` (`check_origin: true`).
+    public var publicHost: String = "localhost"
+    /// Reverse proxies whose `X-Forwarded-*` headers are believed; none by default.
+    public var trustedProxies: TrustedProxies = TrustedProxies()
 
     public init() {}
 
@@ -31,13 +41,40 @@ public struct ServerConfiguration: Sendable {
         /// Largest WebSocket message accepted, in bytes; larger ones close the
         /// connection with code 1009.
         public var maxFrameSize: Int = 1 << 20
+        /// Bytes a connection may have queued for a client that does not read;
+        /// past it the connection is closed with code 4008.
+        public var maxOutboundBytes: Int = 4 << 20
         /// Silence after which a connection is closed (Phoenix: 60 s).
         public var heartbeatTimeout: Duration = .seconds(60)
         /// Bounds on decoding untrusted frames.
         public var decoding: DecodingLimits = .default
+        /// Inbound messages (data frames and pings) one connection may send;
+        /// beyond it the connection is closed with code 1008
+        /// (``CloseCode/policyViolation``). `nil`: unlimited.
+        public var inboundMessageRate: MessageRate? = MessageRate(perSecond: 200, burst: 400)
+        /// WebSocket connections one client address may hold at once (the
+        /// peer, or the `X-Forwarded-For` client of a trusted proxy); more are
+        /// refused with HTTP 429. `nil`: unlimited.
+        public var maxConnectionsPerAddress: Int? = nil
+        /// Longest request line target and longest single header, in bytes
+        /// (longer: HTTP 400 and the connection closed).
+        public var maxHeaderFieldSize: Int = 8 << 10
+        /// Largest request line and headers together, in bytes.
+        public var maxHeadersSize: Int = 32 << 10
+        /// Most header fields in one request.
+        public var maxHeaderCount: Int = 100
+        /// How long a connection may take to deliver a complete HTTP request
+        /// (or stay idle between keep-alive requests) before it is closed.
+        public var requestTimeout: Duration = .seconds(10)
 
         public init() {}
     }
+}
+
+/// Where channel handlers run; see ``ServerConfiguration/handlerExecution``.
+public enum HandlerExecution: String, Sendable, Hashable, CaseIterable {
+    case eventLoop = "event_loop"
+    case concurrentPool = "concurrent_pool"
 }
 
 /// A fixed document served by the public listener.

@@ -7,11 +7,15 @@ public struct SocketEndpoint: Sendable {
     public var socket: any Socket
     /// Maps topics to channels.
     public var router: ChannelRouter
+    /// Which web origins may connect (Phoenix's `check_origin`); by default
+    /// the request's own (`conn`). Requests without `Origin` are allowed.
+    public var checkOrigin: CheckOrigin
 
-    public init(path: String = "/socket", socket: any Socket, router: ChannelRouter) {
+    public init(path: String = "/socket", socket: any Socket, router: ChannelRouter, checkOrigin: CheckOrigin = .conn) {
         self.path = path.hasSuffix("/") ? String(path.dropLast()) : path
         self.socket = socket
         self.router = router
+        self.checkOrigin = checkOrigin
     }
 
     /// The WebSocket path: `<path>/websocket`.

@@ -60,11 +60,14 @@ public final class SwitchboardServer: Service, Sendable {
         try await runtime.pubsub.start()
         let upgrader = SocketUpgrader(endpoints: endpoints, runtime: runtime)
         let runtime = self.runtime
+        let decoderLimits = configuration.limits.httpDecoderLimits
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.writeBufferWaterMark, value: ChannelOptions.Types.WriteBufferWaterMark(
+                low: configuration.limits.maxOutboundBytes / 2, high: configuration.limits.maxOutboundBytes))
             .childChannelInitializer { channel in
                 let outcome = UpgradeOutcome()
                 let httpHandler = HTTPRequestHandler(runtime: runtime, upgrader: upgrader, outcome: outcome)
@@ -76,7 +79,9 @@ public final class SwitchboardServer: Service, Sendable {
                             completionHandler: { context in
                                 context.pipeline.syncOperations.removeHandler(boundHandler.value, promise: nil)
                             }
-                        )
+                        ),
+                        withEncoderConfiguration: .init(),
+                        withDecoderLimitConfiguration: decoderLimits
                     )
                     try channel.pipeline.syncOperations.addHandler(httpHandler)
                 }

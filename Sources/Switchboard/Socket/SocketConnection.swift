@@ -20,6 +20,9 @@ final class SocketConnection: @unchecked Sendable {
     let dispatcher: LoopDispatcher
     let limits: ServerConfiguration.Limits
     let logger: Logger
+    /// Where this socket's channel handlers run: its event loop, unless the
+    /// server is configured to run them on the global concurrent pool.
+    let taskExecutor: (any TaskExecutor)?
 
     /// Where raw, already framed bytes are written: the context of the
     /// ``FramedWriter`` at the head of the pipeline, below the WebSocket encoder.
@@ -35,7 +38,8 @@ final class SocketConnection: @unchecked Sendable {
         pubsub: PubSub,
         dispatcher: LoopDispatcher,
         limits: ServerConfiguration.Limits,
-        logger: Logger
+        logger: Logger,
+        taskExecutor: (any TaskExecutor)? = nil
     ) {
         self.channel = channel
         self.eventLoop = channel.eventLoop
@@ -48,6 +52,7 @@ final class SocketConnection: @unchecked Sendable {
         self.dispatcher = dispatcher
         self.limits = limits
         self.logger = logger
+        self.taskExecutor = taskExecutor
     }
 
     /// Number of joined or joining channels.
@@ -198,6 +203,21 @@ final class SocketConnection: @unchecked Sendable {
             logger.warning("cannot encode frame", metadata: ["error": "\(error)"])
             return nil
         }
+    }
+
+    /// The client stopped reading and the outbound queue passed its limit:
+    /// stop writing, say why, and drop the connection shortly after even if
+    /// the close frame cannot get through the full queue.
+    func outboundOverflowed() {
+        eventLoop.assertInEventLoop()
+        guard isOpen else { return }
+        logger.warning("closing connection: client too slow, outbound queue over limit",
+                       metadata: ["limit": "\(limits.maxOutboundBytes)"])
+        dispatcher.countSlowConsumerClose()
+        close(code: CloseCode.slowConsumer, reason: "too slow")
+        let channel = self.channel
+        eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+        closed()
     }
 
     /// Closes the connection with a WebSocket close code.

@@ -7,10 +7,17 @@ public enum CloseCode {
     public static let goingAway = WebSocketErrorCode.goingAway
     /// 1002: a frame was not a valid Phoenix message.
     public static let protocolError = WebSocketErrorCode.protocolError
+    /// 1008: the client broke a policy: it sent messages faster than
+    /// ``ServerConfiguration/Limits/inboundMessageRate`` allows (reason
+    /// `"message rate limit exceeded"`).
+    public static let policyViolation = WebSocketErrorCode.policyViolation
     /// 1009: a message exceeded the frame size limit.
     public static let messageTooLarge = WebSocketErrorCode.messageTooLarge
     /// 1012: the node is restarting, draining or shedding; reconnect elsewhere.
     public static let serviceRestart = WebSocketErrorCode(codeNumber: 1012)
     /// 4000: nothing was heard from the client within the heartbeat timeout.
     public static let heartbeatTimeout = WebSocketErrorCode(codeNumber: 4000)
+    /// 4008: the client read too slowly and its outbound queue passed
+    /// ``ServerConfiguration/Limits/maxOutboundBytes``.
+    public static let slowConsumer = WebSocketErrorCode(codeNumber: 4008)
 }

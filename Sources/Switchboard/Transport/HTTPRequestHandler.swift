@@ -18,11 +18,33 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var head: HTTPRequestHead?
     private var body: ByteBuffer?
     private var bodyTooLarge = false
+    /// Closes a connection that takes longer than `limits.requestTimeout` to
+    /// send a complete request (a slow-loris), or idles that long between requests.
+    private var requestTimer: Scheduled<Void>?
 
     init(runtime: ServerRuntime, upgrader: SocketUpgrader, outcome: UpgradeOutcome) {
         self.runtime = runtime
         self.upgrader = upgrader
         self.outcome = outcome
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        armRequestTimer(context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        requestTimer?.cancel()
+        requestTimer = nil
+    }
+
+    private func armRequestTimer(context: ChannelHandlerContext) {
+        requestTimer?.cancel()
+        let channel = context.channel
+        let outcome = self.outcome
+        requestTimer = context.eventLoop.scheduleTask(in: TimeAmount(runtime.configuration.limits.requestTimeout)) {
+            // An upgrade being decided (the socket's connect may take a while) is not a slow request.
+            if !outcome.upgradeRequested { channel.close(promise: nil) }
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -44,6 +66,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let head else { return }
             self.head = nil
+            armRequestTimer(context: context)
             route(context: context, head: head)
         }
     }

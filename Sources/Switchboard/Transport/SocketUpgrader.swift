@@ -18,13 +18,22 @@ struct AcceptedSocket: Sendable {
 final class UpgradeOutcome: @unchecked Sendable {
     var accepted: AcceptedSocket?
     var rejection: HTTPResponseStatus?
+    /// The client address holding a per-address connection slot for this
+    /// connection; the slot is given back when the connection closes.
+    var reservedAddress: String?
+    /// Set once a complete upgrade request has arrived: the request timeout
+    /// no longer applies (the connection is upgraded or refused and closed).
+    var upgradeRequested = false
 }
 
-/// Decides WebSocket upgrades (path, method, `vsn`, the socket's `connect`)
-/// and sets up the WebSocket pipeline of accepted ones.
+/// Decides WebSocket upgrades (path, method, origin, `vsn`, connections per
+/// address, the socket's `connect`) and sets up the WebSocket pipeline of
+/// accepted ones.
 struct SocketUpgrader: Sendable {
     let endpoints: [SocketEndpoint]
     let runtime: ServerRuntime
+    /// WebSocket connections per client address, for `limits.maxConnectionsPerAddress`.
+    let connectionLimiter = ConnectionLimiter()
 
     func makeUpgrader(outcome: UpgradeOutcome) -> NIOWebSocketServerUpgrader {
         NIOWebSocketServerUpgrader(
@@ -50,6 +59,7 @@ struct SocketUpgrader: Sendable {
         guard let endpoint = endpoint(forPath: path) else {
             return eventLoop.makeSucceededFuture(nil)
         }
+        outcome.upgradeRequested = true
         guard head.method == .GET else {
             outcome.rejection = .badRequest
             return eventLoop.makeSucceededFuture(nil)
@@ -59,10 +69,6 @@ struct SocketUpgrader: Sendable {
             return eventLoop.makeSucceededFuture(nil)
         }
         let params = QueryString.parse(query)
-        guard let version = SerializerVersion(vsn: params["vsn"]) else {
-            outcome.rejection = .badRequest
-            return eventLoop.makeSucceededFuture(nil)
-        }
         let offered = AuthTokenSubprotocol.offered(in: head.headers[canonicalForm: "sec-websocket-protocol"].map(String.init))
         let info = ConnectInfo(
             peerAddress: channel.remoteAddress.map(Self.describe),
@@ -71,6 +77,14 @@ struct SocketUpgrader: Sendable {
             authToken: AuthTokenSubprotocol.token(in: offered)
         )
         let logger = runtime.logger
+        if let refusal = admit(channel: channel, head: head, endpoint: endpoint, info: info, outcome: outcome) {
+            outcome.rejection = refusal
+            return eventLoop.makeSucceededFuture(nil)
+        }
+        guard let version = SerializerVersion(vsn: params["vsn"]) else {
+            outcome.rejection = .badRequest
+            return eventLoop.makeSucceededFuture(nil)
+        }
         let promise = eventLoop.makePromise(of: ConnectResult.self)
         promise.completeWithTask {
             try await endpoint.socket.connect(params: params, info: info)
@@ -97,6 +111,40 @@ struct SocketUpgrader: Sendable {
         }
     }
 
+    /// The origin check and the per-address connection limit: `nil` to go
+    /// on, or the status that refuses the request (logged here, once).
+    private func admit(channel: any NIOCore.Channel, head: HTTPRequestHead, endpoint: SocketEndpoint, info: ConnectInfo, outcome: UpgradeOutcome) -> HTTPResponseStatus? {
+        let configuration = runtime.configuration
+        let peer = channel.remoteAddress
+        let origins = head.headers["origin"]
+        let allowed = endpoint.checkOrigin.allows(
+            originHeaders: origins,
+            request: Origin.forRequest(headers: info.headers, trustForwarded: configuration.trustedProxies.contains(peer)),
+            publicHost: configuration.publicHost,
+            info: info
+        )
+        guard allowed else {
+            let shown = origins.map { JSONValue.string(String($0.prefix(256))).jsonString }.joined(separator: ", ")
+            runtime.logger.warning("socket origin refused", metadata: [
+                "origin": "\(shown)", "check_origin": "\(endpoint.checkOrigin)", "peer": "\(info.peerAddress ?? "-")",
+            ])
+            return .forbidden
+        }
+        guard let limit = configuration.limits.maxConnectionsPerAddress, outcome.reservedAddress == nil,
+              let address = configuration.trustedProxies.clientAddress(peer: peer, forwardedFor: head.headers["x-forwarded-for"])
+        else { return nil }
+        guard connectionLimiter.reserve(address, limit: limit) else {
+            runtime.logger.warning("socket refused: too many connections from one address", metadata: [
+                "address": "\(address)", "limit": "\(limit)",
+            ])
+            return .tooManyRequests
+        }
+        outcome.reservedAddress = address
+        let limiter = connectionLimiter
+        channel.closeFuture.whenComplete { _ in limiter.release(address) }
+        return nil
+    }
+
     private func upgraded(channel: any NIOCore.Channel, outcome: UpgradeOutcome) -> EventLoopFuture<Void> {
         guard let accepted = outcome.accepted else {
             return channel.eventLoop.makeFailedFuture(ChannelError.inappropriateOperationForState)
@@ -107,7 +155,8 @@ struct SocketUpgrader: Sendable {
         logger[metadataKey: "peer"] = "\(channel.remoteAddress.map(Self.describe) ?? "-")"
         let connection = SocketConnection(
             channel: channel, accepted: accepted, pubsub: runtime.pubsub,
-            dispatcher: dispatcher, limits: limits, logger: logger
+            dispatcher: dispatcher, limits: limits, logger: logger,
+            taskExecutor: runtime.configuration.handlerExecution == .eventLoop ? dispatcher.taskExecutor : nil
         )
         return channel.eventLoop.makeCompletedFuture {
             let pipeline = channel.pipeline.syncOperations

@@ -3,17 +3,22 @@ import NIOCore
 import NIOWebSocket
 
 /// Turns WebSocket frames into Phoenix messages for one ``SocketConnection``,
-/// answers control frames and enforces the heartbeat timeout.
+/// answers control frames and enforces the heartbeat timeout and the inbound
+/// message rate limit.
 final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
     private let connection: SocketConnection
     private let runtime: ServerRuntime
+    private var rateLimiter: InboundRateLimiter?
+    /// Set once the rate limit closed the connection: later frames are dropped.
+    private var rateLimited = false
 
     init(connection: SocketConnection, runtime: ServerRuntime) {
         self.connection = connection
         self.runtime = runtime
+        self.rateLimiter = runtime.configuration.limits.inboundMessageRate.map { InboundRateLimiter(rate: $0) }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -30,6 +35,15 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        if frame.opcode == .text || frame.opcode == .binary || frame.opcode == .ping {
+            guard !rateLimited else { return }
+            if rateLimiter?.admit() == false {
+                rateLimited = true
+                connection.logger.notice("closing connection: message rate limit exceeded")
+                connection.close(code: CloseCode.policyViolation, reason: "message rate limit exceeded")
+                return
+            }
+        }
         switch frame.opcode {
         case .text, .binary:
             let kind: FrameKind = frame.opcode == .text ? .text : .binary

@@ -1,0 +1,265 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Switchboard
+
+/// Carries broadcasts between Switchboard nodes through Redis PUBLISH /
+/// SUBSCRIBE, with hiredis doing the RESP work over SwiftNIO connections.
+///
+/// - One subscriber connection and ``RedisAdapterConfiguration/publishers``
+///   publisher connections, each on an event loop of `eventLoopGroup`.
+/// - `per_topic` mode SUBSCRIBEs one Redis channel per topic with local
+///   subscribers (a join waits for the confirmation); `global` mode uses one
+///   channel for everything. Node-direct messages use a channel per node.
+/// - Each message is published once, as a ``RedisEnvelope`` that carries the
+///   client frame already encoded by the sender. Receivers skip their own.
+/// - The first connection must succeed (``start(deliver:)`` throws a
+///   descriptive ``RedisAdapterError``); after that, Redis going away never
+///   takes the node down: connections come back with backoff and jitter,
+///   every subscription is redone, and broadcasts meanwhile are dropped and
+///   counted, or kept in the outage buffer and replayed in order.
+///
+/// ```swift
+/// let adapter = RedisAdapter(configuration: .init(url: try RedisURL("redis://127.0.0.1:6379"), nodeName: "a"))
+/// let server = SwitchboardServer(configuration: config, endpoints: [BuiltIn.endpoint()], adapter: adapter)
+/// try await server.start()
+/// ```
+public final class RedisAdapter: PubSubAdapter {
+    public let configuration: RedisAdapterConfiguration
+    public var nodeName: String { configuration.nodeName }
+
+    /// Random per process, in every envelope: tells this process's own
+    /// messages from those of another process with the same node name.
+    let instance = UInt64.random(in: 1 ... .max)
+
+    private enum Lifecycle {
+        case idle, starting, running, stopped
+    }
+
+    private let lifecycle = NIOLockedValueBox(Lifecycle.idle)
+    private let publishers: [RedisPublisher]
+    private let subscriber: RedisSubscriber
+    private let inbound: RedisInbound
+    private let probe: RedisProbe
+    private let board: RedisStatusBoard
+    private let counters = RedisAdapterCounters()
+    private let logger: Logger
+    private let allocator = ByteBufferAllocator()
+
+    public init(
+        configuration: RedisAdapterConfiguration,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "switchboard.redis")
+    ) {
+        var logger = logger
+        logger[metadataKey: "node"] = "\(configuration.nodeName)"
+        self.configuration = configuration
+        self.logger = logger
+        let board = RedisStatusBoard(configuration: configuration, logger: logger)
+        self.board = board
+        let counters = self.counters
+        let limits = HiredisReader.Limits(maxReplyBytes: configuration.maxMessageSize + 4096)
+        func settings(_ role: String) -> RedisConnector.Settings {
+            RedisConnector.Settings(
+                url: configuration.url,
+                connectTimeout: configuration.connectTimeout,
+                limits: limits,
+                clientName: "switchboard:\(configuration.nodeName):\(role)".filter { !$0.isWhitespace }
+            )
+        }
+        self.publishers = (0..<max(1, configuration.publishers)).map { index in
+            RedisPublisher(
+                index: index, settings: settings("pub\(index)"), configuration: configuration,
+                eventLoop: eventLoopGroup.next(), board: board, counters: counters, logger: logger
+            )
+        }
+        let subscriberLoop = eventLoopGroup.next()
+        let inbound = RedisInbound(
+            eventLoop: subscriberLoop, nodeName: configuration.nodeName, instance: instance, mode: configuration.mode,
+            limits: .default, board: board, counters: counters, logger: logger
+        )
+        self.inbound = inbound
+        self.subscriber = RedisSubscriber(
+            settings: settings("sub"), configuration: configuration, eventLoop: subscriberLoop,
+            board: board, counters: counters, logger: logger,
+            onMessage: { channel, payload in inbound.received(channel: channel, payload: payload) }
+        )
+        self.probe = RedisProbe(
+            subscriber: subscriber, publisher: publishers[0], configuration: configuration,
+            instance: instance, counters: counters, logger: logger
+        )
+        let probe = self.probe
+        subscriberLoop.execute {
+            inbound.onProbe = { sequence in probe.returned(sequence) }
+        }
+    }
+
+    // MARK: - Lifecycle
+
+    public func start(deliver: @escaping @Sendable (PubSubMessage) -> Void) async throws {
+        let startable = lifecycle.withLockedValue { state -> Bool in
+            guard case .idle = state else { return false }
+            state = .starting
+            return true
+        }
+        guard startable else { throw RedisAdapterError.notStartable }
+        do {
+            try Self.validate(configuration)
+            try await inbound.start(deliver: deliver).get()
+            // Recorded now, subscribed by the subscriber's first connection.
+            _ = subscriber.subscribe(configuration.nodeChannel(nodeName), timeout: configuration.connectTimeout)
+            if configuration.mode == .global {
+                _ = subscriber.subscribe(configuration.globalChannel, timeout: configuration.connectTimeout)
+            }
+            let eventLoop = subscriber.eventLoop
+            let starts = publishers.map { $0.start() } + [subscriber.start()]
+            let results = try await EventLoopFuture.whenAllComplete(starts, on: eventLoop).get()
+            for case .failure(let error) in results {
+                throw error
+            }
+        } catch {
+            lifecycle.withLockedValue { $0 = .stopped }
+            await stopConnections()
+            throw error
+        }
+        probe.start()
+        lifecycle.withLockedValue { $0 = .running }
+        logger.notice(
+            "redis pubsub ready: node \(nodeName), \(configuration.url), mode \(configuration.mode.rawValue), \(publishers.count) publisher connection(s), channel prefix \(configuration.channelPrefix)"
+        )
+    }
+
+    public func shutdown() async {
+        let wasRunning = lifecycle.withLockedValue { state -> Bool in
+            defer { state = .stopped }
+            if case .stopped = state { return false }
+            return true
+        }
+        guard wasRunning else { return }
+        await stopConnections()
+        logger.info("redis pubsub stopped")
+    }
+
+    private func stopConnections() async {
+        try? await probe.stop().get()
+        try? await inbound.stop().get()
+        for publisher in publishers {
+            try? await publisher.shutdown().get()
+        }
+        try? await subscriber.shutdown().get()
+    }
+
+    private static func validate(_ configuration: RedisAdapterConfiguration) throws(RedisAdapterError) {
+        func isName(_ text: String) -> Bool {
+            !text.isEmpty && text.utf8.count <= 255 && !text.contains(where: { $0.isWhitespace || $0.isNewline })
+        }
+        guard isName(configuration.nodeName) else {
+            throw .invalidConfiguration("node name \"\(configuration.nodeName)\": expected 1 to 255 characters without spaces")
+        }
+        guard isName(configuration.channelPrefix) else {
+            throw .invalidConfiguration("channel prefix \"\(configuration.channelPrefix)\": expected 1 to 255 characters without spaces")
+        }
+        guard (1...64).contains(configuration.publishers) else {
+            throw .invalidConfiguration("publishers \(configuration.publishers): expected 1 to 64")
+        }
+        guard configuration.connectTimeout > .zero, configuration.probeInterval > .zero, configuration.probeTimeout > .zero else {
+            throw .invalidConfiguration("timeouts and intervals must be above zero")
+        }
+        guard configuration.outageBuffer >= 0 else {
+            throw .invalidConfiguration("outage buffer \(configuration.outageBuffer): expected 0 or more")
+        }
+    }
+
+    // MARK: - Publishing
+
+    public func broadcast(_ message: PubSubMessage) async throws {
+        let channel = configuration.mode == .global ? configuration.globalChannel : configuration.topicChannel(message.topic)
+        let (channelBytes, envelope) = encode(channel: channel, RedisEnvelope(kind: .broadcast, message: message, instance: instance))
+        // At-most-once: a message Redis cannot take now is counted, not thrown,
+        // so the local delivery that already happened stands.
+        _ = publisher(for: message.topic).publish(channel: channelBytes, message: envelope)
+    }
+
+    public func directBroadcast(to node: String, _ message: PubSubMessage) async throws {
+        let (channelBytes, envelope) = encode(channel: configuration.nodeChannel(node), RedisEnvelope(kind: .direct, message: message, instance: instance))
+        let publisher = publisher(for: message.topic)
+        let reply = publisher.eventLoop.makePromise(of: RedisValue.self)
+        switch publisher.publish(channel: channelBytes, message: envelope, reply: reply) {
+        case .sent:
+            let receivers: RedisValue
+            do {
+                receivers = try await reply.futureResult.get()
+            } catch {
+                throw PubSubError.unavailable("the connection to Redis was lost before it took the message for \(node): \(error)")
+            }
+            if case .integer(0) = receivers {
+                throw PubSubError.unknownNode(node)
+            }
+        case .buffered:
+            return
+        case .dropped:
+            throw PubSubError.unavailable("Redis at \(configuration.url.endpoint) is unreachable; the message for \(node) was dropped")
+        }
+    }
+
+    /// The channel name and the envelope, in one allocation.
+    private func encode(channel: String, _ envelope: RedisEnvelope) -> (channel: ByteBuffer, envelope: ByteBuffer) {
+        var buffer = allocator.buffer(capacity: channel.utf8.count + envelope.estimatedSize)
+        buffer.writeString(channel)
+        let channelBytes = buffer.readSlice(length: buffer.readableBytes)!
+        envelope.encode(into: &buffer)
+        return (channelBytes, buffer)
+    }
+
+    /// The bytes one broadcast of `message` takes in Redis (the envelope), for
+    /// sizing and benchmarks.
+    public static func envelopeSize(of message: PubSubMessage) -> Int {
+        var buffer = ByteBufferAllocator().buffer(capacity: 256)
+        RedisEnvelope(kind: .broadcast, message: message, instance: 1).encode(into: &buffer)
+        return buffer.readableBytes
+    }
+
+    private func publisher(for topic: String) -> RedisPublisher {
+        guard publishers.count > 1 else { return publishers[0] }
+        var hasher = Hasher()
+        hasher.combine(topic)
+        return publishers[Int(UInt(bitPattern: hasher.finalize()) % UInt(publishers.count))]
+    }
+
+    // MARK: - Subscriptions
+
+    public func topicActivated(_ topic: String) async throws {
+        switch configuration.mode {
+        case .perTopic:
+            // Completes once Redis confirmed, or at once while Redis is away
+            // (the topic is subscribed on reconnect): never throws, never hangs.
+            try? await subscriber.subscribe(configuration.topicChannel(topic), timeout: configuration.connectTimeout).get()
+        case .global:
+            try? await inbound.addTopic(topic).get()
+        }
+    }
+
+    public func topicDeactivated(_ topic: String) async {
+        switch configuration.mode {
+        case .perTopic:
+            subscriber.unsubscribe(configuration.topicChannel(topic))
+        case .global:
+            inbound.removeTopic(topic)
+        }
+    }
+
+    // MARK: - State
+
+    /// `connected`, `connecting`, `reconnecting` or `stopped`, with a detail
+    /// that says since when and why, and a loud line when another process
+    /// uses this node's name.
+    public var status: AdapterStatus {
+        board.status
+    }
+
+    /// The adapter's counters.
+    public var statistics: RedisAdapterStatistics {
+        counters.snapshot
+    }
+}

@@ -1,0 +1,63 @@
+/// The settings of a ``RedisAdapter``.
+///
+/// ```swift
+/// var configuration = RedisAdapterConfiguration(url: try RedisURL("redis://127.0.0.1:6379/0"), nodeName: "node-a")
+/// configuration.mode = .global
+/// let server = SwitchboardServer(configuration: …, endpoints: …, adapter: RedisAdapter(configuration: configuration))
+/// ```
+public struct RedisAdapterConfiguration: Sendable, Hashable {
+    /// The Redis server.
+    public var url: RedisURL
+    /// This node's name; must be unique in the cluster.
+    public var nodeName: String
+    /// Prefix of every Redis channel name, so that several clusters can share one Redis.
+    public var channelPrefix: String = "switchboard"
+    /// One Redis channel per topic, or one for everything.
+    public var mode: RedisMode = .perTopic
+    /// Publisher connections; a topic always goes through the same one, so
+    /// its broadcasts stay in order.
+    public var publishers: Int = 1
+    /// Bound on connecting (TCP and the AUTH/SELECT handshake), and on how long
+    /// a join waits for its SUBSCRIBE to be confirmed.
+    public var connectTimeout: Duration = .seconds(5)
+    /// Messages kept, per publisher connection, while Redis is unreachable
+    /// and replayed in order on reconnect; 0 drops them (at-most-once).
+    public var outageBuffer: Int = 0
+    /// How long a reconnected publisher waits before replaying its outage
+    /// buffer, so that the other nodes' subscribers are back to receive it;
+    /// keep it above ``reconnectBackoff``'s maximum.
+    public var outageReplayDelay: Duration = .milliseconds(2500)
+    /// How often the subscriber connection is checked by a probe published to
+    /// this node's own channel.
+    public var probeInterval: Duration = .seconds(5)
+    /// How long a probe may take to come back before the connection that lost
+    /// it is reconnected.
+    public var probeTimeout: Duration = .seconds(3)
+    /// Delays between reconnect attempts.
+    public var reconnectBackoff = RedisBackoff()
+    /// Largest message accepted from Redis, in bytes (bounds what a reply may allocate).
+    public var maxMessageSize: Int = 16 << 20
+    /// Publishes one publisher connection may have unanswered; beyond it new
+    /// ones are dropped and counted.
+    public var maxPublishesInFlight: Int = 100_000
+
+    public init(url: RedisURL, nodeName: String) {
+        self.url = url
+        self.nodeName = nodeName
+    }
+
+    /// The Redis channel of `topic` in per-topic mode.
+    func topicChannel(_ topic: String) -> String {
+        "\(channelPrefix):t:\(topic)"
+    }
+
+    /// The Redis channel of node-direct messages to `node`.
+    func nodeChannel(_ node: String) -> String {
+        "\(channelPrefix):n:\(node)"
+    }
+
+    /// The one Redis channel of global mode.
+    var globalChannel: String {
+        "\(channelPrefix):global"
+    }
+}

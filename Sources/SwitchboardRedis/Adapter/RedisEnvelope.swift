@@ -1,0 +1,197 @@
+import NIOCore
+import Switchboard
+
+/// What a node publishes to Redis: a broadcast, a node-direct message or a
+/// probe, with who sent it and, for messages, the client frame already
+/// encoded by the sender, so receivers write it without encoding again.
+///
+/// Version 1 layout (integers big-endian):
+///
+/// ```
+/// "SB" u8 version=1  u8 kind  u64 instance  u64 sequence  u8 payload-kind (0 JSON, 1 binary)
+/// u16 node-length node  u16 topic-length topic  u16 event-length event
+/// u32 payload-length payload  u32 frame-length frame (0: none)
+/// ```
+///
+/// A receiver checks every length against what is left and the limits, and
+/// the frame's WebSocket header against its length, before using anything.
+struct RedisEnvelope: Sendable {
+    enum Kind: UInt8, Sendable {
+        /// A broadcast to a topic, for every node.
+        case broadcast = 1
+        /// A broadcast to a topic, for one node.
+        case direct = 2
+        /// A node's check of its own subscriber connection.
+        case probe = 3
+    }
+
+    static let magic: (UInt8, UInt8) = (UInt8(ascii: "S"), UInt8(ascii: "B"))
+    static let version: UInt8 = 1
+
+    var kind: Kind
+    var originNode: String
+    /// Random per process: tells two processes with the same node name apart.
+    var instance: UInt64
+    /// The probe's number; 0 for messages.
+    var sequence: UInt64
+    var topic: String
+    var event: String
+    var payload: Payload
+    var frame: ByteBuffer?
+
+    init(kind: Kind, originNode: String, instance: UInt64, sequence: UInt64 = 0, topic: String = "", event: String = "", payload: Payload = .empty, frame: ByteBuffer? = nil) {
+        self.kind = kind
+        self.originNode = originNode
+        self.instance = instance
+        self.sequence = sequence
+        self.topic = topic
+        self.event = event
+        self.payload = payload
+        self.frame = frame
+    }
+
+    init(kind: Kind, message: PubSubMessage, instance: UInt64) {
+        self.init(
+            kind: kind, originNode: message.originNode, instance: instance,
+            topic: message.topic, event: message.event, payload: message.payload, frame: message.frame
+        )
+    }
+
+    /// The message to deliver locally.
+    var message: PubSubMessage {
+        PubSubMessage(topic: topic, event: event, payload: payload, originNode: originNode, frame: frame)
+    }
+
+    // MARK: - Encoding
+
+    /// Appends the envelope to `buffer`.
+    func encode(into buffer: inout ByteBuffer) {
+        buffer.writeInteger(Self.magic.0)
+        buffer.writeInteger(Self.magic.1)
+        buffer.writeInteger(Self.version)
+        buffer.writeInteger(kind.rawValue)
+        buffer.writeInteger(instance)
+        buffer.writeInteger(sequence)
+        switch payload {
+        case .json: buffer.writeInteger(UInt8(0))
+        case .binary: buffer.writeInteger(UInt8(1))
+        }
+        Self.writeShort(originNode, into: &buffer)
+        Self.writeShort(topic, into: &buffer)
+        Self.writeShort(event, into: &buffer)
+        let lengthIndex = buffer.writerIndex
+        buffer.writeInteger(UInt32(0))
+        switch payload {
+        case .json(let json): json.encode(into: &buffer)
+        case .binary(let bytes): buffer.writeImmutableBuffer(bytes)
+        }
+        buffer.setInteger(UInt32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex)
+        buffer.writeInteger(UInt32(frame?.readableBytes ?? 0))
+        if let frame { buffer.writeImmutableBuffer(frame) }
+    }
+
+    /// A capacity that fits the envelope without growing, for most payloads.
+    var estimatedSize: Int {
+        let payloadSize: Int
+        switch payload {
+        case .json: payloadSize = frame?.readableBytes ?? 64
+        case .binary(let bytes): payloadSize = bytes.readableBytes
+        }
+        return 40 + originNode.utf8.count + topic.utf8.count + event.utf8.count + payloadSize + (frame?.readableBytes ?? 0)
+    }
+
+    private static func writeShort(_ string: String, into buffer: inout ByteBuffer) {
+        let count = string.utf8.count
+        precondition(count <= Int(UInt16.max), "envelope field of \(count) bytes")
+        buffer.writeInteger(UInt16(count))
+        buffer.writeString(string)
+    }
+
+    // MARK: - Decoding
+
+    /// Reads an envelope, checking everything.
+    init(decoding bytes: ByteBuffer, limits: DecodingLimits) throws(RedisEnvelopeError) {
+        var buffer = bytes
+        guard let first = buffer.readInteger(as: UInt8.self), let second = buffer.readInteger(as: UInt8.self),
+              (first, second) == Self.magic
+        else { throw .notAnEnvelope }
+        guard let version = buffer.readInteger(as: UInt8.self) else { throw .truncated("version") }
+        guard version == Self.version else { throw .unknownVersion(version) }
+        guard let rawKind = buffer.readInteger(as: UInt8.self) else { throw .truncated("kind") }
+        guard let kind = Kind(rawValue: rawKind) else { throw .invalid("unknown kind \(rawKind)") }
+        guard let instance = buffer.readInteger(as: UInt64.self) else { throw .truncated("instance") }
+        guard let sequence = buffer.readInteger(as: UInt64.self) else { throw .truncated("sequence") }
+        guard let payloadKind = buffer.readInteger(as: UInt8.self), payloadKind <= 1 else { throw .invalid("payload kind") }
+        let node = try Self.readShort(&buffer, field: "node", limit: 255)
+        let topic = try Self.readShort(&buffer, field: "topic", limit: limits.maxTopicLength)
+        let event = try Self.readShort(&buffer, field: "event", limit: limits.maxEventLength)
+        let payloadBytes = try Self.readLong(&buffer, field: "payload")
+        let frameBytes = try Self.readLong(&buffer, field: "frame")
+        guard buffer.readableBytes == 0 else { throw .invalid("\(buffer.readableBytes) bytes after the frame") }
+
+        let payload: Payload
+        if payloadKind == 1 {
+            payload = .binary(payloadBytes)
+        } else {
+            do {
+                payload = .json(try JSONValue.parse(payloadBytes, maxDepth: limits.maxJSONDepth))
+            } catch {
+                throw .invalid("payload: \(error)")
+            }
+        }
+        if frameBytes.readableBytes > 0 {
+            try Self.checkFrame(frameBytes)
+        }
+        if kind != .probe, topic.isEmpty || event.isEmpty {
+            throw .invalid("a message without a topic or an event")
+        }
+        self.init(
+            kind: kind, originNode: node, instance: instance, sequence: sequence,
+            topic: topic, event: event, payload: payload,
+            frame: frameBytes.readableBytes > 0 ? frameBytes : nil
+        )
+    }
+
+    private static func readShort(_ buffer: inout ByteBuffer, field: String, limit: Int) throws(RedisEnvelopeError) -> String {
+        guard let length = buffer.readInteger(as: UInt16.self) else { throw .truncated(field) }
+        guard Int(length) <= limit else { throw .invalid("\(field) of \(length) bytes, over the limit of \(limit)") }
+        guard let bytes = buffer.readSlice(length: Int(length)) else { throw .truncated(field) }
+        guard let string = String(validating: bytes.readableBytesView, as: UTF8.self) else {
+            throw .invalid("\(field) is not UTF-8")
+        }
+        return string
+    }
+
+    private static func readLong(_ buffer: inout ByteBuffer, field: String) throws(RedisEnvelopeError) -> ByteBuffer {
+        guard let length = buffer.readInteger(as: UInt32.self) else { throw .truncated(field) }
+        guard let bytes = buffer.readSlice(length: Int(length)) else { throw .truncated(field) }
+        return bytes
+    }
+
+    /// A complete, unfragmented, unmasked server text or binary frame whose
+    /// header length matches its size: safe to write to a client as is.
+    private static func checkFrame(_ frame: ByteBuffer) throws(RedisEnvelopeError) {
+        guard let opcodeByte = frame.getInteger(at: frame.readerIndex, as: UInt8.self),
+              let lengthByte = frame.getInteger(at: frame.readerIndex + 1, as: UInt8.self)
+        else { throw .invalid("frame header truncated") }
+        guard opcodeByte == 0x81 || opcodeByte == 0x82 else { throw .invalid("frame is not a final text or binary frame") }
+        guard lengthByte & 0x80 == 0 else { throw .invalid("frame is masked") }
+        let headerLength: Int
+        let payloadLength: Int
+        switch lengthByte & 0x7F {
+        case 126:
+            guard let length = frame.getInteger(at: frame.readerIndex + 2, as: UInt16.self) else { throw .invalid("frame header truncated") }
+            (headerLength, payloadLength) = (4, Int(length))
+        case 127:
+            guard let length = frame.getInteger(at: frame.readerIndex + 2, as: UInt64.self), length <= UInt64(Int32.max) else {
+                throw .invalid("frame header truncated or length out of range")
+            }
+            (headerLength, payloadLength) = (10, Int(length))
+        case let length:
+            (headerLength, payloadLength) = (2, Int(length))
+        }
+        guard headerLength + payloadLength == frame.readableBytes else {
+            throw .invalid("frame header says \(payloadLength) bytes, \(frame.readableBytes - headerLength) follow")
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import Logging
+import NIOCore
+
+/// Checks, through Redis itself, that the subscriber connection still
+/// receives: every interval it publishes a probe to this node's own channel
+/// and expects it back on the subscriber connection within the timeout.
+///
+/// A probe whose PUBLISH Redis acknowledged but that never came back means a
+/// silent subscriber connection (a failover can leave one connected to a
+/// server that no longer feeds it); one that Redis says nobody receives means
+/// the subscription is gone. Either way the subscriber is reconnected. A
+/// probe whose PUBLISH went unanswered points at the publisher connection
+/// instead, which is reconnected.
+///
+/// Runs on the subscriber's event loop.
+final class RedisProbe: @unchecked Sendable {
+    private struct Outstanding {
+        var sequence: UInt64
+        var subscriberGeneration: Int
+        var acknowledged = false
+    }
+
+    private let eventLoop: any EventLoop
+    private let subscriber: RedisSubscriber
+    private let publisher: RedisPublisher
+    private let configuration: RedisAdapterConfiguration
+    private let instance: UInt64
+    private let counters: RedisAdapterCounters
+    private let logger: Logger
+
+    private var sequence: UInt64 = 0
+    private var outstanding: Outstanding?
+    private var task: RepeatedTask?
+
+    init(
+        subscriber: RedisSubscriber,
+        publisher: RedisPublisher,
+        configuration: RedisAdapterConfiguration,
+        instance: UInt64,
+        counters: RedisAdapterCounters,
+        logger: Logger
+    ) {
+        self.eventLoop = subscriber.eventLoop
+        self.subscriber = subscriber
+        self.publisher = publisher
+        self.configuration = configuration
+        self.instance = instance
+        self.counters = counters
+        self.logger = logger
+    }
+
+    func start() {
+        eventLoop.execute {
+            let interval = TimeAmount(self.configuration.probeInterval)
+            self.task = self.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+                self.send()
+            }
+        }
+    }
+
+    func stop() -> EventLoopFuture<Void> {
+        eventLoop.submit {
+            self.task?.cancel()
+            self.task = nil
+            self.outstanding = nil
+        }
+    }
+
+    /// This process's probe number `sequence` came back.
+    func returned(_ sequence: UInt64) {
+        eventLoop.assertInEventLoop()
+        if outstanding?.sequence == sequence {
+            outstanding = nil
+        }
+    }
+
+    private func send() {
+        guard outstanding == nil, subscriber.isConnected, publisher.isConnected else { return }
+        sequence += 1
+        let sequence = self.sequence
+        let generation = subscriber.generation
+        outstanding = Outstanding(sequence: sequence, subscriberGeneration: generation)
+
+        var channel = ByteBufferAllocator().buffer(capacity: 64)
+        channel.writeString(configuration.nodeChannel(configuration.nodeName))
+        var message = ByteBufferAllocator().buffer(capacity: 64)
+        RedisEnvelope(kind: .probe, originNode: configuration.nodeName, instance: instance, sequence: sequence).encode(into: &message)
+        let reply = eventLoop.makePromise(of: RedisValue.self)
+        guard publisher.publish(channel: channel, message: message, reply: reply, bufferable: false) == .sent else {
+            outstanding = nil
+            return
+        }
+        reply.futureResult.whenComplete { result in
+            guard self.outstanding?.sequence == sequence else { return }
+            switch result {
+            case .success(.integer(0)):
+                self.outstanding = nil
+                self.counters.probeFailures.bump()
+                self.subscriber.reset(reason: "Redis reports no subscriber on this node's channel", generation: generation)
+            case .success:
+                self.outstanding?.acknowledged = true
+            case .failure:
+                // The publisher lost its connection; it reconnects by itself.
+                self.outstanding = nil
+            }
+        }
+        eventLoop.scheduleTask(in: TimeAmount(configuration.probeTimeout)) {
+            self.check(sequence)
+        }
+    }
+
+    private func check(_ sequence: UInt64) {
+        guard let outstanding, outstanding.sequence == sequence else { return }
+        self.outstanding = nil
+        counters.probeFailures.bump()
+        let timeout = configuration.probeTimeout.formatted
+        if outstanding.acknowledged {
+            subscriber.reset(
+                reason: "probe \(sequence) was published but did not come back within \(timeout): the subscriber connection is silent",
+                generation: outstanding.subscriberGeneration
+            )
+        } else {
+            publisher.reset(reason: "probe \(sequence) was not acknowledged within \(timeout): the publisher connection is silent")
+        }
+    }
+}

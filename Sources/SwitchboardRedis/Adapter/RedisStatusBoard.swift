@@ -1,0 +1,184 @@
+import Logging
+import NIOConcurrencyHelpers
+import Switchboard
+
+/// The state of each of an adapter's connections, the adapter's overall
+/// state derived from them, and the duplicate-node-name alarm. Every change
+/// of state is logged here, once; health checks read ``status`` from any
+/// thread.
+final class RedisStatusBoard: Sendable {
+    /// Where one connection (or the adapter as a whole) is.
+    enum Phase: String, Sendable {
+        /// The first connection is being made (``RedisAdapter/start(deliver:)``).
+        case connecting
+        case connected
+        /// Lost and being re-established with backoff.
+        case reconnecting
+        case stopped
+    }
+
+    private struct Connection {
+        var phase: Phase
+        var since: WallClock
+        var sinceInstant: ContinuousClock.Instant
+        /// Failed attempts since the connection was lost.
+        var failedAttempts = 0
+        var lastError: String?
+    }
+
+    private struct Duplicate {
+        var instance: UInt64
+        var lastSeen: ContinuousClock.Instant
+    }
+
+    private struct State {
+        var connections: [String: Connection] = [:]
+        var overall = Phase.connecting
+        var overallSince = WallClock.now()
+        var duplicate: Duplicate?
+    }
+
+    /// How long a duplicate name stays reported after its last envelope.
+    static let duplicateMemory = Duration.seconds(60)
+
+    private let state = NIOLockedValueBox(State())
+    private let logger: Logger
+    private let configuration: RedisAdapterConfiguration
+
+    init(configuration: RedisAdapterConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    // MARK: - Transitions
+
+    /// `role` ("subscriber", "publisher 0") starts its first connection.
+    func connecting(_ role: String) {
+        update(role) { connection, _ in
+            connection = Connection(phase: .connecting, since: .now(), sinceInstant: .now)
+        }
+    }
+
+    /// `role` is connected (again).
+    func connected(_ role: String) {
+        update(role) { connection, logger in
+            if let previous = connection, previous.phase == .reconnecting {
+                let outage = ContinuousClock.now - previous.sinceInstant
+                logger.notice("redis \(role) reconnected to \(self.configuration.url.endpoint) after \(outage.formatted) (\(previous.failedAttempts + 1) attempts)")
+            } else {
+                logger.info("redis \(role) connected to \(self.configuration.url.endpoint)")
+            }
+            connection = Connection(phase: .connected, since: .now(), sinceInstant: .now)
+        }
+    }
+
+    /// `role` lost its connection for `reason` and starts reconnecting.
+    func lost(_ role: String, reason: String) {
+        update(role) { connection, logger in
+            logger.warning("redis \(role) lost its connection to \(self.configuration.url.endpoint): \(reason); reconnecting")
+            connection = Connection(phase: .reconnecting, since: .now(), sinceInstant: .now, lastError: reason)
+        }
+    }
+
+    /// A reconnect attempt of `role` failed; the next is in `delay`.
+    func attemptFailed(_ role: String, reason: String, nextIn delay: Duration) {
+        update(role) { connection, logger in
+            guard var current = connection else { return }
+            current.failedAttempts += 1
+            let level: Logger.Level = current.failedAttempts == 1 || current.lastError != reason ? .info : .debug
+            logger.log(level: level, "redis \(role) reconnect attempt \(current.failedAttempts) failed: \(reason); next in \(delay.formatted)")
+            current.lastError = reason
+            connection = current
+        }
+    }
+
+    /// `role` is closed for good.
+    func stopped(_ role: String) {
+        update(role) { connection, _ in
+            connection = Connection(phase: .stopped, since: .now(), sinceInstant: .now)
+        }
+    }
+
+    private func update(_ role: String, _ body: (inout Connection?, Logger) -> Void) {
+        state.withLockedValue { state in
+            var connection = state.connections[role]
+            body(&connection, logger)
+            state.connections[role] = connection
+            let overall = Self.overall(of: state.connections.values.map(\.phase))
+            guard overall != state.overall else { return }
+            let previous = state.overall
+            state.overall = overall
+            state.overallSince = .now()
+            switch overall {
+            case .connected:
+                logger.notice("redis adapter \(previous.rawValue) → connected: \(configuration.url), mode \(configuration.mode.rawValue), node \(configuration.nodeName)")
+            case .reconnecting:
+                logger.warning("redis adapter \(previous.rawValue) → reconnecting: broadcasts to other nodes are \(configuration.outageBuffer > 0 ? "buffered (up to \(configuration.outageBuffer) per publisher) then dropped" : "dropped") until Redis is back")
+            case .connecting, .stopped:
+                logger.info("redis adapter \(previous.rawValue) → \(overall.rawValue)")
+            }
+        }
+    }
+
+    private static func overall(of phases: [Phase]) -> Phase {
+        if phases.contains(.stopped) { return .stopped }
+        if phases.contains(.reconnecting) { return .reconnecting }
+        if phases.contains(.connecting) { return .connecting }
+        return .connected
+    }
+
+    // MARK: - Duplicate node names
+
+    /// An envelope carrying this node's name came from another process.
+    func duplicateSeen(instance: UInt64) {
+        let now = ContinuousClock.now
+        state.withLockedValue { state in
+            if let duplicate = state.duplicate, duplicate.instance == instance, now - duplicate.lastSeen < Self.duplicateMemory {
+                state.duplicate?.lastSeen = now
+                return
+            }
+            state.duplicate = Duplicate(instance: instance, lastSeen: now)
+            logger.error(
+                "DUPLICATE NODE NAME: duplicate node name \(configuration.nodeName) detected: another process (instance \(String(instance, radix: 16))) publishes to Redis as this node. Node names must be unique in the cluster: give each node its own node_name (pubsub.redis.node_name or --node). Node-direct messages and self-filtering are unreliable until this is fixed."
+            )
+        }
+    }
+
+    // MARK: - Reading
+
+    /// The adapter's state for health checks.
+    var status: AdapterStatus {
+        state.withLockedValue { state in
+            var details: [String] = []
+            if let duplicate = state.duplicate, ContinuousClock.now - duplicate.lastSeen < Self.duplicateMemory {
+                details.append("duplicate node name \(configuration.nodeName) detected: another process (instance \(String(duplicate.instance, radix: 16))) publishes as this node")
+            }
+            switch state.overall {
+            case .connected:
+                details.append("connected to \(configuration.url) since \(state.overallSince), mode \(configuration.mode.rawValue)")
+            case .connecting:
+                details.append("connecting to \(configuration.url)")
+            case .reconnecting:
+                let failing = state.connections.sorted { $0.key < $1.key }.compactMap { role, connection -> String? in
+                    guard connection.phase == .reconnecting else { return nil }
+                    return "\(role): \(connection.lastError ?? "connection lost") (\(connection.failedAttempts) failed attempts)"
+                }
+                details.append("reconnecting to \(configuration.url) since \(state.overallSince): \(failing.joined(separator: "; "))")
+            case .stopped:
+                details.append("stopped")
+            }
+            return AdapterStatus(name: "redis", state: state.overall.rawValue, detail: details.joined(separator: "; "))
+        }
+    }
+}
+
+extension Duration {
+    /// `1.25 s`, `80 ms`.
+    var formatted: String {
+        let milliseconds = Double(components.seconds) * 1_000 + Double(components.attoseconds) / 1e15
+        if milliseconds < 1_000 {
+            return "\(Int(milliseconds.rounded())) ms"
+        }
+        return "\((milliseconds / 10).rounded() / 100) s"
+    }
+}

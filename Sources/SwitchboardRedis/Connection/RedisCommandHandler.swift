@@ -1,0 +1,131 @@
+import NIOCore
+
+/// Matches the replies of pipelined commands to their requests, in order: the
+/// writer sends ``RedisRequest``s (many commands in flight at once) and each
+/// reply completes the next ``RedisReplySlot``.
+///
+/// Replies to fire-and-forget publishes are tallied and handed to
+/// `onPublishReplies` once per read burst (`channelReadComplete`), not one
+/// call per reply. When the connection ends, waiting promises fail with
+/// ``RedisError/connectionClosed`` and publishes still unanswered are reported
+/// through `onClose`. Errors (the decoder's included) go to `onError`, then the
+/// connection is closed.
+final class RedisCommandHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = RedisValue
+    typealias OutboundIn = RedisRequest
+    typealias OutboundOut = ByteBuffer
+
+    /// Publish replies of one read burst.
+    struct PublishReplies {
+        /// Integer replies (accepted by Redis).
+        var acknowledged = 0
+        /// Error replies, with the last message.
+        var failed = 0
+        var lastError: String?
+
+        var isEmpty: Bool { acknowledged == 0 && failed == 0 }
+    }
+
+    private var pending = CircularBuffer<RedisReplySlot>(initialCapacity: 16)
+    private var tally = PublishReplies()
+    private let onPublishReplies: (PublishReplies) -> Void
+    private let onClose: (_ unansweredPublishes: Int) -> Void
+    private let onError: (any Error) -> Void
+
+    init(
+        onPublishReplies: @escaping (PublishReplies) -> Void = { _ in },
+        onClose: @escaping (_ unansweredPublishes: Int) -> Void = { _ in },
+        onError: @escaping (any Error) -> Void = { _ in }
+    ) {
+        self.onPublishReplies = onPublishReplies
+        self.onClose = onClose
+        self.onError = onError
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let request = unwrapOutboundIn(data)
+        for slot in request.replies {
+            if case .publishes(let count) = slot, case .publishes(let previous)? = pending.last {
+                pending[pending.index(before: pending.endIndex)] = .publishes(count: previous + count)
+            } else {
+                pending.append(slot)
+            }
+        }
+        context.write(wrapOutboundOut(request.bytes), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let value = unwrapInboundIn(data)
+        guard let slot = pending.first else {
+            // Replies parsed in the same read after the connection was closed
+            // (a failed handshake closes it at its first error) are moot.
+            guard context.channel.isActive else { return }
+            onError(RedisError.unexpectedReply("a reply to no command: \(value)"))
+            context.close(promise: nil)
+            return
+        }
+        switch slot {
+        case .promise(let promise):
+            pending.removeFirst()
+            if case .error(let message) = value {
+                promise.fail(RedisError.server(message))
+            } else {
+                promise.succeed(value)
+            }
+        case .publishes(let count):
+            if count == 1 {
+                pending.removeFirst()
+            } else {
+                pending[pending.startIndex] = .publishes(count: count - 1)
+            }
+            if case .error(let message) = value {
+                tally.failed += 1
+                tally.lastError = message
+            } else {
+                tally.acknowledged += 1
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        reportPublishReplies()
+        context.fireChannelReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        reportPublishReplies()
+        failPending()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        onError(error)
+        context.close(promise: nil)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        failPending()
+    }
+
+    private func reportPublishReplies() {
+        guard !tally.isEmpty else { return }
+        let replies = tally
+        tally = PublishReplies()
+        onPublishReplies(replies)
+    }
+
+    private func failPending() {
+        let slots = pending
+        pending.removeAll()
+        var unansweredPublishes = 0
+        for slot in slots {
+            switch slot {
+            case .promise(let promise): promise.fail(RedisError.connectionClosed)
+            case .publishes(let count): unansweredPublishes += count
+            }
+        }
+        if unansweredPublishes > 0 {
+            onClose(unansweredPublishes)
+        }
+    }
+}

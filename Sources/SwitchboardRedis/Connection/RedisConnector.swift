@@ -1,0 +1,150 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOCore
+import NIOPosix
+
+/// Opens Redis connections: TCP to the URL's host and port, then one
+/// pipelined handshake — `AUTH` (when the URL has a password), `SELECT` (when
+/// it names a database other than 0), `CLIENT SETNAME`, `PING` — all within
+/// the connect timeout. A connection is only handed out once `PING` answered,
+/// so a missing or wrong password fails here, with a message that says so.
+///
+/// The pipeline is ``RedisReplyDecoder`` then the ``RedisCommandHandler``
+/// from `makeHandler`, named ``commandHandlerName``.
+enum RedisConnector {
+    /// The name of the command handler in the pipeline.
+    static let commandHandlerName = "redis-commands"
+
+    /// What a connection needs.
+    struct Settings: Sendable {
+        var url: RedisURL
+        var connectTimeout: Duration
+        var limits: HiredisReader.Limits
+        /// Shown by `CLIENT LIST`.
+        var clientName: String
+    }
+
+    static func connect(
+        _ settings: Settings,
+        on eventLoop: any EventLoop,
+        makeHandler: @escaping @Sendable () -> RedisCommandHandler
+    ) -> EventLoopFuture<any Channel> {
+        let url = settings.url
+        let timeout = TimeAmount(settings.connectTimeout)
+        return ClientBootstrap(group: eventLoop)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(ByteToMessageHandler(RedisReplyDecoder(limits: settings.limits)))
+                    try sync.addHandler(makeHandler(), name: commandHandlerName)
+                }
+            }
+            .connect(host: url.host, port: url.port)
+            .flatMapError { error in
+                eventLoop.makeFailedFuture(describeConnectError(error, url: url, timeout: settings.connectTimeout))
+            }
+            .flatMap { channel in
+                handshake(channel, settings: settings).map { channel }
+            }
+    }
+
+    /// Sends the handshake and checks each reply in order.
+    private static func handshake(_ channel: any Channel, settings: Settings) -> EventLoopFuture<Void> {
+        let eventLoop = channel.eventLoop
+        let url = settings.url
+        var bytes = channel.allocator.buffer(capacity: 128)
+        var slots: [RedisReplySlot] = []
+        func command(_ arguments: [RedisArgument]) -> EventLoopFuture<RedisValue> {
+            let promise = eventLoop.makePromise(of: RedisValue.self)
+            RedisCommand.write(arguments, into: &bytes)
+            slots.append(.promise(promise))
+            return promise.futureResult
+        }
+
+        var auth: EventLoopFuture<RedisValue>?
+        if let password = url.password {
+            auth = command(["AUTH"] + (url.username.map { [.string($0)] } ?? []) + [.string(password)])
+        }
+        let select = url.database == 0 ? nil : command(["SELECT", .string(String(url.database))])
+        let name = command(["CLIENT", "SETNAME", .string(settings.clientName)])
+        let ping = command(["PING"])
+
+        let timedOut = NIOLoopBoundBox(false, eventLoop: eventLoop)
+        let timeout = eventLoop.scheduleTask(in: TimeAmount(settings.connectTimeout)) {
+            timedOut.value = true
+            channel.close(promise: nil)
+        }
+        channel.writeAndFlush(RedisRequest(bytes: bytes, replies: slots), promise: nil)
+
+        @Sendable func check(_ reply: EventLoopFuture<RedisValue>?, _ failure: @escaping @Sendable (String) -> RedisAdapterError) -> EventLoopFuture<Void> {
+            guard let reply else { return eventLoop.makeSucceededVoidFuture() }
+            return reply.map { _ in }.flatMapErrorThrowing { error in
+                if timedOut.value { throw RedisAdapterError.timedOut(url: url, after: settings.connectTimeout) }
+                throw classify(error, url: url, serverError: failure)
+            }
+        }
+        return check(auth) { .authenticationFailed(url: url, message: $0) }
+            .flatMap { check(select) { .databaseUnavailable(url: url, message: $0) } }
+            .flatMap {
+                // Older servers without CLIENT SETNAME rights are fine.
+                name.map { _ in }.recover { _ in }
+            }
+            .flatMap {
+                check(ping) { message in
+                    message.hasPrefix("NOAUTH") ? .authenticationRequired(url: url) : .handshakeFailed(url: url, reason: message)
+                }
+            }
+            .always { _ in timeout.cancel() }
+            .flatMapError { error in
+                channel.close(promise: nil)
+                return eventLoop.makeFailedFuture(error)
+            }
+    }
+
+    private static func classify(_ error: any Error, url: RedisURL, serverError: (String) -> RedisAdapterError) -> RedisAdapterError {
+        switch error {
+        case RedisError.server(let message):
+            return serverError(message)
+        case RedisError.connectionClosed:
+            return .handshakeFailed(url: url, reason: "the server closed the connection")
+        default:
+            return .handshakeFailed(url: url, reason: "\(error)")
+        }
+    }
+
+    /// A connect failure in plain words: "connection refused", "cannot resolve host …".
+    static func describeConnectError(_ error: any Error, url: RedisURL, timeout: Duration) -> RedisAdapterError {
+        if let error = error as? ChannelError, case .connectTimeout = error {
+            return .timedOut(url: url, after: timeout)
+        }
+        if let error = error as? NIOConnectionError {
+            if let ioError = error.connectionErrors.lazy.compactMap({ $0.error as? IOError }).first {
+                return .unreachable(url: url, reason: Self.reason(ioError))
+            }
+            if let first = error.connectionErrors.first {
+                return .unreachable(url: url, reason: "\(first.error)")
+            }
+            return .unreachable(url: url, reason: "cannot resolve host \(url.host)")
+        }
+        if let ioError = error as? IOError {
+            return .unreachable(url: url, reason: reason(ioError))
+        }
+        return .unreachable(url: url, reason: "\(error)")
+    }
+
+    private static func reason(_ error: IOError) -> String {
+        String(cString: strerror(error.errnoCode)).lowercased()
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

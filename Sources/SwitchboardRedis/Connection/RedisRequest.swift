@@ -1,0 +1,19 @@
+import NIOCore
+
+/// Commands written to a ``RedisCommandHandler`` and what to do with each of
+/// their replies, in order.
+struct RedisRequest: Sendable {
+    /// One or more RESP commands.
+    var bytes: ByteBuffer
+    /// One entry per command, or runs of publishes.
+    var replies: [RedisReplySlot]
+}
+
+/// Who takes a reply of a pipelined command.
+enum RedisReplySlot: Sendable {
+    /// A caller waiting for the reply (error replies fail it with ``RedisError/server(_:)``).
+    case promise(EventLoopPromise<RedisValue>)
+    /// `count` fire-and-forget `PUBLISH`es, counted as a run rather than one
+    /// entry each.
+    case publishes(count: Int)
+}

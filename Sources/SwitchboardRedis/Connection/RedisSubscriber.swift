@@ -1,0 +1,295 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The subscriber connection, in RESP2 subscribe mode: keeps the set of
+/// Redis channels the node wants, SUBSCRIBEs and UNSUBSCRIBEs as it changes,
+/// re-SUBSCRIBEs all of them after every reconnect, and hands each message to
+/// `onMessage`.
+///
+/// All state lives on ``eventLoop``; the public methods hop there.
+/// ``subscribe(_:timeout:)`` completes once Redis confirmed the subscription
+/// — or at once when Redis is unreachable, the channel being recorded for the
+/// reconnect, so that a join never hangs on Redis.
+final class RedisSubscriber: @unchecked Sendable {
+    /// Where the connection is.
+    private enum State {
+        /// Not started yet.
+        case idle
+        /// The first connection is being made.
+        case connecting
+        /// In subscribe mode on `channel`.
+        case connected(any Channel)
+        /// Lost: the next attempt is scheduled.
+        case reconnecting(attempt: Int, next: Scheduled<Void>?)
+        /// Shut down.
+        case stopped
+    }
+
+    /// One wanted Redis channel.
+    private struct Subscription {
+        /// Redis confirmed it on the current connection.
+        var confirmed = false
+        /// Callers waiting for the confirmation.
+        var waiters: [EventLoopPromise<Void>] = []
+    }
+
+    let role = "subscriber"
+    let eventLoop: any EventLoop
+    private let settings: RedisConnector.Settings
+    private let configuration: RedisAdapterConfiguration
+    private let board: RedisStatusBoard
+    private let counters: RedisAdapterCounters
+    private let logger: Logger
+    private let onMessage: (_ channel: ByteBuffer, _ payload: ByteBuffer) -> Void
+
+    private var state = State.idle
+    private var subscriptions: [String: Subscription] = [:]
+    /// SUBSCRIBEs sent on the current connection and not yet confirmed, per channel.
+    private var unconfirmed: [String: Int] = [:]
+    /// Counts connections, so the probe can tell whether the connection changed.
+    private(set) var generation = 0
+    private let connected = NIOLockedValueBox(false)
+
+    /// Channel names per SUBSCRIBE command when resubscribing.
+    static let channelsPerCommand = 256
+
+    init(
+        settings: RedisConnector.Settings,
+        configuration: RedisAdapterConfiguration,
+        eventLoop: any EventLoop,
+        board: RedisStatusBoard,
+        counters: RedisAdapterCounters,
+        logger: Logger,
+        onMessage: @escaping (_ channel: ByteBuffer, _ payload: ByteBuffer) -> Void
+    ) {
+        self.settings = settings
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.board = board
+        self.counters = counters
+        self.logger = logger
+        self.onMessage = onMessage
+    }
+
+    /// Whether the connection is up (any thread).
+    var isConnected: Bool {
+        connected.withLockedValue { $0 }
+    }
+
+    // MARK: - Subscriptions
+
+    /// Wants `channel`; completes once Redis confirmed it, at once if Redis is
+    /// unreachable, and after `timeout` at the latest.
+    func subscribe(_ channel: String, timeout: Duration) -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit {
+            var subscription = self.subscriptions[channel] ?? Subscription()
+            let isNew = self.subscriptions[channel] == nil
+            guard case .connected(let connection) = self.state else {
+                self.subscriptions[channel] = subscription
+                return self.eventLoop.makeSucceededVoidFuture()
+            }
+            if subscription.confirmed {
+                return self.eventLoop.makeSucceededVoidFuture()
+            }
+            let promise = self.eventLoop.makePromise(of: Void.self)
+            subscription.waiters.append(promise)
+            self.subscriptions[channel] = subscription
+            if isNew {
+                self.send(["SUBSCRIBE", .string(channel)], on: connection)
+                self.unconfirmed[channel, default: 0] += 1
+            }
+            let timer = self.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+                self.logger.warning("redis subscriber: SUBSCRIBE \(channel) not confirmed within \(timeout.formatted); going on without it")
+                promise.succeed()
+            }
+            promise.futureResult.whenComplete { _ in timer.cancel() }
+            return promise.futureResult
+        }
+    }
+
+    /// No longer wants `channel`.
+    func unsubscribe(_ channel: String) {
+        eventLoop.execute {
+            guard let subscription = self.subscriptions.removeValue(forKey: channel) else { return }
+            subscription.waiters.forEach { $0.succeed() }
+            if case .connected(let connection) = self.state {
+                self.send(["UNSUBSCRIBE", .string(channel)], on: connection)
+            }
+        }
+    }
+
+    /// Wanted channels (for tests and status).
+    func channelCount() -> EventLoopFuture<Int> {
+        eventLoop.submit { self.subscriptions.count }
+    }
+
+    private func send(_ command: [RedisArgument], on channel: any Channel) {
+        channel.writeAndFlush(RedisCommand.encode(command, allocator: channel.allocator), promise: nil)
+    }
+
+    private func received(_ push: RedisPush, from channel: any Channel) {
+        guard case .connected(let current) = state, current === channel else { return }
+        switch push {
+        case .message(let channel, let payload):
+            onMessage(channel, payload)
+        case .subscribed(let channel):
+            let remaining = (unconfirmed[channel] ?? 1) - 1
+            unconfirmed[channel] = remaining > 0 ? remaining : nil
+            guard remaining <= 0, var subscription = subscriptions[channel] else { return }
+            subscription.confirmed = true
+            let waiters = subscription.waiters
+            subscription.waiters = []
+            subscriptions[channel] = subscription
+            waiters.forEach { $0.succeed() }
+        case .unsubscribed, .pong:
+            break
+        }
+    }
+
+    // MARK: - Connection
+
+    /// Makes the first connection and subscribes the wanted channels; fails
+    /// if the connection cannot be made.
+    func start() -> EventLoopFuture<Void> {
+        board.connecting(role)
+        return eventLoop.flatSubmit {
+            self.state = .connecting
+            return self.connect().flatMapErrorThrowing { error in
+                self.state = .stopped
+                self.board.stopped(self.role)
+                throw error
+            }.flatMap { channel in
+                self.established(channel)
+                // Ready once every channel wanted so far is confirmed.
+                let waits = self.subscriptions.keys.map { self.subscribe($0, timeout: self.configuration.connectTimeout) }
+                return EventLoopFuture.andAllSucceed(waits, on: self.eventLoop)
+            }
+        }
+    }
+
+    private func connect() -> EventLoopFuture<any Channel> {
+        RedisConnector.connect(settings, on: eventLoop) { RedisCommandHandler() }
+    }
+
+    /// Switches a fresh connection to subscribe mode and subscribes everything wanted.
+    private func established(_ channel: any Channel) {
+        eventLoop.assertInEventLoop()
+        if case .stopped = state {
+            channel.close(promise: nil)
+            return
+        }
+        do {
+            let pipeline = channel.pipeline.syncOperations
+            let logger = self.logger
+            pipeline.removeHandler(name: RedisConnector.commandHandlerName).whenFailure { _ in }
+            try pipeline.addHandler(RedisSubscriberHandler(
+                onPush: { [weak self] push in self?.received(push, from: channel) },
+                onError: { error in logger.warning("redis subscriber connection error: \(error)") }
+            ))
+        } catch {
+            channel.close(promise: nil)
+            lost(channel, reason: "cannot set up the connection: \(error)")
+            return
+        }
+        generation += 1
+        state = .connected(channel)
+        connected.withLockedValue { $0 = true }
+        board.connected(role)
+        unconfirmed = [:]
+        let channels = Array(subscriptions.keys)
+        for index in subscriptions.keys {
+            subscriptions[index]?.confirmed = false
+        }
+        var bytes = channel.allocator.buffer(capacity: 64 * channels.count)
+        for start in stride(from: 0, to: channels.count, by: Self.channelsPerCommand) {
+            let group = channels[start..<min(start + Self.channelsPerCommand, channels.count)]
+            RedisCommand.write(["SUBSCRIBE"] + group.map { .string($0) }, into: &bytes)
+            for name in group { unconfirmed[name, default: 0] += 1 }
+        }
+        if bytes.readableBytes > 0 {
+            channel.writeAndFlush(bytes, promise: nil)
+            logger.info("redis subscriber: subscribing to \(channels.count) channel(s)")
+        }
+        channel.closeFuture.whenComplete { _ in
+            self.lost(channel, reason: "connection closed")
+        }
+    }
+
+    private func lost(_ channel: any Channel, reason: String) {
+        eventLoop.assertInEventLoop()
+        guard case .connected(let current) = state, current === channel else { return }
+        connected.withLockedValue { $0 = false }
+        unconfirmed = [:]
+        var waiters: [EventLoopPromise<Void>] = []
+        for name in subscriptions.keys {
+            subscriptions[name]?.confirmed = false
+            waiters += subscriptions[name]?.waiters ?? []
+            subscriptions[name]?.waiters = []
+        }
+        // Joins waiting for a subscription go on; it is redone on reconnect.
+        waiters.forEach { $0.succeed() }
+        board.lost(role, reason: reason)
+        scheduleReconnect(attempt: 1, delay: configuration.reconnectBackoff.delay(attempt: 1))
+    }
+
+    private func scheduleReconnect(attempt: Int, delay: Duration) {
+        let next = eventLoop.scheduleTask(in: TimeAmount(delay)) {
+            self.reconnect(attempt: attempt)
+        }
+        state = .reconnecting(attempt: attempt, next: next)
+    }
+
+    private func reconnect(attempt: Int) {
+        guard case .reconnecting = state else { return }
+        state = .reconnecting(attempt: attempt, next: nil)
+        connect().whenComplete { result in
+            guard case .reconnecting = self.state else {
+                if case .success(let channel) = result { channel.close(promise: nil) }
+                return
+            }
+            switch result {
+            case .success(let channel):
+                self.counters.reconnects.bump()
+                self.established(channel)
+            case .failure(let error):
+                let delay = self.configuration.reconnectBackoff.delay(attempt: attempt + 1)
+                self.board.attemptFailed(self.role, reason: "\(error)", nextIn: delay)
+                self.scheduleReconnect(attempt: attempt + 1, delay: delay)
+            }
+        }
+    }
+
+    /// Drops the connection (it looks silent: a probe did not come back) so
+    /// that it is re-established.
+    func reset(reason: String, generation: Int) {
+        eventLoop.execute {
+            guard generation == self.generation, case .connected(let channel) = self.state else { return }
+            self.logger.warning("redis subscriber: \(reason); reconnecting")
+            channel.close(promise: nil)
+        }
+    }
+
+    /// Closes the connection for good.
+    func shutdown() -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit {
+            let previous = self.state
+            self.state = .stopped
+            self.connected.withLockedValue { $0 = false }
+            self.board.stopped(self.role)
+            for subscription in self.subscriptions.values {
+                subscription.waiters.forEach { $0.succeed() }
+            }
+            self.subscriptions = [:]
+            switch previous {
+            case .connected(let channel):
+                return channel.close().recover { _ in }
+            case .reconnecting(_, let next):
+                next?.cancel()
+                return self.eventLoop.makeSucceededVoidFuture()
+            case .idle, .connecting, .stopped:
+                return self.eventLoop.makeSucceededVoidFuture()
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import CHiredis
+import NIOCore
+
+/// Formats Redis commands as RESP with hiredis (`redisFormatCommandArgv`).
+enum RedisCommand {
+    /// Appends the command `arguments` (name first) to `output`.
+    static func write(_ arguments: [RedisArgument], into output: inout ByteBuffer) {
+        withPointers(arguments[...], collected: [], lengths: []) { pointers, lengths in
+            var pointers = pointers
+            pointers.withUnsafeMutableBufferPointer { argv in
+                lengths.withUnsafeBufferPointer { argvlen in
+                    format(argv, argvlen, into: &output)
+                }
+            }
+        }
+    }
+
+    /// The command `arguments` (name first) as RESP bytes.
+    static func encode(_ arguments: [RedisArgument], allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 64)
+        write(arguments, into: &buffer)
+        return buffer
+    }
+
+    /// Appends `PUBLISH channel message` to `output`: the hot path, with the
+    /// argument table on the stack and each argument read in place.
+    static func writePublish(channel: ByteBuffer, message: ByteBuffer, into output: inout ByteBuffer) {
+        channel.withUnsafeReadableBytes { channel in
+            message.withUnsafeReadableBytes { message in
+                withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: 3) { argv in
+                    withUnsafeTemporaryAllocation(of: Int.self, capacity: 3) { argvlen in
+                        argv[0] = publishName
+                        argvlen[0] = 7
+                        argv[1] = pointer(channel)
+                        argvlen[1] = channel.count
+                        argv[2] = pointer(message)
+                        argvlen[2] = message.count
+                        format(argv, UnsafeBufferPointer(argvlen), into: &output)
+                    }
+                }
+            }
+        }
+    }
+
+    private static func withPointers(
+        _ remaining: ArraySlice<RedisArgument>,
+        collected: [UnsafePointer<CChar>?],
+        lengths: [Int],
+        _ body: ([UnsafePointer<CChar>?], [Int]) -> Void
+    ) {
+        guard let first = remaining.first else {
+            body(collected, lengths)
+            return
+        }
+        first.withUnsafeBytes { bytes in
+            withPointers(remaining.dropFirst(), collected: collected + [pointer(bytes)], lengths: lengths + [bytes.count], body)
+        }
+    }
+
+    private static func format(
+        _ argv: UnsafeMutableBufferPointer<UnsafePointer<CChar>?>,
+        _ argvlen: UnsafeBufferPointer<Int>,
+        into output: inout ByteBuffer
+    ) {
+        var command: UnsafeMutablePointer<CChar>?
+        let count = redisFormatCommandArgv(&command, Int32(argv.count), argv.baseAddress, argvlen.baseAddress)
+        guard count >= 0, let command else {
+            fatalError("hiredis could not allocate a \(argvlen.reduce(0, +))-byte command")
+        }
+        output.writeBytes(UnsafeRawBufferPointer(start: command, count: Int(count)))
+        redisFreeCommand(command)
+    }
+
+    /// A pointer hiredis may read the argument from; an empty argument gets a
+    /// valid pointer too.
+    private static func pointer(_ bytes: UnsafeRawBufferPointer) -> UnsafePointer<CChar> {
+        UnsafeRawPointer(bytes.baseAddress ?? UnsafeRawPointer(publishName)).assumingMemoryBound(to: CChar.self)
+    }
+
+    /// `"PUBLISH"`, kept for the life of the process.
+    nonisolated(unsafe) private static let publishName: UnsafePointer<CChar> = {
+        let bytes = Array("PUBLISH".utf8CString)
+        let storage = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
+        storage.initialize(from: bytes, count: bytes.count)
+        return UnsafePointer(storage)
+    }()
+}
+
+/// One argument of a Redis command.
+enum RedisArgument: Sendable, ExpressibleByStringLiteral {
+    case string(String)
+    case bytes(ByteBuffer)
+
+    init(stringLiteral value: String) {
+        self = .string(value)
+    }
+
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        switch self {
+        case .string(var string):
+            return string.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+        case .bytes(let buffer):
+            return buffer.withUnsafeReadableBytes(body)
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import NIOCore
+import Synchronization
+import SwitchboardClient
+
+/// Opens the bench's connections: at most `--connect-rate` new ones per
+/// second and `--connect-concurrency` attempts in flight, bounded in time,
+/// with a progress line every second.
+struct ConnectionRamp {
+    let options: BenchOptions
+    /// The bench's event loops; connection `index` gets loop `index % count`.
+    let loops: [any EventLoop]
+    /// Topic of connection `index`.
+    let topic: @Sendable (Int) -> String
+    /// Binds callbacks before connection `index` connects.
+    let prepare: @Sendable (Int, PhoenixClient, ClientChannel) -> Void
+
+    struct Outcome {
+        var connections: [BenchConnection]
+        var failures: [String: Int]
+        var attempted: Int
+        var seconds: Double
+        /// Connect start → join reply, for the connections that joined.
+        var joinLatency: LatencyHistogram
+
+        var failed: Int { self.failures.values.reduce(0, +) }
+    }
+
+    /// Opens `count` connections; returns when all have joined or failed.
+    /// Attempts not started within three times the planned ramp time plus
+    /// 30 s are not made.
+    func open(count: Int) async -> Outcome {
+        let collected = RampCollector()
+        let launcher = PacedLauncher(
+            rate: self.options.connectRate,
+            concurrency: self.options.connectConcurrency,
+            count: count,
+            launchWindow: Double(count) / self.options.connectRate * 3 + 30
+        )
+        let options = self.options
+        let topic = self.topic
+        let prepare = self.prepare
+        let executors = LoopExecutors(loops: self.loops)
+        let result = await launcher.run(executors: executors) { elapsed, started in
+            let (joined, failed) = collected.state.withLock { ($0.connections.count, $0.failures.values.reduce(0, +)) }
+            BenchOutput.progress(
+                "[ramp \(Int(elapsed.rounded()))s] joined \(joined)/\(count)  failed \(failed)  in flight \(started - joined - failed)"
+            )
+        } operation: { index in
+            let began = MonotonicClock.now()
+            // The attempt's task runs on its client's loop: no thread switch per await.
+            let result = await BenchConnection.open(
+                index: index,
+                configuration: options.clientConfiguration(index: index, group: executors.executor(for: index).eventLoop),
+                topic: topic(index),
+                joinTimeout: options.joinTimeoutAmount
+            ) { client, channel in
+                prepare(index, client, channel)
+            }
+            let ended = MonotonicClock.now()
+            collected.state.withLock { state in
+                switch result {
+                case .success(let connection):
+                    state.connections.append(connection)
+                    state.joinLatency.record(from: began, to: ended)
+                case .failure(let failure):
+                    BenchTally.count(failure.kind, in: &state.failures)
+                }
+            }
+        }
+        return collected.state.withLock { state in
+            Outcome(
+                connections: state.connections.sorted { $0.index < $1.index },
+                failures: state.failures,
+                attempted: result.started,
+                seconds: result.seconds,
+                joinLatency: state.joinLatency
+            )
+        }
+    }
+
+    /// Disconnects every connection, `concurrency` at a time (each close
+    /// handshake is bounded by the client's close timeout).
+    static func closeAll(_ connections: [BenchConnection], concurrency: Int = 256) async {
+        var start = 0
+        while start < connections.count {
+            let wave = connections[start..<min(start + concurrency, connections.count)]
+            await withDiscardingTaskGroup { group in
+                for connection in wave {
+                    group.addTask { await connection.client.disconnect() }
+                }
+            }
+            start += wave.count
+        }
+    }
+}
+
+/// What the ramp's attempts report, from whichever task finishes them.
+final class RampCollector: Sendable {
+    struct State {
+        var connections: [BenchConnection] = []
+        var failures: [String: Int] = [:]
+        var joinLatency = LatencyHistogram()
+    }
+
+    let state = Mutex(State())
+}

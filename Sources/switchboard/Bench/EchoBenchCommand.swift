@@ -1,0 +1,175 @@
+import ArgumentParser
+import NIOCore
+import Switchboard
+import SwitchboardClient
+
+/// `switchboard bench echo`: N connections push `ping` and time the replies,
+/// closed loop (the next push when the reply arrives) or at a fixed rate per
+/// connection.
+struct EchoBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "echo",
+        abstract: "N connections push ping (closed loop, or --rate pushes/s per connection) and time the replies.",
+        discussion: """
+            Reports requests per second, round-trip percentiles, the bench's CPU per frame and, with \
+            --server-pid, the server's CPU per request. Defaults: 200 connections, closed loop, \
+            one shared topic (--own-topic: <topic>:<n> per connection). The server's per-socket \
+            inbound message rate limit (limits.message_rate, 200/s by default) closes closed-loop \
+            connections with 1008: run the server with SWITCHBOARD_LIMITS_MESSAGE_RATE=0.
+            """
+    )
+
+    @OptionGroup var options: BenchOptions
+
+    @Flag(help: "Each connection joins its own topic <topic>:<n> instead of the shared one.")
+    var ownTopic = false
+
+    @Option(help: "Event pushed (the built-in room channel answers ping with the payload).")
+    var event = "ping"
+
+    @Option(help: "With --rate: replies a connection may await before a due push is skipped.")
+    var maxOutstanding = 64
+
+    @Option(help: "Seconds a push may wait for its reply.")
+    var pushTimeout: Double = 10
+
+    mutating func validate() throws {
+        guard (1...100_000).contains(self.maxOutstanding) else { throw ValidationError("--max-outstanding must be 1…100000") }
+        guard self.pushTimeout > 0 && self.pushTimeout <= 600 else { throw ValidationError("--push-timeout must be > 0 and at most 600 s") }
+    }
+
+    func run() async throws {
+        let environment = BenchEnvironment(options: self.options, sockets: self.options.connections ?? 200)
+        let succeeded = await self.execute(environment)
+        // Every client has been released by now, so the hops their deinit
+        // makes to the event loops run before the loops stop.
+        await environment.shutdown()
+        if !succeeded {
+            throw ExitCode.failure
+        }
+    }
+
+    /// The run proper; `false` when nothing could be measured.
+    private func execute(_ environment: BenchEnvironment) async -> Bool {
+        let options = self.options
+        let requested = options.connections ?? 200
+        let stats = environment.stats
+        let ownTopic = self.ownTopic
+        let ramp = ConnectionRamp(
+            options: options,
+            loops: environment.stats.loops,
+            topic: { index in ownTopic ? "\(options.topic):\(index)" : options.topic },
+            prepare: { _, client, _ in
+                let box = stats.box(for: client.eventLoop)
+                client.onClose { info in
+                    box.value.tally.countClose(code: info.code)
+                }
+            }
+        )
+        let outcome = await ramp.open(count: requested)
+        let joined = outcome.connections.count
+        BenchOutput.note("\(joined) of \(requested) connections joined in \(ReportValue.format(outcome.seconds, decimals: 1)) s")
+
+        var report = environment.header(mode: "echo", extra: [
+            ("connections", .int(requested)),
+            ("own_topic", .bool(ownTopic)),
+            ("load", .text(options.rate.map { "fixed \(ReportValue.format($0, decimals: 3))/s per connection" } ?? "closed loop")),
+        ])
+        report["ramp"] = .section(BenchEnvironment.rampSection(outcome, requested: requested))
+        guard joined > 0 else {
+            BenchOutput.report(report, json: options.json)
+            return false
+        }
+
+        let echo = EchoLoop(
+            event: self.event,
+            payload: .json(["pad": .string(options.padding)]),
+            timeout: .nanoseconds(Int64(self.pushTimeout * 1e9))
+        )
+        let window = MeasureWindow.begin(serverPid: options.serverPid)
+        let closesBefore = await stats.snapshot().closes
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, connections: [BenchConnection])] = [:]
+        for connection in outcome.connections {
+            byLoop[ObjectIdentifier(connection.eventLoop), default: (connection.eventLoop, [])].connections.append(connection)
+        }
+        for (loop, connections) in byLoop.values {
+            let box = stats.box(for: loop)
+            if let rate = options.rate {
+                let maxOutstanding = self.maxOutstanding
+                loop.execute {
+                    EchoRateDriver(
+                        connections: connections,
+                        stats: box,
+                        echo: echo,
+                        ratePerConnection: rate,
+                        maxOutstanding: maxOutstanding,
+                        eventLoop: loop
+                    ).start()
+                }
+            } else {
+                loop.execute {
+                    for connection in connections {
+                        echo.fire(connection.channel, stats: box)
+                    }
+                }
+            }
+        }
+
+        var previous = BenchTally()
+        var previousAt = window.startedAt
+        let deadline = window.startedAt + UInt64(options.duration * 1e9)
+        var second = 0
+        while MonotonicClock.now() < deadline {
+            second += 1
+            let wake = min(deadline, window.startedAt + UInt64(second) * 1_000_000_000)
+            let now = MonotonicClock.now()
+            if wake > now {
+                try? await Task.sleep(for: .nanoseconds(Int64(wake - now)))
+            }
+            guard wake < deadline else { break }
+            let tally = await stats.snapshot()
+            let at = MonotonicClock.now()
+            let perSecond = Double(tally.received - previous.received) / MonotonicClock.seconds(from: previousAt, to: at)
+            BenchOutput.progress(
+                "[echo \(second)s] conns \(joined - (tally.closes - closesBefore))  req/s \(Int(perSecond))  total \(tally.received)  \(BenchEnvironment.p99Text(tally.latency))"
+            )
+            previous = tally
+            previousAt = at
+        }
+        var tally = await stats.stop()
+        let measured = window.end()
+        // Let the replies in flight arrive (counted as late, outside the window).
+        try? await Task.sleep(for: .milliseconds(500))
+        let late = await stats.snapshot().late
+
+        var requests = ReportSection()
+        requests["sent"] = .int(Int(tally.sent))
+        requests["answered_ok"] = .int(Int(tally.received))
+        requests["per_second"] = .measured(measured.seconds > 0 ? Double(tally.received) / measured.seconds : nil, decimals: 0)
+        requests["skipped_outstanding"] = .int(Int(tally.skipped))
+        requests["late_after_window"] = .int(Int(late))
+        requests["errors"] = .counts(tally.errors)
+        report["requests"] = .section(requests)
+        report["round_trip"] = .section(tally.latency.reportSection())
+        if let policyCloses = tally.closeCodes["1008"], policyCloses > 0 {
+            BenchOutput.note(
+                "the server closed \(policyCloses) connections with 1008 (policy violation): likely its inbound message rate limit; for this bench run it with SWITCHBOARD_LIMITS_MESSAGE_RATE=0 (or limits.message_rate: 0)"
+            )
+        }
+        var closes = ReportSection()
+        closes["during_run"] = .int(tally.closes - closesBefore)
+        closes["by_code"] = .counts(tally.closeCodes)
+        report["closes"] = .section(closes)
+        report["window_s"] = .measured(measured.seconds, decimals: 3)
+        tally.late = late
+        report["bench"] = .section(measured.benchSection(frames: tally.sent + tally.received))
+        if let server = measured.serverSection(units: tally.received, perKey: "cpu_us_per_request") {
+            report["server"] = .section(server)
+        }
+        report["machine_load_1m_at_end"] = .measured(MachineLoad.oneMinute(), decimals: 2)
+        BenchOutput.report(report, json: options.json)
+
+        await ConnectionRamp.closeAll(outcome.connections)
+        return true
+    }
+}

@@ -1,0 +1,52 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOCore
+import NIOPosix
+import SwitchboardClient
+
+/// Short, stable names for why a connection, join or push failed, so that
+/// failures can be counted by kind (`http_403`, `join_timeout`, …).
+enum FailureKind {
+    static func of(_ error: any Error, stage: String) -> String {
+        if let error = error as? ClientError {
+            switch error {
+            case .upgradeRefused(let status, _):
+                return "http_\(status)"
+            case .replyError(let status, let response):
+                let reason = response["reason"]?.stringValue.map { ":" + $0 } ?? ""
+                return "\(stage)_\(status)\(reason)"
+            case .timeout: return "\(stage)_timeout"
+            case .handshakeFailed: return "handshake_failed"
+            case .notConnected, .disconnected: return "\(stage)_disconnected"
+            case .notJoined: return "\(stage)_not_joined"
+            case .channelClosed: return "\(stage)_channel_closed"
+            case .channelError: return "\(stage)_channel_error"
+            case .encodingFailed: return "\(stage)_encoding_failed"
+            case .unexpectedReply: return "\(stage)_unexpected_reply"
+            }
+        }
+        if let error = error as? IOError {
+            switch error.errnoCode {
+            case ECONNREFUSED: return "\(stage)_refused"
+            case EADDRNOTAVAIL, EADDRINUSE: return "\(stage)_no_free_local_port"
+            case EMFILE, ENFILE: return "\(stage)_too_many_open_files"
+            case ETIMEDOUT: return "\(stage)_timed_out"
+            case ECONNRESET: return "\(stage)_reset"
+            default: return "\(stage)_errno_\(error.errnoCode)"
+            }
+        }
+        if let error = error as? NIOConnectionError, let first = error.connectionErrors.first {
+            return Self.of(first.error, stage: stage)
+        }
+        if let error = error as? ChannelError {
+            switch error {
+            case .connectTimeout: return "\(stage)_connect_timeout"
+            default: return "\(stage)_\(error)"
+            }
+        }
+        return "\(stage)_" + String(String(describing: error).prefix(60))
+    }
+}

@@ -1,0 +1,162 @@
+import NIOCore
+import Switchboard
+import SwitchboardClient
+@testable import SwitchboardRedis
+import Testing
+
+/// Several in-process nodes on one real redis-server: every broadcast path,
+/// in both modes.
+@Suite("Redis cluster", .serialized)
+struct ClusterTests {
+    @Test("a shout on A reaches the clients of B and C exactly once", arguments: RedisMode.allCases)
+    func shoutReachesEveryNodeOnce(mode: RedisMode) async throws {
+        try await TestCluster.with(nodes: 3, mode: mode) { cluster in
+            let (_, roomA) = try await cluster.joined(0, "room:x")
+            let (_, roomB) = try await cluster.joined(1, "room:x")
+            let (_, roomC) = try await cluster.joined(2, "room:x")
+
+            let reply = try await roomA.push("shout", ["text": "hi"])
+            #expect(reply.status == .ok)
+            for room in [roomA, roomB, roomC] {
+                let message = try await room.nextMessage(event: "shout")
+                #expect(message.payload == .json(["text": "hi"]))
+            }
+            // Exactly once: nothing more within a generous window.
+            for room in [roomA, roomB, roomC] {
+                await #expect(throws: ClientError.self) { try await room.nextMessage(event: "shout", timeout: .milliseconds(300)) }
+            }
+            #expect(cluster.adapters[1].statistics.received == 1)
+            #expect(cluster.adapters[2].statistics.received == 1)
+            #expect(cluster.adapters[0].statistics.received == 0)
+        }
+    }
+
+    @Test("a server-side broadcast on C reaches A; POST /api/broadcast on B reaches A", arguments: RedisMode.allCases)
+    func serverBroadcastReachesOtherNodes(mode: RedisMode) async throws {
+        try await TestCluster.with(nodes: 3, mode: mode) { cluster in
+            let (_, roomA) = try await cluster.joined(0, "user:1")
+
+            try await cluster.servers[2].pubsub.broadcast(topic: "user:1", event: "notice", payload: .json(["n": 1]))
+            #expect(try await roomA.nextMessage(event: "notice").payload == .json(["n": 1]))
+
+            let status = try await HTTPPost.send(
+                port: cluster.servers[1].localPort!, path: "/api/broadcast", apiKey: TestCluster.apiKey,
+                body: #"{"topic":"user:1","event":"notice","payload":{"n":2}}"#
+            )
+            #expect(status == 202)
+            #expect(try await roomA.nextMessage(event: "notice").payload == .json(["n": 2]))
+        }
+    }
+
+    @Test("broadcastFrom skips only the sender, on every node", arguments: RedisMode.allCases)
+    func broadcastFromExcludesOnlyTheSender(mode: RedisMode) async throws {
+        try await TestCluster.with(nodes: 2, mode: mode, endpoints: [TestChannels.endpoint]) { cluster in
+            let (_, sender) = try await cluster.joined(0, "room:from")
+            let (_, neighbour) = try await cluster.joined(0, "room:from")
+            let (_, remote) = try await cluster.joined(1, "room:from")
+
+            _ = try await sender.push("from", ["text": "hello"])
+            #expect(try await neighbour.nextMessage(event: "said").payload == .json(["text": "hello"]))
+            #expect(try await remote.nextMessage(event: "said").payload == .json(["text": "hello"]))
+            await #expect(throws: ClientError.self) { try await sender.nextMessage(event: "said", timeout: .milliseconds(300)) }
+        }
+    }
+
+    @Test("directBroadcast reaches only its node", arguments: RedisMode.allCases)
+    func directBroadcastReachesOnlyItsNode(mode: RedisMode) async throws {
+        try await TestCluster.with(nodes: 3, mode: mode) { cluster in
+            let rooms = try await [cluster.joined(0, "room:d").1, cluster.joined(1, "room:d").1, cluster.joined(2, "room:d").1]
+
+            try await cluster.servers[0].pubsub.directBroadcast(to: "node-b", topic: "room:d", event: "direct", payload: .json(["to": "b"]))
+            #expect(try await rooms[1].nextMessage(event: "direct").payload == .json(["to": "b"]))
+            for index in [0, 2] {
+                await #expect(throws: ClientError.self) { try await rooms[index].nextMessage(event: "direct", timeout: .milliseconds(300)) }
+            }
+            await #expect(throws: PubSubError.self) {
+                try await cluster.servers[0].pubsub.directBroadcast(to: "node-nobody", topic: "room:d", event: "direct", payload: .empty)
+            }
+        }
+    }
+
+    @Test("a join answered on A receives a broadcast sent from B right after it, 1,000 times (per_topic)")
+    func joinThenBroadcastRace() async throws {
+        try await TestCluster.with(nodes: 2, mode: .perTopic) { cluster in
+            let lanes = 4
+            let iterations = 1_000
+            let pubsubB = cluster.servers[1].pubsub
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for lane in 0..<lanes {
+                    let client = try await cluster.client(0, user: "\(lane)")
+                    group.addTask {
+                        var delivered = 0
+                        for iteration in stride(from: lane, to: iterations, by: lanes) {
+                            let topic = "room:race-\(iteration)"
+                            let channel = client.channel(topic)
+                            _ = try await channel.join()
+                            try await pubsubB.broadcast(topic: topic, event: "shout", payload: .json(["i": .int(iteration)]))
+                            let message = try await channel.nextMessage(event: "shout", timeout: .seconds(2))
+                            if message.payload == .json(["i": .int(iteration)]) { delivered += 1 }
+                            await channel.leave()
+                        }
+                        return delivered
+                    }
+                }
+                var delivered = 0
+                for try await count in group { delivered += count }
+                #expect(delivered == iterations)
+            }
+        }
+    }
+
+    @Test("two nodes with the same name are detected and reported")
+    func duplicateNodeNamesAreDetected() async throws {
+        let redis = try await RedisTestServer.start()
+        defer { redis.stop() }
+        var configuration = try TestCluster.adapterConfiguration(name: "twin", redis: redis)
+        configuration.probeInterval = .milliseconds(100)
+        let first = RedisAdapter(configuration: configuration, logger: testLogger("twin-1"))
+        let second = RedisAdapter(configuration: configuration, logger: testLogger("twin-2"))
+        try await first.start { _ in }
+        try await second.start { _ in }
+
+        try await eventually(within: .seconds(3)) {
+            first.status.detail?.contains("duplicate node name twin detected") == true
+                && second.status.detail?.contains("duplicate node name twin detected") == true
+        }
+        #expect(first.statistics.duplicateNodeEnvelopes > 0)
+        #expect(first.status.state == "connected")
+        await first.shutdown()
+        await second.shutdown()
+    }
+}
+
+/// A channel for `room:*` whose `from` event broadcasts `said` to everyone
+/// but the sender.
+enum TestChannels {
+    struct FromChannel: Switchboard.Channel {
+        func join(topic: String, payload: JSONValue, context: ChannelContext) async throws -> JoinResult {
+            .ok([:])
+        }
+
+        func handleIn(event: String, payload: Payload, context: ChannelContext) async throws -> HandleInResult {
+            try await context.broadcastFrom("said", payload)
+            return .ok()
+        }
+    }
+
+    static var endpoint: SocketEndpoint {
+        var router = ChannelRouter()
+        router.channel("room:*") { FromChannel() }
+        return SocketEndpoint(socket: DemoSocket(), router: router)
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds; fails the test after `within`.
+func eventually(within limit: Duration, _ condition: () async throws -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("condition not met within \(limit)", sourceLocation: sourceLocation)
+}

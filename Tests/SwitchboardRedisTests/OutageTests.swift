@@ -1,0 +1,90 @@
+import NIOCore
+import Switchboard
+import SwitchboardClient
+@testable import SwitchboardRedis
+import Testing
+
+/// Redis killed with SIGKILL and restarted on the same port, under nodes that
+/// must survive it.
+@Suite("Redis outages", .serialized)
+struct OutageTests {
+    @Test("Redis killed for 3 s: nodes stay up, clients stay connected, delivery resumes within 5 s")
+    func nodesSurviveRedisBeingKilled() async throws {
+        let redis = try await RedisTestServer.start()
+        try await TestCluster.with(nodes: 2, redis: redis) { cluster in
+        let (clientA, roomA) = try await cluster.joined(0, "room:outage")
+        let (clientB, roomB) = try await cluster.joined(1, "room:outage")
+        _ = try await roomA.push("shout", ["n": 0])
+        _ = try await roomB.nextMessage(event: "shout")
+
+        redis.kill()
+        try await eventually(within: .seconds(2)) { cluster.adapters[0].status.state == "reconnecting" }
+        #expect(cluster.adapters[0].status.detail?.contains("reconnecting to") == true)
+
+        // Local traffic goes on: the shout is answered and reaches A's own client.
+        let reply = try await roomA.push("shout", ["n": 1])
+        #expect(reply.status == .ok)
+        #expect(try await roomA.nextMessage(event: "shout").payload == .json(["n": 0]))
+        #expect(try await roomA.nextMessage(event: "shout").payload == .json(["n": 1]))
+        #expect(cluster.adapters[0].statistics.dropped >= 1)
+        // A new client can join meanwhile; its join does not wait for Redis.
+        let (_, lateRoom) = try await cluster.joined(1, "room:late")
+
+        try await Task.sleep(for: .seconds(3))
+        try await redis.launch()
+        let back = ContinuousClock.now
+
+        // Delivery resumes: keep shouting on A until B hears one.
+        var resumed = false
+        while ContinuousClock.now - back < .seconds(5) {
+            _ = try await roomA.push("shout", ["n": 2])
+            if (try? await roomB.nextMessage(event: "shout", timeout: .milliseconds(100))) != nil {
+                resumed = true
+                break
+            }
+        }
+        #expect(resumed, "cross-node delivery did not resume within 5 s of Redis coming back")
+        // The topic joined during the outage was subscribed on reconnect.
+        try await cluster.servers[0].pubsub.broadcast(topic: "room:late", event: "shout", payload: .json(["late": true]))
+        #expect(try await lateRoom.nextMessage(event: "shout").payload == .json(["late": true]))
+
+        #expect(await clientA.isConnected)
+        #expect(await clientB.isConnected)
+        try await eventually(within: .seconds(3)) {
+            cluster.adapters.allSatisfy { $0.status.state == "connected" }
+        }
+        #expect(cluster.adapters[0].statistics.reconnects >= 2)
+        }
+    }
+
+    @Test("with outage_buffer, messages published while Redis is down arrive after it, in order")
+    func outageBufferReplaysInOrder() async throws {
+        let redis = try await RedisTestServer.start()
+        try await TestCluster.with(nodes: 2, redis: redis, configure: { configuration in
+            configuration.outageBuffer = 100
+            configuration.outageReplayDelay = .milliseconds(1500)
+            configuration.reconnectBackoff = RedisBackoff(initial: .milliseconds(50), maximum: .seconds(1))
+        }) { cluster in
+        let (_, roomB) = try await cluster.joined(1, "room:buffered")
+
+        redis.kill()
+        try await eventually(within: .seconds(2)) { cluster.adapters[0].status.state == "reconnecting" }
+        for index in 1...20 {
+            try await cluster.servers[0].pubsub.broadcast(topic: "room:buffered", event: "seq", payload: .json(["i": .int(index)]))
+        }
+        #expect(cluster.adapters[0].statistics.buffered == 20)
+        try await Task.sleep(for: .seconds(1))
+        try await redis.launch()
+
+        var received: [Int] = []
+        for _ in 1...20 {
+            let message = try await roomB.nextMessage(event: "seq", timeout: .seconds(5))
+            if case .json(let json) = message.payload, let index = json["i"]?.intValue {
+                received.append(index)
+            }
+        }
+        #expect(received == Array(1...20))
+        #expect(cluster.adapters[0].statistics.replayed == 20)
+        }
+    }
+}

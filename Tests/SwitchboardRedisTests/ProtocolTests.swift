@@ -1,0 +1,90 @@
+import NIOCore
+import Switchboard
+@testable import SwitchboardRedis
+import Testing
+
+/// RESP through hiredis, and the envelope, without a server.
+@Suite("Redis protocol")
+struct ProtocolTests {
+    private func parse(_ text: String, limits: HiredisReader.Limits = .init()) throws -> [RedisValue] {
+        let reader = HiredisReader(limits: limits)
+        try reader.feed(ByteBuffer(string: text).readableBytesView)
+        var values: [RedisValue] = []
+        while let value = try reader.nextReply() { values.append(value) }
+        return values
+    }
+
+    @Test("every RESP2 type, pipelined replies in one read, and a reply split across reads")
+    func parsesReplies() throws {
+        let values = try parse("+OK\r\n-ERR nope\r\n:42\r\n$5\r\nhello\r\n$-1\r\n*2\r\n$9\r\nsubscribe\r\n:1\r\n")
+        #expect(values == [
+            .simpleString("OK"), .error("ERR nope"), .integer(42), .bulkString(ByteBuffer(string: "hello")), .null,
+            .array([.bulkString(ByteBuffer(string: "subscribe")), .integer(1)]),
+        ])
+        let reader = HiredisReader(limits: .init())
+        try reader.feed(ByteBuffer(string: "$10\r\n01234").readableBytesView)
+        #expect(try reader.nextReply() == nil)
+        try reader.feed(ByteBuffer(string: "56789\r\n").readableBytesView)
+        #expect(try reader.nextReply() == .bulkString(ByteBuffer(string: "0123456789")))
+    }
+
+    @Test("hostile replies are refused before they allocate")
+    func boundsReplies() throws {
+        let limits = HiredisReader.Limits(maxReplyBytes: 1024, maxArrayElements: 16)
+        #expect(throws: RedisError.protocolViolation("array reply of 1000000000 elements, over the limit of 16")) {
+            try parse("*1000000000\r\n", limits: limits)
+        }
+        // A bulk string that announces 1 GB is refused once the buffered part passes the limit.
+        let reader = HiredisReader(limits: limits)
+        try reader.feed(ByteBuffer(string: "$1000000000\r\n").readableBytesView)
+        #expect(throws: RedisError.replyTooLarge(limit: 1024)) {
+            try reader.feed(ByteBuffer(repeating: 0x61, count: 2000).readableBytesView)
+        }
+        // Many small elements add up too.
+        let many = "*16\r\n" + String(repeating: "*16\r\n" + String(repeating: ":1\r\n", count: 16), count: 16)
+        #expect(throws: RedisError.replyTooLarge(limit: 1024)) { try parse(many, limits: limits) }
+        #expect(throws: RedisError.self) { try parse("?garbage\r\n") }
+    }
+
+    @Test("commands are formatted by hiredis, binary-safe")
+    func formatsCommands() {
+        var buffer = ByteBuffer()
+        RedisCommand.write(["SUBSCRIBE", "a", "b"], into: &buffer)
+        #expect(String(buffer: buffer) == "*3\r\n$9\r\nSUBSCRIBE\r\n$1\r\na\r\n$1\r\nb\r\n")
+        buffer.clear()
+        RedisCommand.writePublish(channel: ByteBuffer(string: "ch"), message: ByteBuffer(bytes: [0, 13, 10, 255]), into: &buffer)
+        #expect(Array(buffer.readableBytesView) == Array("*3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$4\r\n".utf8) + [0, 13, 10, 255] + Array("\r\n".utf8))
+    }
+
+    @Test("an envelope round-trips with its frame; damaged ones are refused")
+    func envelopes() throws {
+        var frame = ByteBuffer(bytes: [0x81, 5])
+        frame.writeString("hello")
+        let message = PubSubMessage(topic: "room:x", event: "shout", payload: .json(["text": "hi"]), originNode: "a", frame: frame)
+        var bytes = ByteBuffer()
+        RedisEnvelope(kind: .broadcast, message: message, instance: 7).encode(into: &bytes)
+        let decoded = try RedisEnvelope(decoding: bytes, limits: .default)
+        #expect(decoded.kind == .broadcast)
+        #expect(decoded.instance == 7)
+        #expect(decoded.topic == "room:x" && decoded.event == "shout" && decoded.originNode == "a")
+        #expect(decoded.payload == .json(["text": "hi"]))
+        #expect(decoded.frame == frame)
+
+        var binary = ByteBuffer()
+        RedisEnvelope(kind: .direct, originNode: "b", instance: 1, topic: "t", event: "e", payload: .binary(ByteBuffer(bytes: [1, 2, 3]))).encode(into: &binary)
+        #expect(try RedisEnvelope(decoding: binary, limits: .default).payload == .binary(ByteBuffer(bytes: [1, 2, 3])))
+
+        var future = bytes
+        future.setInteger(UInt8(2), at: future.readerIndex + 2)
+        #expect(throws: RedisEnvelopeError.unknownVersion(2)) { try RedisEnvelope(decoding: future, limits: .default) }
+        #expect(throws: RedisEnvelopeError.notAnEnvelope) { try RedisEnvelope(decoding: ByteBuffer(string: "hello"), limits: .default) }
+        for cut in [3, 20, bytes.readableBytes - 1] {
+            #expect(throws: RedisEnvelopeError.self) { try RedisEnvelope(decoding: bytes.getSlice(at: 0, length: cut)!, limits: .default) }
+        }
+        var lying = ByteBuffer()
+        var badFrame = ByteBuffer(bytes: [0x81, 9])
+        badFrame.writeString("hello")
+        RedisEnvelope(kind: .broadcast, originNode: "a", instance: 1, topic: "t", event: "e", frame: badFrame).encode(into: &lying)
+        #expect(throws: RedisEnvelopeError.invalid("frame header says 9 bytes, 5 follow")) { try RedisEnvelope(decoding: lying, limits: .default) }
+    }
+}

@@ -1,0 +1,213 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// A real `redis-server` for one test: started on a free loopback port with
+/// persistence off, checked with PING, and killed at the end. Tests fail (not
+/// skip) when redis-server is not installed.
+final class RedisTestServer: @unchecked Sendable {
+    struct Missing: Error, CustomStringConvertible {
+        var description: String {
+            "redis-server is not installed (or not on PATH); install it with: apt-get install redis-server redis-tools"
+        }
+    }
+
+    struct NotStarting: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    let port: Int
+    let password: String?
+    private let lock = NSLock()
+    private var process: Process?
+
+    private init(port: Int, password: String?) {
+        self.port = port
+        self.password = password
+    }
+
+    /// Starts a server; `password` sets `--requirepass`.
+    static func start(password: String? = nil) async throws -> RedisTestServer {
+        let server = RedisTestServer(port: try freePort(), password: password)
+        try await server.launch()
+        return server
+    }
+
+    /// `redis://[:password@]127.0.0.1:<port>`.
+    var url: String {
+        if let password { return "redis://:\(password)@127.0.0.1:\(port)" }
+        return "redis://127.0.0.1:\(port)"
+    }
+
+    static var executable: URL? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for directory in path.split(separator: ":").map(String.init) + ["/usr/bin", "/usr/local/bin"] {
+            let candidate = URL(fileURLWithPath: directory).appendingPathComponent("redis-server")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        return nil
+    }
+
+    /// Starts the process on ``port`` and waits until it answers PING.
+    func launch() async throws {
+        guard let executable = Self.executable else { throw Missing() }
+        let process = Process()
+        process.executableURL = executable
+        var arguments = [
+            "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--daemonize", "no", "--loglevel", "warning",
+        ]
+        if let password { arguments += ["--requirepass", password] }
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        lock.withLock { self.process = process }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if !process.isRunning {
+                throw NotStarting(description: "redis-server exited with status \(process.terminationStatus) on port \(port)")
+            }
+            if let reply = try? command(["PING"]), reply.hasPrefix("+PONG") || reply.hasPrefix("-NOAUTH") {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw NotStarting(description: "redis-server on port \(port) did not answer PING within 10 s")
+    }
+
+    /// Kills the process with SIGKILL, as a crash would.
+    func kill() {
+        guard let process = lock.withLock({ () -> Process? in
+            defer { self.process = nil }
+            return self.process
+        }) else { return }
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Kills the process (tests end with this).
+    func stop() {
+        kill()
+    }
+
+    deinit {
+        kill()
+    }
+
+    /// Sends one command (authenticated when needed) on a new connection and
+    /// returns the first line of the reply, `+PONG` or `:1`.
+    @discardableResult
+    func command(_ arguments: [String]) throws -> String {
+        let socket = try TestSocket(port: port)
+        var request = ""
+        if let password {
+            request += Self.resp(["AUTH", password])
+        }
+        request += Self.resp(arguments)
+        try socket.send(request)
+        var lines = try socket.readLines(count: password == nil ? 1 : 2)
+        return lines.removeLast()
+    }
+
+    private static func resp(_ arguments: [String]) -> String {
+        "*\(arguments.count)\r\n" + arguments.map { "$\($0.utf8.count)\r\n\($0)\r\n" }.joined()
+    }
+
+    /// A loopback port nothing listens on right now.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw NotStarting(description: "socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
+            }
+        }
+        guard bound else { throw NotStarting(description: "cannot find a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// A blocking loopback TCP connection with a 2 s timeout, for talking to
+/// redis-server directly in tests.
+struct TestSocket: ~Copyable {
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                connect(fd, raw, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+        guard connected else {
+            close(fd)
+            throw RedisTestServer.NotStarting(description: "cannot connect to 127.0.0.1:\(port)")
+        }
+    }
+
+    deinit {
+        close(fd)
+    }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let count = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+            guard count > 0 else { throw RedisTestServer.NotStarting(description: "send failed") }
+            sent += count
+        }
+    }
+
+    /// Reads until `count` lines ending in CRLF have arrived.
+    func readLines(count: Int) throws -> [String] {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while received.count(where: { $0 == 10 }) < count {
+            let read = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard read > 0 else { throw RedisTestServer.NotStarting(description: "no reply") }
+            received += buffer[..<read]
+        }
+        return String(decoding: received, as: UTF8.self).components(separatedBy: "\r\n").filter { !$0.isEmpty }
+    }
+}
+
+/// A loopback listening socket that never accepts (nor answers).
+final class TestListener: @unchecked Sendable {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                bind(fd, raw, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, raw, &length) == 0
+            }
+        }
+        guard ok else { throw RedisTestServer.NotStarting(description: "cannot listen") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit {
+        close(fd)
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+
+/// The built `switchboard` executable, run as a child process with its own
+/// environment (no inherited `SWITCHBOARD_*` variables) and its output
+/// captured in temporary files.
+final class SwitchboardProcess: Sendable {
+    /// The package root, found from this file's path.
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent()  // Config
+        .deletingLastPathComponent()  // SwitchboardTests
+        .deletingLastPathComponent()  // Tests
+        .deletingLastPathComponent()
+
+    /// `.build/debug/switchboard`, or `$SWITCHBOARD_BINARY`.
+    static var binaryPath: String {
+        ProcessInfo.processInfo.environment["SWITCHBOARD_BINARY"]
+            ?? packageRoot.appendingPathComponent(".build/debug/switchboard").path
+    }
+
+    /// Fails the test (and throws) when the binary has not been built.
+    static func requireBinary(sourceLocation: SourceLocation = #_sourceLocation) throws {
+        guard FileManager.default.isExecutableFile(atPath: binaryPath) else {
+            let message = "the switchboard executable is missing at \(binaryPath); run `swift build --build-tests` (or scripts/test) first"
+            Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
+            throw RawTCPError(message)
+        }
+    }
+
+    private let process: Process
+    private let stdoutURL: URL
+    private let stderrURL: URL
+
+    /// Starts `switchboard <arguments>`.
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        try Self.requireBinary()
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("switchboard-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        stdoutURL = directory.appendingPathComponent("stdout")
+        stderrURL = directory.appendingPathComponent("stderr")
+        _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+
+        var childEnvironment = ProcessInfo.processInfo.environment.filter { !$0.key.uppercased().hasPrefix("SWITCHBOARD_") }
+        childEnvironment.merge(environment) { _, new in new }
+
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binaryPath)
+        process.arguments = arguments
+        process.environment = childEnvironment
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
+        process.standardError = try FileHandle(forWritingTo: stderrURL)
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+        }
+        try? FileManager.default.removeItem(at: stdoutURL.deletingLastPathComponent())
+    }
+
+    /// Runs `switchboard <arguments>` to completion (at most 20 s).
+    static func run(
+        _ arguments: [String],
+        environment: [String: String] = [:]
+    ) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let child = try SwitchboardProcess(arguments, environment: environment)
+        let status = try await child.waitForExit(timeout: .seconds(20))
+        return (status, child.stdout, child.stderr)
+    }
+
+    var stdout: String { (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "" }
+    var stderr: String { (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "" }
+
+    /// The port from the startup line (`listening on http://host:PORT`), once it is logged.
+    func listeningPort(timeout: Duration = .seconds(20)) async throws -> Int {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let range = stderr.range(of: #"listening on http://[^ ]+:(\d+)"#, options: .regularExpression) {
+                let match = stderr[range]
+                if let port = match.split(separator: ":").last.flatMap({ Int($0) }) {
+                    return port
+                }
+            }
+            guard process.isRunning else {
+                throw RawTCPError("switchboard exited (status \(process.terminationStatus)) before listening:\n\(stderr)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw RawTCPError("switchboard did not log its listening line within \(timeout):\n\(stderr)")
+    }
+
+    /// Sends SIGTERM.
+    func terminate() {
+        kill(process.processIdentifier, SIGTERM)
+    }
+
+    /// The exit status once the process ends; a death by signal `n` gives `128 + n`.
+    func waitForExit(timeout: Duration) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                kill(process.processIdentifier, SIGKILL)
+                throw RawTCPError("switchboard did not exit within \(timeout):\n\(stderr)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
+    }
+}

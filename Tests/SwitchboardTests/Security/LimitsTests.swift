@@ -1,0 +1,121 @@
+import NIOCore
+import Testing
+
+@testable import Switchboard
+
+/// The building blocks of the hostile-input limits, in isolation.
+struct LimitsTests {
+    @Test func theRateLimiterAllowsABurstThenTheSustainedRate() {
+        let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        var limiter = InboundRateLimiter(rate: MessageRate(perSecond: 10, burst: 5), now: start)
+        func admitted(_ count: Int, at time: NIODeadline) -> Int {
+            (0..<count).filter { _ in limiter.admit(now: time) }.count
+        }
+        #expect(admitted(6, at: start) == 5)
+        // 100 ms later one token came back, and only one.
+        #expect(admitted(3, at: start + .milliseconds(100)) == 1)
+        // A long quiet spell refills to the burst, never beyond.
+        #expect(admitted(10, at: start + .seconds(60)) == 5)
+    }
+
+    @Test func theConnectionLimiterCountsPerAddress() {
+        let limiter = ConnectionLimiter()
+        #expect(limiter.reserve("1.2.3.4", limit: 2))
+        #expect(limiter.reserve("1.2.3.4", limit: 2))
+        #expect(!limiter.reserve("1.2.3.4", limit: 2))
+        #expect(limiter.reserve("5.6.7.8", limit: 2))
+        limiter.release("1.2.3.4")
+        #expect(limiter.count("1.2.3.4") == 1)
+        #expect(limiter.reserve("1.2.3.4", limit: 2))
+        limiter.release("1.2.3.4")
+        limiter.release("1.2.3.4")
+        limiter.release("1.2.3.4")
+        #expect(limiter.count("1.2.3.4") == 0)
+    }
+
+    @Test func theHTTPDecoderGetsTheHeaderBounds() {
+        var limits = ServerConfiguration.Limits()
+        limits.maxHeaderFieldSize = 100
+        limits.maxHeadersSize = 1000
+        limits.maxHeaderCount = 10
+        let decoder = limits.httpDecoderLimits
+        #expect(decoder.maxHeaderFieldSize == 100)
+        #expect(decoder.maxHeaderListSize == 1000)
+        #expect(decoder.maxHeaderFieldCount == 10)
+    }
+
+    @Test func securitySettingsParse() throws {
+        let settings = try ServeSettings(sources: [
+            .environment([
+                "SWITCHBOARD_SECRET_KEY_BASE": String(repeating: "s", count: 40),
+                "SWITCHBOARD_TOKEN_NAMESPACE": "chat",
+                "SWITCHBOARD_TOKEN_MAX_AGE": "2h",
+                "SWITCHBOARD_TOKEN_CLOCK_SKEW": "5s",
+                "SWITCHBOARD_CHECK_ORIGIN": "https://example.com,//*.example.org",
+                "SWITCHBOARD_PUBLIC_HOST": "chat.example.com",
+                "SWITCHBOARD_TRUSTED_PROXIES": "127.0.0.1,10.0.0.0/8",
+                "SWITCHBOARD_LIMITS_MAX_CONNECTIONS_PER_ADDRESS": "20",
+                "SWITCHBOARD_LIMITS_MESSAGE_RATE": "50",
+            ])
+        ])
+        #expect(settings.auth == .token)
+        #expect(settings.secretKeyBase == (try SecretKeyBase(String(repeating: "s", count: 40))))
+        #expect(settings.tokenNamespace == "chat")
+        #expect(settings.tokenMaxAge == .seconds(7200))
+        #expect(settings.tokenClockSkew == .seconds(5))
+        #expect(settings.checkOrigin == .allowList([try OriginPattern("https://example.com"), try OriginPattern("//*.example.org")]))
+        let configuration = settings.serverConfiguration
+        #expect(configuration.publicHost == "chat.example.com")
+        #expect(configuration.trustedProxies == TrustedProxies(parsing: "127.0.0.1,10.0.0.0/8"))
+        #expect(configuration.limits.maxConnectionsPerAddress == 20)
+        #expect(configuration.limits.inboundMessageRate == MessageRate(perSecond: 50, burst: 100))
+        #expect(configuration.pages.isEmpty)
+        #expect(settings.endpoint.checkOrigin == settings.checkOrigin)
+    }
+
+    @Test func defaultsAreTokensAndTheRequestsOwnOrigin() throws {
+        let settings = try ServeSettings(sources: [])
+        #expect(settings.auth == .token)
+        #expect(settings.checkOrigin == .conn)
+        #expect(settings.tokenNamespace == "user_socket")
+        #expect(settings.serverConfiguration.limits.inboundMessageRate == MessageRate(perSecond: 200, burst: 400))
+        #expect(settings.serverConfiguration.limits.maxConnectionsPerAddress == nil)
+        #expect(try ServeSettings(sources: [.flags([.messageRate: "0"])]).serverConfiguration.limits.inboundMessageRate == nil)
+    }
+
+    @Test func aShortSecretIsRefusedWithoutEchoingIt() {
+        let secret = "too-short-secret"
+        do {
+            _ = try ServeSettings(sources: [.environment(["SWITCHBOARD_SECRET_KEY_BASE": secret])])
+            Issue.record("accepted a short secret")
+        } catch {
+            #expect(!error.description.contains(secret))
+            #expect(error.description.hasPrefix(#"invalid value "<redacted>" for secret_key_base (from SWITCHBOARD_SECRET_KEY_BASE): must be at least 32 bytes long (got 16)"#))
+        }
+    }
+
+    @Test(arguments: [
+        (ServeSettingKey.checkOrigin, "example.com"),
+        (.trustedProxies, "localhost"),
+        (.tokenClockSkew, "1h"),
+        (.tokenMaxAge, "0"),
+        (.maxConnectionsPerAddress, "-1"),
+        (.messageBurst, "0"),
+        (.publicHost, "https://x"),
+    ])
+    func badSecuritySettingsAreRefused(key: ServeSettingKey, value: String) {
+        #expect(throws: ServeSettingsError.self) { try ServeSettings(sources: [.flags([key: value])]) }
+    }
+
+    @Test func tokenAuthNeedsAKey() async throws {
+        let settings = try ServeSettings(sources: [])
+        await #expect(throws: ServeSettingsError.self) { try await settings.tokenVerifier() }
+        var withKeyFile = settings
+        withKeyFile.tokenPublicKeyFile = "/nonexistent/key.pem"
+        await #expect(throws: ServeSettingsError.self) { try await withKeyFile.tokenVerifier() }
+        var demo = settings
+        demo.auth = .none
+        let endpoint = try await demo.makeEndpoint(logger: .init(label: "test"))
+        #expect(endpoint.socket is DemoSocket)
+    }
+}
