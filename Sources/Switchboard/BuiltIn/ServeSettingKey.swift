@@ -14,6 +14,7 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
     case logLevel = "log_level"
     case maxChannelsPerSocket = "limits.max_channels_per_socket"
     case maxFrameSize = "limits.max_frame_size"
+    case maxOutboundBytes = "limits.max_outbound_bytes"
     case heartbeatTimeout = "limits.heartbeat_timeout"
     case pubsubAdapter = "pubsub.adapter"
     case redisURL = "pubsub.redis.url"
@@ -63,7 +64,7 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
         case .redisURL: return "--redis-url"
         case .redisMode: return "--redis-mode"
         case .redisNodeName, .redisChannelPrefix, .redisPublishers, .redisConnectTimeout, .redisOutageBuffer: return nil
-        case .socketPath, .maxChannelsPerSocket, .maxFrameSize, .heartbeatTimeout, .shutdownGracePeriod,
+        case .socketPath, .maxChannelsPerSocket, .maxFrameSize, .maxOutboundBytes, .heartbeatTimeout, .shutdownGracePeriod,
              .secretKeyBase, .tokenNamespace, .tokenMaxAge, .tokenClockSkew, .tokenPublicKeyFile, .publicHost,
              .trustedProxies, .maxConnectionsPerAddress, .messageRate, .messageBurst:
             return nil

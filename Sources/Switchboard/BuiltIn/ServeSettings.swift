@@ -40,6 +40,9 @@ public struct ServeSettings: Sendable, Equatable {
     public var maxChannelsPerSocket = 100
     /// `limits.max_frame_size`, in bytes.
     public var maxFrameSize = 1 << 20
+    /// `limits.max_outbound_bytes`: bytes queued for a client that does not
+    /// read before its connection is closed (code 4008).
+    public var maxOutboundBytes = 4 << 20
     /// `limits.heartbeat_timeout`: silence after which a connection is closed.
     public var heartbeatTimeout = Duration.seconds(60)
     /// `pubsub.adapter`: how broadcasts reach other nodes.
@@ -121,6 +124,7 @@ public struct ServeSettings: Sendable, Equatable {
         configuration.apiKey = apiKey
         configuration.limits.maxChannelsPerSocket = maxChannelsPerSocket
         configuration.limits.maxFrameSize = maxFrameSize
+        configuration.limits.maxOutboundBytes = maxOutboundBytes
         configuration.limits.heartbeatTimeout = heartbeatTimeout
         configuration.shutdownGracePeriod = shutdownGracePeriod
         configuration.publicHost = publicHost
@@ -264,6 +268,11 @@ public struct ServeSettings: Sendable, Equatable {
                 throw invalid("expected a size in bytes from 1 to 4294967295, such as 1048576, \"64KiB\" or \"1MiB\"")
             }
             maxFrameSize = size
+        case .maxOutboundBytes:
+            guard let size = Self.parseByteSize(value), (64 * 1024...Int(UInt32.max)).contains(size) else {
+                throw invalid("expected a size in bytes from 65536 to 4294967295, such as 4194304 or \"4MiB\"")
+            }
+            maxOutboundBytes = size
         case .heartbeatTimeout:
             guard let duration = Self.parseDuration(value), duration > .zero, duration <= Self.longestDuration else {
                 throw invalid("expected a duration above zero and at most 24h, such as 60 (seconds), \"60s\", \"2m\" or \"500ms\"")

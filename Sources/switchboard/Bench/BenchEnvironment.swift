@@ -1,3 +1,4 @@
+import ArgumentParser
 import NIOCore
 import NIOPosix
 
@@ -20,6 +21,19 @@ struct BenchEnvironment {
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
         self.stats = LoopStatsSet(group: self.group)
         self.loadAtStart = MachineLoad.oneMinute()
+    }
+
+    /// Runs one bench: makes the environment, runs `execute`, then shuts the
+    /// environment down (after every client is released, so the hops their
+    /// deinit makes to the event loops run before the loops stop). Exits
+    /// with a failure when `execute` could measure nothing.
+    static func run(options: BenchOptions, sockets: Int, _ execute: (BenchEnvironment) async -> Bool) async throws {
+        let environment = BenchEnvironment(options: options, sockets: sockets)
+        let succeeded = await execute(environment)
+        await environment.shutdown()
+        if !succeeded {
+            throw ExitCode.failure
+        }
     }
 
     func shutdown() async {

@@ -40,14 +40,7 @@ struct FanoutBenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let environment = BenchEnvironment(options: self.options, sockets: (self.options.connections ?? 1000) + self.publishers)
-        let succeeded = await self.execute(environment)
-        // Every client has been released by now, so the hops their deinit
-        // makes to the event loops run before the loops stop.
-        await environment.shutdown()
-        if !succeeded {
-            throw ExitCode.failure
-        }
+        try await BenchEnvironment.run(options: self.options, sockets: (self.options.connections ?? 1000) + self.publishers) { await self.execute($0) }
     }
 
     /// The run proper; `false` when nothing could be measured.

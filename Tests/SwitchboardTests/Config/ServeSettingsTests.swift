@@ -90,6 +90,7 @@ struct ServeSettingsTests {
                 "log_level": "Debug",
                 "limits.max_channels_per_socket": "7",
                 "limits.max_frame_size": "64KiB",
+                "limits.max_outbound_bytes": "8MiB",
                 "limits.heartbeat_timeout": "2m",
                 "pubsub.adapter": "local",
                 "shutdown_grace_period": "1.5",
@@ -104,6 +105,7 @@ struct ServeSettingsTests {
         expected.logLevel = .debug
         expected.maxChannelsPerSocket = 7
         expected.maxFrameSize = 65_536
+        expected.maxOutboundBytes = 8 << 20
         expected.heartbeatTimeout = .seconds(120)
         expected.shutdownGracePeriod = .milliseconds(1_500)
         expected.auth = .none
@@ -145,6 +147,7 @@ struct ServeSettingsTests {
         ("SWITCHBOARD_SHUTDOWN_GRACE_PERIOD", "-1", #"invalid value "-1" for shutdown_grace_period (from SWITCHBOARD_SHUTDOWN_GRACE_PERIOD): expected a duration of at most 24h, such as 10 (seconds), "10s", "1m" or "0""#),
         ("SWITCHBOARD_LIMITS_MAX_FRAME_SIZE", "0", #"invalid value "0" for limits.max_frame_size (from SWITCHBOARD_LIMITS_MAX_FRAME_SIZE): expected a size in bytes from 1 to 4294967295, such as 1048576, "64KiB" or "1MiB""#),
         ("SWITCHBOARD_LIMITS_MAX_FRAME_SIZE", "4GiB", #"invalid value "4GiB" for limits.max_frame_size (from SWITCHBOARD_LIMITS_MAX_FRAME_SIZE): expected a size in bytes from 1 to 4294967295, such as 1048576, "64KiB" or "1MiB""#),
+        ("SWITCHBOARD_LIMITS_MAX_OUTBOUND_BYTES", "1KiB", #"invalid value "1KiB" for limits.max_outbound_bytes (from SWITCHBOARD_LIMITS_MAX_OUTBOUND_BYTES): expected a size in bytes from 65536 to 4294967295, such as 4194304 or "4MiB""#),
         ("SWITCHBOARD_LIMITS_MAX_CHANNELS_PER_SOCKET", "0", #"invalid value "0" for limits.max_channels_per_socket (from SWITCHBOARD_LIMITS_MAX_CHANNELS_PER_SOCKET): expected a whole number from 1 to 1000000"#),
         ("SWITCHBOARD_SOCKET_PATH", "socket", #"invalid value "socket" for socket_path (from SWITCHBOARD_SOCKET_PATH): expected a path such as /socket: a '/' then letters, digits, '-', '_', '.' or '/'"#),
         ("SWITCHBOARD_SOCKET_PATH", "/a?b", #"invalid value "/a?b" for socket_path (from SWITCHBOARD_SOCKET_PATH): expected a path such as /socket: a '/' then letters, digits, '-', '_', '.' or '/'"#),
