@@ -19,6 +19,12 @@ public struct ServerConfiguration: Sendable {
     public var eventLoopThreads: Int = System.coreCount
     /// How long a graceful shutdown waits for connections to close.
     public var shutdownGracePeriod: Duration = .seconds(10)
+    /// On a graceful shutdown (SIGTERM in a `ServiceGroup`), the window over
+    /// which every connection is shed before the node stops; zero closes them
+    /// all at once.
+    public var drainOnShutdown: Duration = .seconds(5)
+    /// The admin listener: stats, shedding, draining, disconnect by id.
+    public var admin: AdminConfiguration = AdminConfiguration()
     /// Where channel handlers run. `.eventLoop` (the default) keeps a
     /// handler on its connection's thread, so a reply needs no thread hop;
     /// handlers must not block. `.concurrentPool` runs them on Swift's global

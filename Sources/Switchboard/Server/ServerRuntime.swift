@@ -12,6 +12,12 @@ final class ServerRuntime: Sendable {
     private let dispatcherByLoop: [ObjectIdentifier: LoopDispatcher]
     private let accepting = Atomic<Bool>(true)
     private let openConnections = Atomic<Int>(0)
+    /// Shedding and draining state; see `ServerRuntime+Operations.swift`.
+    let operations = Mutex<OperationsState>(OperationsState())
+    /// Closes scheduled by a shed or drain that have not run yet.
+    let pendingSheds = Atomic<Int>(0)
+    /// Connections closed by shedding or draining since start.
+    let shedConnections = Atomic<Int>(0)
     let startedAt = ContinuousClock.now
 
     init(configuration: ServerConfiguration, logger: Logger, adapter: any PubSubAdapter, eventLoops: [any EventLoop]) {
@@ -35,6 +41,11 @@ final class ServerRuntime: Sendable {
 
     func stopAcceptingSockets() {
         accepting.store(false, ordering: .relaxed)
+    }
+
+    /// Undoes ``stopAcceptingSockets()`` (an `undrain`).
+    func resumeAcceptingSockets() {
+        accepting.store(true, ordering: .relaxed)
     }
 
     var connectionCount: Int { openConnections.load(ordering: .relaxed) }
