@@ -50,6 +50,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Redis channels for --adapter redis: per_topic or global (default per_topic).", valueName: "per_topic|global"))
     var redisMode: String?
 
+    @Option(help: ArgumentHelp("Address of the admin API listener (default 127.0.0.1); the API is on only with an admin token (SWITCHBOARD_ADMIN_TOKEN or admin.token).", valueName: "address"))
+    var adminHost: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Port of the admin API listener; 0 picks a free one (default 4100).", valueName: "port"))
+    var adminPort: String?
+
     func run() async throws {
         let settings: ServeSettings
         do {
@@ -124,6 +130,7 @@ struct ServeCommand: AsyncParsableCommand {
         let values: [(ServeSettingKey, String?)] = [
             (.host, host), (.port, port), (.nodeName, node), (.auth, auth), (.apiKey, apiKey), (.logLevel, logLevel),
             (.checkOrigin, checkOrigin), (.pubsubAdapter, adapter), (.redisURL, redisUrl), (.redisMode, redisMode),
+            (.adminHost, adminHost), (.adminPort, adminPort),
         ]
         return Dictionary(uniqueKeysWithValues: values.compactMap { key, value in value.map { (key, $0) } })
     }

@@ -8,6 +8,6 @@ struct SwitchboardCommand: AsyncParsableCommand {
         commandName: "switchboard",
         abstract: "A Phoenix Channels server: WebSocket channels, PubSub and an HTTP broadcast API.",
         version: SwitchboardVersion.current,
-        subcommands: [ServeCommand.self, TokenCommand.self, BenchCommand.self]
+        subcommands: [ServeCommand.self, TokenCommand.self, AdminCommand.self, BenchCommand.self]
     )
 }

@@ -155,7 +155,7 @@ struct ProtocolEndToEndTests {
     }
 
     @Test func silenceBeyondTheHeartbeatTimeoutCloses() async throws {
-        try await withServer({ $0.limits.heartbeatTimeout = .milliseconds(300) }) { server in
+        try await withServer({ $0.limits.heartbeatTimeout = .milliseconds(600) }) { server in
             let silent = try await TestServer.client(server) { $0.reconnect = false }
             let chatty = try await TestServer.client(server) {
                 $0.reconnect = false

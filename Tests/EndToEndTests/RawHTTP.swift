@@ -53,7 +53,9 @@ enum RawHTTP {
             }
             .connect(host: "127.0.0.1", port: port)
             .get()
-        try await channel.writeAndFlush(ByteBuffer(string: request)).get()
+        // A server that already gave up on the connection (a request timeout
+        // under a loaded machine) fails the write; its answer is the close.
+        try? await channel.writeAndFlush(ByteBuffer(string: request)).get()
         let timeout = loop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
         let bytes = try await done.futureResult.get()
         timeout.cancel()

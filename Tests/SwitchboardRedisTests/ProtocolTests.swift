@@ -58,11 +58,11 @@ struct ProtocolTests {
 
     @Test("an envelope round-trips with its frame; damaged ones are refused")
     func envelopes() throws {
-        var frame = ByteBuffer(bytes: [0x81, 5])
-        frame.writeString("hello")
+        let frame = Self.frame(#"[null,null,"room:x","shout",{"text":"hi"}]"#)
         let message = PubSubMessage(topic: "room:x", event: "shout", payload: .json(["text": "hi"]), originNode: "a", frame: frame)
         var bytes = ByteBuffer()
         RedisEnvelope(kind: .broadcast, message: message, instance: 7).encode(into: &bytes)
+        #expect(bytes.readableBytes < 40 + frame.readableBytes + 20, "the payload is not repeated next to the frame")
         let decoded = try RedisEnvelope(decoding: bytes, limits: .default)
         #expect(decoded.kind == .broadcast)
         #expect(decoded.instance == 7)
@@ -81,10 +81,30 @@ struct ProtocolTests {
         for cut in [3, 20, bytes.readableBytes - 1] {
             #expect(throws: RedisEnvelopeError.self) { try RedisEnvelope(decoding: bytes.getSlice(at: 0, length: cut)!, limits: .default) }
         }
-        var lying = ByteBuffer()
         var badFrame = ByteBuffer(bytes: [0x81, 9])
         badFrame.writeString("hello")
-        RedisEnvelope(kind: .broadcast, originNode: "a", instance: 1, topic: "t", event: "e", frame: badFrame).encode(into: &lying)
-        #expect(throws: RedisEnvelopeError.invalid("frame header says 9 bytes, 5 follow")) { try RedisEnvelope(decoding: lying, limits: .default) }
+        #expect(throws: RedisEnvelopeError.invalid("frame header says 9 bytes, 5 follow")) {
+            try RedisEnvelope(decoding: Self.envelope(frame: badFrame), limits: .default)
+        }
+        #expect(throws: RedisEnvelopeError.invalid("frame is not a broadcast of room:x shout")) {
+            try RedisEnvelope(decoding: Self.envelope(frame: Self.frame(#"[null,null,"room:y","shout",{}]"#)), limits: .default)
+        }
+        #expect(throws: RedisEnvelopeError.self) {
+            try RedisEnvelope(decoding: Self.envelope(frame: Self.frame("<script>alert(1)</script>")), limits: .default)
+        }
+    }
+
+    /// A server text frame (header included) holding `text`.
+    static func frame(_ text: String) -> ByteBuffer {
+        var frame = ByteBuffer(bytes: [0x81, UInt8(text.utf8.count)])
+        frame.writeString(text)
+        return frame
+    }
+
+    /// A broadcast envelope for `room:x` / `shout` carrying `frame`.
+    static func envelope(frame: ByteBuffer) -> ByteBuffer {
+        var bytes = ByteBuffer()
+        RedisEnvelope(kind: .broadcast, originNode: "a", instance: 1, topic: "room:x", event: "shout", frame: frame).encode(into: &bytes)
+        return bytes
     }
 }

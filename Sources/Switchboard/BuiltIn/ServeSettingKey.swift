@@ -36,6 +36,10 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
     case maxConnectionsPerAddress = "limits.max_connections_per_address"
     case messageRate = "limits.message_rate"
     case messageBurst = "limits.message_burst"
+    case adminHost = "admin.host"
+    case adminPort = "admin.port"
+    case adminToken = "admin.token"
+    case drainOnShutdown = "drain_on_shutdown"
 
     /// The prefix of every environment variable: `SWITCHBOARD_`.
     public static let environmentPrefix = "SWITCHBOARD"
@@ -63,6 +67,9 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
         case .pubsubAdapter: return "--adapter"
         case .redisURL: return "--redis-url"
         case .redisMode: return "--redis-mode"
+        case .adminHost: return "--admin-host"
+        case .adminPort: return "--admin-port"
+        case .adminToken, .drainOnShutdown: return nil
         case .redisNodeName, .redisChannelPrefix, .redisPublishers, .redisConnectTimeout, .redisOutageBuffer: return nil
         case .socketPath, .maxChannelsPerSocket, .maxFrameSize, .maxOutboundBytes, .heartbeatTimeout, .shutdownGracePeriod,
              .secretKeyBase, .tokenNamespace, .tokenMaxAge, .tokenClockSkew, .tokenPublicKeyFile, .publicHost,
@@ -78,7 +85,7 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
 
     /// Whether the value is a secret: never echoed in messages.
     public var isSecret: Bool {
-        self == .secretKeyBase
+        self == .secretKeyBase || self == .adminToken
     }
 
     public var description: String { rawValue }

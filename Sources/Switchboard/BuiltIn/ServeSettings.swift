@@ -90,6 +90,16 @@ public struct ServeSettings: Sendable, Equatable {
     public var messageRate = 200
     /// `limits.message_burst`: messages accepted at once; twice the rate when `nil`.
     public var messageBurst: Int?
+    /// `admin.host`: address of the admin listener.
+    public var adminHost = "127.0.0.1"
+    /// `admin.port`: port of the admin listener (0 picks a free one).
+    public var adminPort = 4100
+    /// `admin.token` (best from `SWITCHBOARD_ADMIN_TOKEN`): the bearer token
+    /// of the admin API, which is off without one. Never printed.
+    public var adminToken: String?
+    /// `drain_on_shutdown`: on SIGTERM, the window over which every
+    /// connection is shed before the node stops.
+    public var drainOnShutdown = Duration.seconds(5)
     /// Where each setting that is not a default came from (`"SWITCHBOARD_PORT"`).
     public var origins: [ServeSettingKey: String] = [:]
 
@@ -127,6 +137,10 @@ public struct ServeSettings: Sendable, Equatable {
         configuration.limits.maxOutboundBytes = maxOutboundBytes
         configuration.limits.heartbeatTimeout = heartbeatTimeout
         configuration.shutdownGracePeriod = shutdownGracePeriod
+        configuration.drainOnShutdown = drainOnShutdown
+        configuration.admin.host = adminHost
+        configuration.admin.port = adminPort
+        configuration.admin.token = adminToken
         configuration.publicHost = publicHost
         configuration.trustedProxies = trustedProxies
         configuration.limits.maxConnectionsPerAddress = maxConnectionsPerAddress
@@ -374,6 +388,24 @@ public struct ServeSettings: Sendable, Equatable {
                 throw invalid("expected a whole number from 1 to 1000000")
             }
             messageBurst = count
+        case .adminHost:
+            guard !value.contains(where: \.isWhitespace) else { throw invalid("expected a host name or an IP address") }
+            adminHost = value
+        case .adminPort:
+            guard let port = Self.parseInteger(value), (0...65_535).contains(port) else {
+                throw invalid("expected a whole number from 0 to 65535")
+            }
+            adminPort = port
+        case .adminToken:
+            guard value.utf8.count >= 16, value.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
+                throw invalid("expected at least 16 characters without spaces or control characters, e.g. from `openssl rand -hex 24`")
+            }
+            adminToken = value
+        case .drainOnShutdown:
+            guard let duration = Self.parseDuration(value), duration <= .seconds(3_600) else {
+                throw invalid("expected a duration of at most 1h, such as 5 (seconds), \"30s\", \"2m\" or 0 (close all at once)")
+            }
+            drainOnShutdown = duration
         }
     }
 

@@ -90,6 +90,7 @@ final class ChannelInstance: @unchecked Sendable {
             logger.warning("channel crashed", metadata: ["error": "\(error)"])
             let wasJoining = { if case .joining = phase { return true } else { return false } }()
             if wasJoining, case .join(_, let ref) = work {
+                connection.dispatcher.metrics.channelJoin("crashed")
                 await end(.crashed(error), frames: [
                     .reply(Reply(joinRef: joinRef, ref: ref, topic: topic, status: .error, response: .json(["reason": "join crashed"]))),
                 ])
@@ -112,9 +113,11 @@ final class ChannelInstance: @unchecked Sendable {
             await connection.pubsub.acquire(topic)
             subscribed = true
             phase = .joined
+            connection.dispatcher.metrics.channelJoin("ok")
             connection.completeJoin(self, reply: Reply(joinRef: joinRef, ref: ref, topic: topic, status: .ok, response: .json(response)))
         case .error(let response):
             phase = .closed
+            connection.dispatcher.metrics.channelJoin("refused")
             connection.remove(self, sending: [.reply(Reply(joinRef: joinRef, ref: ref, topic: topic, status: .error, response: .json(response)))])
         }
     }

@@ -13,10 +13,25 @@ final class LoopDispatcher: @unchecked Sendable {
     private(set) var connections: [ObjectIdentifier: SocketConnection] = [:]
     /// Connections closed because their client read too slowly.
     private(set) var slowConsumerCloses = 0
+    /// Where ``counts`` are published.
+    let metrics: ServerMetrics
+    /// Whether this loop counts broadcasts (one loop does, so each counts once).
+    private let countsBroadcasts: Bool
+    /// Fast-path counts not yet published to ``metrics``.
+    var counts = LoopCounts()
 
-    init(eventLoop: any EventLoop) {
+    init(eventLoop: any EventLoop, metrics: ServerMetrics = ServerMetrics(), countsBroadcasts: Bool = true) {
         self.eventLoop = eventLoop
         self.taskExecutor = EventLoopTaskExecutor(eventLoop: eventLoop)
+        self.metrics = metrics
+        self.countsBroadcasts = countsBroadcasts
+    }
+
+    /// Adds the counts gathered since the last call to ``metrics``. Runs on the loop.
+    func publishCounts() {
+        eventLoop.assertInEventLoop()
+        metrics.add(counts)
+        counts = LoopCounts()
     }
 
     // MARK: - Subscriptions
@@ -48,9 +63,15 @@ final class LoopDispatcher: @unchecked Sendable {
     /// Non-intercepting V2 subscribers all get the same pre-encoded bytes.
     func deliver(_ message: PubSubMessage) {
         eventLoop.assertInEventLoop()
+        if countsBroadcasts { counts.broadcasts &+= 1 }
         guard let subscribers = topics[message.topic]?.subscribers else { return }
+        let started = ContinuousClock.now
+        defer { metrics.fanoutTime.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started)) }
         var frames = BroadcastFrames(message: message)
+        var delivered = 0
+        defer { counts.deliveries &+= delivered }
         for subscriber in subscribers where subscriber.id != message.excluding {
+            delivered &+= 1
             switch subscriber.target {
             case .handler(let handler):
                 handler(message)
@@ -65,6 +86,11 @@ final class LoopDispatcher: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
     }
 
     // MARK: - Writes

@@ -29,7 +29,7 @@ extension ServerRuntime {
     /// Closes `amount` connections chosen at random with code 1012, spread
     /// evenly over `window` (the first at once). Returns how many will be shed.
     @discardableResult
-    func shed(_ amount: ShedAmount, over window: Duration, reason: String, drainEpoch: Int? = nil) async -> Int {
+    func shed(_ amount: ShedAmount, over window: Duration, reason: String, metricReason: String = "operator", drainEpoch: Int? = nil) async -> Int {
         let open = await openConnections()
         let count = amount.resolve(against: open.count)
         let chosen = open.shuffled().prefix(count)
@@ -41,6 +41,7 @@ extension ServerRuntime {
                 if let drainEpoch, self.operations.withLock({ $0.drainEpoch }) != drainEpoch { return }
                 guard connection.isOpen, connection.channel.isActive else { return }
                 self.shedConnections.add(1, ordering: .relaxed)
+                self.metrics.shed(metricReason)
                 connection.close(code: CloseCode.serviceRestart, reason: reason)
             }
         }
@@ -65,7 +66,8 @@ extension ServerRuntime {
             return state.drainEpoch
         }
         logger.notice("draining", metadata: ["over": "\(window)"])
-        let count = await shed(.all, over: window, reason: "node draining", drainEpoch: epoch)
+        let metricReason = operations.withLock { $0.shuttingDown } ? "shutdown" : "drain"
+        let count = await shed(.all, over: window, reason: "node draining", metricReason: metricReason, drainEpoch: epoch)
         let sweep = dispatchers.first!.eventLoop
         sweep.scheduleTask(in: TimeAmount(window)) {
             guard self.operations.withLock({ $0.drainEpoch }) == epoch else { return }
@@ -73,6 +75,7 @@ extension ServerRuntime {
                 dispatcher.eventLoop.execute {
                     for connection in dispatcher.connections.values where connection.isOpen {
                         self.shedConnections.add(1, ordering: .relaxed)
+                        self.metrics.shed(metricReason)
                         connection.close(code: CloseCode.serviceRestart, reason: "node draining")
                     }
                 }

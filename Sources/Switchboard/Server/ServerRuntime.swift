@@ -19,11 +19,22 @@ final class ServerRuntime: Sendable {
     /// Connections closed by shedding or draining since start.
     let shedConnections = Atomic<Int>(0)
     let startedAt = ContinuousClock.now
+    /// This server's Prometheus metrics (`GET /metrics`).
+    let metrics = ServerMetrics()
 
     init(configuration: ServerConfiguration, logger: Logger, adapter: any PubSubAdapter, eventLoops: [any EventLoop]) {
         self.configuration = configuration
         self.logger = logger
-        let dispatchers = eventLoops.map(LoopDispatcher.init(eventLoop:))
+        let metrics = self.metrics
+        let dispatchers = eventLoops.enumerated().map { index, loop in
+            LoopDispatcher(eventLoop: loop, metrics: metrics, countsBroadcasts: index == 0)
+        }
+        for dispatcher in dispatchers {
+            // Fast-path counts reach the metrics in batches, once a second.
+            dispatcher.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+                dispatcher.publishCounts()
+            }
+        }
         self.dispatchers = dispatchers
         self.dispatcherByLoop = Dictionary(uniqueKeysWithValues: dispatchers.map { (ObjectIdentifier($0.eventLoop), $0) })
         self.pubsub = PubSub(adapter: adapter, dispatchers: dispatchers, logger: logger)

@@ -18,6 +18,7 @@ public final class SwitchboardServer: Service, Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let runtime: ServerRuntime
     private let listener = NIOLockedValueBox<(any NIOCore.Channel)?>(nil)
+    private let adminListener = NIOLockedValueBox<(any NIOCore.Channel)?>(nil)
     private let logger: Logger
 
     /// - Parameters:
@@ -54,6 +55,10 @@ public final class SwitchboardServer: Service, Sendable {
 
     /// The port the listener is bound to, once started.
     public var localPort: Int? { listener.withLockedValue { $0?.localAddress?.port } }
+
+    /// The port the admin listener is bound to, once started; `nil` when it
+    /// is disabled (no admin token).
+    public var adminPort: Int? { adminListener.withLockedValue { $0?.localAddress?.port } }
 
     /// Starts PubSub and binds the listener.
     public func start() async throws {
@@ -93,6 +98,67 @@ public final class SwitchboardServer: Service, Sendable {
         logger.notice(
             "switchboard \(configuration.version) node \(nodeName) listening on http://\(configuration.host):\(localPort ?? configuration.port) (sockets: \(paths)), pubsub \(runtime.pubsub.adapterStatus.name)"
         )
+        try await startAdminListener()
+    }
+
+    /// Binds the admin listener when it is enabled and an admin token is known.
+    private func startAdminListener() async throws {
+        let admin = configuration.admin
+        guard admin.enabled else { return }
+        guard let token = admin.resolvedToken else {
+            logger.info("admin API off: no admin token (admin.token or \(AdminConfiguration.tokenEnvironmentVariable))")
+            return
+        }
+        let api = AdminAPI(runtime: runtime)
+        let channel: any NIOCore.Channel
+        do {
+            channel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try channel.pipeline.syncOperations.addHandler(AdminRequestHandler(api: api, token: token))
+                    }
+                }
+                .bind(host: admin.host, port: admin.port)
+                .get()
+        } catch {
+            // The public listener is already up: take it down before failing.
+            if let listener = listener.withLockedValue({ $0 }) { try? await listener.close() }
+            throw error
+        }
+        adminListener.withLockedValue { $0 = channel }
+        logger.notice("admin API listening on http://\(admin.host):\(adminPort ?? admin.port)")
+    }
+
+    // MARK: - Operations
+
+    /// Closes connections chosen at random with code 1012, spread evenly over
+    /// `window`. Returns how many will be closed.
+    @discardableResult
+    public func shed(_ amount: ShedAmount, over window: Duration) async -> Int {
+        await runtime.shed(amount, over: window, reason: "shed by operator")
+    }
+
+    /// Refuses new sockets (`/readyz` answers 503) and sheds every connection
+    /// evenly over `window`. Returns how many will be closed.
+    @discardableResult
+    public func drain(over window: Duration) async -> Int {
+        await runtime.drain(over: window)
+    }
+
+    /// Ends a drain: sockets are accepted again and pending drain closes are
+    /// cancelled. False once shutdown has begun.
+    @discardableResult
+    public func undrain() -> Bool {
+        runtime.undrain()
+    }
+
+    /// Closes every local socket whose id is `socketID` with code 1001.
+    /// Returns how many were closed.
+    @discardableResult
+    public func disconnect(socketID: String) async -> Int {
+        await runtime.disconnect(socketID: socketID)
     }
 
     /// Starts, serves until a graceful shutdown is requested (SIGTERM in a
@@ -100,14 +166,31 @@ public final class SwitchboardServer: Service, Sendable {
     public func run() async throws {
         try await start()
         try? await gracefulShutdown()
+        await drainForShutdown()
         await shutdown()
+    }
+
+    /// Sheds every connection over ``ServerConfiguration/drainOnShutdown``
+    /// and waits (a little past the window at most) for them to go.
+    func drainForShutdown() async {
+        let window = configuration.drainOnShutdown
+        guard window > .zero, runtime.connectionCount > 0 else { return }
+        runtime.beginShutdown()
+        await runtime.drain(over: window)
+        let deadline = ContinuousClock.now + window + .seconds(1)
+        while runtime.connectionCount > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     /// Stops accepting, closes every socket with code 1012 so clients
     /// reconnect elsewhere, waits for them to go (at most the grace period),
     /// and releases the event loops.
     public func shutdown() async {
-        runtime.stopAcceptingSockets()
+        runtime.beginShutdown()
+        if let channel = adminListener.withLockedValue({ $0 }) {
+            try? await channel.close()
+        }
         if let channel = listener.withLockedValue({ $0 }) {
             try? await channel.close()
         }

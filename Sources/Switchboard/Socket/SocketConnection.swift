@@ -63,6 +63,7 @@ final class SocketConnection: @unchecked Sendable {
     /// Handles one decoded client message. Runs on the event loop.
     func receive(_ message: Message) {
         eventLoop.assertInEventLoop()
+        dispatcher.counts.messagesIn &+= 1
         if message.topic == ChannelEvent.heartbeatTopic && message.event == ChannelEvent.heartbeat {
             write(.reply(Reply(joinRef: nil, ref: message.ref, topic: message.topic, status: .ok)))
             return
@@ -185,6 +186,7 @@ final class SocketConnection: @unchecked Sendable {
     func writeFramed(_ bytes: ByteBuffer) {
         eventLoop.assertInEventLoop()
         guard isOpen, let writerContext else { return }
+        dispatcher.counts.framesOut &+= 1
         writerContext.write(NIOAny(bytes), promise: nil)
         dispatcher.scheduleFlush(self)
     }

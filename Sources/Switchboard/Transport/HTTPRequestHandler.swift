@@ -78,6 +78,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             // (403), a bad method or vsn (400), or not an upgrade at all (400).
             let status = outcome.rejection ?? .badRequest
             outcome.rejection = nil
+            runtime.metrics.socketConnect(Self.connectStatus(status))
             respond(context: context, head: head, status: status, body: nil, close: true)
             return
         }
@@ -90,9 +91,11 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
                     body: healthBody(status: ready ? "ready" : "draining"))
         case (.POST, "/api/broadcast"):
             broadcast(context: context, head: head)
+        case (.GET, "/metrics"), (.HEAD, "/metrics"):
+            metrics(context: context, head: head)
         case (.GET, _) where runtime.configuration.pages[String(path)] != nil:
             servePage(context: context, head: head, page: runtime.configuration.pages[String(path)]!)
-        case (_, "/healthz"), (_, "/readyz"), (_, "/api/broadcast"):
+        case (_, "/healthz"), (_, "/readyz"), (_, "/api/broadcast"), (_, "/metrics"):
             respond(context: context, head: head, status: .methodNotAllowed, body: errorBody("method not allowed"))
         default:
             respond(context: context, head: head, status: .notFound, body: errorBody("not found"))
@@ -114,6 +117,41 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func errorBody(_ message: String) -> JSONValue {
         ["error": .string(message)]
+    }
+
+    /// The `status` label of a refused socket connect.
+    static func connectStatus(_ status: HTTPResponseStatus) -> String {
+        switch status {
+        case .forbidden: "refused"
+        case .serviceUnavailable: "unavailable"
+        case .tooManyRequests: "limited"
+        case .internalServerError: "error"
+        default: "invalid"
+        }
+    }
+
+    // MARK: - GET /metrics
+
+    /// Prometheus text: gauges are read now, and every loop's batched counts
+    /// are published first so the page is current.
+    private func metrics(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        let runtime = self.runtime
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.makeFutureWithTask {
+            for dispatcher in runtime.dispatchers {
+                try? await dispatcher.eventLoop.submit { dispatcher.publishCounts() }.get()
+            }
+            runtime.metrics.connections.record(runtime.connectionCount)
+            runtime.metrics.channels.record(await runtime.channelCount())
+            runtime.metrics.topics.record(runtime.pubsub.activeTopicCount)
+            return runtime.metrics.render()
+        }.whenSuccess { (bytes: [UInt8]) in
+            let (handler, context) = loopBound.value
+            var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+            buffer.writeBytes(bytes)
+            handler.writeResponse(context: context, head: head, status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
+                                  body: buffer, close: false)
+        }
     }
 
     // MARK: - POST /api/broadcast

@@ -153,6 +153,7 @@ struct SocketUpgrader: Sendable {
         let dispatcher = runtime.dispatcher(for: channel.eventLoop)
         var logger = runtime.logger
         logger[metadataKey: "peer"] = "\(channel.remoteAddress.map(Self.describe) ?? "-")"
+        runtime.metrics.socketConnect("ok")
         let connection = SocketConnection(
             channel: channel, accepted: accepted, pubsub: runtime.pubsub,
             dispatcher: dispatcher, limits: limits, logger: logger,

@@ -108,9 +108,9 @@ public final class RedisAdapter: PubSubAdapter {
             try Self.validate(configuration)
             try await inbound.start(deliver: deliver).get()
             // Recorded now, subscribed by the subscriber's first connection.
-            _ = subscriber.subscribe(configuration.nodeChannel(nodeName), timeout: configuration.connectTimeout)
+            _ = subscriber.subscribe(configuration.nodeChannel(nodeName).description, timeout: configuration.connectTimeout)
             if configuration.mode == .global {
-                _ = subscriber.subscribe(configuration.globalChannel, timeout: configuration.connectTimeout)
+                _ = subscriber.subscribe(configuration.globalChannel.description, timeout: configuration.connectTimeout)
             }
             let eventLoop = subscriber.eventLoop
             let starts = publishers.map { $0.start() } + [subscriber.start()]
@@ -204,9 +204,9 @@ public final class RedisAdapter: PubSubAdapter {
     }
 
     /// The channel name and the envelope, in one allocation.
-    private func encode(channel: String, _ envelope: RedisEnvelope) -> (channel: ByteBuffer, envelope: ByteBuffer) {
-        var buffer = allocator.buffer(capacity: channel.utf8.count + envelope.estimatedSize)
-        buffer.writeString(channel)
+    private func encode(channel: RedisChannelName, _ envelope: RedisEnvelope) -> (channel: ByteBuffer, envelope: ByteBuffer) {
+        var buffer = allocator.buffer(capacity: channel.byteCount + envelope.estimatedSize)
+        channel.write(into: &buffer)
         let channelBytes = buffer.readSlice(length: buffer.readableBytes)!
         envelope.encode(into: &buffer)
         return (channelBytes, buffer)
@@ -234,7 +234,7 @@ public final class RedisAdapter: PubSubAdapter {
         case .perTopic:
             // Completes once Redis confirmed, or at once while Redis is away
             // (the topic is subscribed on reconnect): never throws, never hangs.
-            try? await subscriber.subscribe(configuration.topicChannel(topic), timeout: configuration.connectTimeout).get()
+            try? await subscriber.subscribe(configuration.topicChannel(topic).description, timeout: configuration.connectTimeout).get()
         case .global:
             try? await inbound.addTopic(topic).get()
         }
@@ -243,7 +243,7 @@ public final class RedisAdapter: PubSubAdapter {
     public func topicDeactivated(_ topic: String) async {
         switch configuration.mode {
         case .perTopic:
-            subscriber.unsubscribe(configuration.topicChannel(topic))
+            subscriber.unsubscribe(configuration.topicChannel(topic).description)
         case .global:
             inbound.removeTopic(topic)
         }

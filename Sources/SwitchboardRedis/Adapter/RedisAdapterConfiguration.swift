@@ -37,6 +37,12 @@ public struct RedisAdapterConfiguration: Sendable, Hashable {
     public var reconnectBackoff = RedisBackoff()
     /// Largest message accepted from Redis, in bytes (bounds what a reply may allocate).
     public var maxMessageSize: Int = 16 << 20
+    /// Under sustained load (hundreds of publishes unanswered and more
+    /// arriving while a batch is written), how long the next batch may gather
+    /// before it is written: fewer, larger writes, for Redis and for this
+    /// node. A connection that is not that busy writes at once, so this adds
+    /// no latency at moderate rates. Zero turns it off.
+    public var publishCoalescing: Duration = .microseconds(250)
     /// Publishes one publisher connection may have unanswered; beyond it new
     /// ones are dropped and counted.
     public var maxPublishesInFlight: Int = 100_000
@@ -47,17 +53,17 @@ public struct RedisAdapterConfiguration: Sendable, Hashable {
     }
 
     /// The Redis channel of `topic` in per-topic mode.
-    func topicChannel(_ topic: String) -> String {
-        "\(channelPrefix):t:\(topic)"
+    func topicChannel(_ topic: String) -> RedisChannelName {
+        RedisChannelName(prefix: channelPrefix, kind: "t:", name: topic)
     }
 
     /// The Redis channel of node-direct messages to `node`.
-    func nodeChannel(_ node: String) -> String {
-        "\(channelPrefix):n:\(node)"
+    func nodeChannel(_ node: String) -> RedisChannelName {
+        RedisChannelName(prefix: channelPrefix, kind: "n:", name: node)
     }
 
     /// The one Redis channel of global mode.
-    var globalChannel: String {
-        "\(channelPrefix):global"
+    var globalChannel: RedisChannelName {
+        RedisChannelName(prefix: channelPrefix, kind: "", name: "global")
     }
 }

@@ -8,13 +8,17 @@ import Switchboard
 /// Version 1 layout (integers big-endian):
 ///
 /// ```
-/// "SB" u8 version=1  u8 kind  u64 instance  u64 sequence  u8 payload-kind (0 JSON, 1 binary)
+/// "SB" u8 version=1  u8 kind  u64 instance  u64 sequence
+/// u8 payload-kind (0 JSON, 1 binary, 2 inside the frame)
 /// u16 node-length node  u16 topic-length topic  u16 event-length event
 /// u32 payload-length payload  u32 frame-length frame (0: none)
 /// ```
 ///
-/// A receiver checks every length against what is left and the limits, and
-/// the frame's WebSocket header against its length, before using anything.
+/// When the frame is there, the payload is not repeated (kind 2): the
+/// receiver reads it from the frame, which it decodes anyway to check it —
+/// so the sender encodes nothing twice, and a frame is only written to
+/// clients once it has been parsed as the V2 broadcast it claims to be.
+/// Every length is checked against what is left and the limits first.
 struct RedisEnvelope: Sendable {
     enum Kind: UInt8, Sendable {
         /// A broadcast to a topic, for every node.
@@ -23,6 +27,14 @@ struct RedisEnvelope: Sendable {
         case direct = 2
         /// A node's check of its own subscriber connection.
         case probe = 3
+    }
+
+    /// Where the payload is.
+    enum PayloadKind: UInt8, Sendable {
+        case json = 0
+        case binary = 1
+        /// Only in the frame.
+        case inFrame = 2
     }
 
     static let magic: (UInt8, UInt8) = (UInt8(ascii: "S"), UInt8(ascii: "B"))
@@ -66,19 +78,11 @@ struct RedisEnvelope: Sendable {
 
     /// Appends the envelope to `buffer`.
     func encode(into buffer: inout ByteBuffer) {
-        buffer.writeInteger(Self.magic.0)
-        buffer.writeInteger(Self.magic.1)
-        buffer.writeInteger(Self.version)
-        buffer.writeInteger(kind.rawValue)
-        buffer.writeInteger(instance)
-        buffer.writeInteger(sequence)
-        switch payload {
-        case .json: buffer.writeInteger(UInt8(0))
-        case .binary: buffer.writeInteger(UInt8(1))
+        if let frame {
+            encodeWithFrame(frame, into: &buffer)
+            return
         }
-        Self.writeShort(originNode, into: &buffer)
-        Self.writeShort(topic, into: &buffer)
-        Self.writeShort(event, into: &buffer)
+        writeHeader(payloadKind: payload.isBinary ? .binary : .json, into: &buffer)
         let lengthIndex = buffer.writerIndex
         buffer.writeInteger(UInt32(0))
         switch payload {
@@ -86,18 +90,57 @@ struct RedisEnvelope: Sendable {
         case .binary(let bytes): buffer.writeImmutableBuffer(bytes)
         }
         buffer.setInteger(UInt32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex)
-        buffer.writeInteger(UInt32(frame?.readableBytes ?? 0))
-        if let frame { buffer.writeImmutableBuffer(frame) }
+        buffer.writeInteger(UInt32(0))
+    }
+
+    /// The hot path (every broadcast the core makes has its frame): the
+    /// whole envelope in one write, no field-by-field bounds checks.
+    private func encodeWithFrame(_ frame: ByteBuffer, into buffer: inout ByteBuffer) {
+        var node = originNode
+        var topic = topic
+        var event = event
+        let size = 21 + 6 + node.utf8.count + topic.utf8.count + event.utf8.count + 8 + frame.readableBytes
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in
+            var cursor = RawWriter(raw)
+            cursor.put(Self.magic.0)
+            cursor.put(Self.magic.1)
+            cursor.put(Self.version)
+            cursor.put(kind.rawValue)
+            cursor.put(instance)
+            cursor.put(sequence)
+            cursor.put(PayloadKind.inFrame.rawValue)
+            cursor.putShort(&node)
+            cursor.putShort(&topic)
+            cursor.putShort(&event)
+            cursor.put(UInt32(0))
+            cursor.put(UInt32(frame.readableBytes))
+            frame.withUnsafeReadableBytes { cursor.put($0) }
+            return cursor.offset
+        }
+    }
+
+    private func writeHeader(payloadKind: PayloadKind, into buffer: inout ByteBuffer) {
+        buffer.writeInteger(Self.magic.0)
+        buffer.writeInteger(Self.magic.1)
+        buffer.writeInteger(Self.version)
+        buffer.writeInteger(kind.rawValue)
+        buffer.writeInteger(instance)
+        buffer.writeInteger(sequence)
+        buffer.writeInteger(payloadKind.rawValue)
+        Self.writeShort(originNode, into: &buffer)
+        Self.writeShort(topic, into: &buffer)
+        Self.writeShort(event, into: &buffer)
     }
 
     /// A capacity that fits the envelope without growing, for most payloads.
     var estimatedSize: Int {
         let payloadSize: Int
-        switch payload {
-        case .json: payloadSize = frame?.readableBytes ?? 64
-        case .binary(let bytes): payloadSize = bytes.readableBytes
+        switch (payload, frame) {
+        case (_, .some(let frame)): payloadSize = frame.readableBytes
+        case (.json, nil): payloadSize = 128
+        case (.binary(let bytes), nil): payloadSize = bytes.readableBytes
         }
-        return 40 + originNode.utf8.count + topic.utf8.count + event.utf8.count + payloadSize + (frame?.readableBytes ?? 0)
+        return 40 + originNode.utf8.count + topic.utf8.count + event.utf8.count + payloadSize
     }
 
     private static func writeShort(_ string: String, into buffer: inout ByteBuffer) {
@@ -121,7 +164,8 @@ struct RedisEnvelope: Sendable {
         guard let kind = Kind(rawValue: rawKind) else { throw .invalid("unknown kind \(rawKind)") }
         guard let instance = buffer.readInteger(as: UInt64.self) else { throw .truncated("instance") }
         guard let sequence = buffer.readInteger(as: UInt64.self) else { throw .truncated("sequence") }
-        guard let payloadKind = buffer.readInteger(as: UInt8.self), payloadKind <= 1 else { throw .invalid("payload kind") }
+        guard let rawPayloadKind = buffer.readInteger(as: UInt8.self) else { throw .truncated("payload kind") }
+        guard let payloadKind = PayloadKind(rawValue: rawPayloadKind) else { throw .invalid("unknown payload kind \(rawPayloadKind)") }
         let node = try Self.readShort(&buffer, field: "node", limit: 255)
         let topic = try Self.readShort(&buffer, field: "topic", limit: limits.maxTopicLength)
         let event = try Self.readShort(&buffer, field: "event", limit: limits.maxEventLength)
@@ -129,26 +173,31 @@ struct RedisEnvelope: Sendable {
         let frameBytes = try Self.readLong(&buffer, field: "frame")
         guard buffer.readableBytes == 0 else { throw .invalid("\(buffer.readableBytes) bytes after the frame") }
 
+        let frame = frameBytes.readableBytes > 0 ? frameBytes : nil
         let payload: Payload
-        if payloadKind == 1 {
+        switch payloadKind {
+        case .binary:
             payload = .binary(payloadBytes)
-        } else {
+        case .json:
             do {
                 payload = .json(try JSONValue.parse(payloadBytes, maxDepth: limits.maxJSONDepth))
             } catch {
                 throw .invalid("payload: \(error)")
             }
+        case .inFrame:
+            guard let frame else { throw .invalid("the payload is said to be in the frame, and there is no frame") }
+            payload = try Self.payload(inFrame: frame, topic: topic, event: event, limits: limits)
         }
-        if frameBytes.readableBytes > 0 {
-            try Self.checkFrame(frameBytes)
+        if payloadKind != .inFrame, let frame {
+            // A frame next to a separate payload is still only written if it parses.
+            _ = try Self.payload(inFrame: frame, topic: topic, event: event, limits: limits)
         }
         if kind != .probe, topic.isEmpty || event.isEmpty {
             throw .invalid("a message without a topic or an event")
         }
         self.init(
             kind: kind, originNode: node, instance: instance, sequence: sequence,
-            topic: topic, event: event, payload: payload,
-            frame: frameBytes.readableBytes > 0 ? frameBytes : nil
+            topic: topic, event: event, payload: payload, frame: frame
         )
     }
 
@@ -168,13 +217,19 @@ struct RedisEnvelope: Sendable {
         return bytes
     }
 
-    /// A complete, unfragmented, unmasked server text or binary frame whose
-    /// header length matches its size: safe to write to a client as is.
-    private static func checkFrame(_ frame: ByteBuffer) throws(RedisEnvelopeError) {
+    /// The payload of `frame`: a complete, unfragmented, unmasked server text
+    /// or binary frame, whose header length matches its size, holding a V2
+    /// broadcast of `topic` and `event`.
+    private static func payload(inFrame frame: ByteBuffer, topic: String, event: String, limits: DecodingLimits) throws(RedisEnvelopeError) -> Payload {
         guard let opcodeByte = frame.getInteger(at: frame.readerIndex, as: UInt8.self),
               let lengthByte = frame.getInteger(at: frame.readerIndex + 1, as: UInt8.self)
         else { throw .invalid("frame header truncated") }
-        guard opcodeByte == 0x81 || opcodeByte == 0x82 else { throw .invalid("frame is not a final text or binary frame") }
+        let kind: FrameKind
+        switch opcodeByte {
+        case 0x81: kind = .text
+        case 0x82: kind = .binary
+        default: throw .invalid("frame is not a final text or binary frame")
+        }
         guard lengthByte & 0x80 == 0 else { throw .invalid("frame is masked") }
         let headerLength: Int
         let payloadLength: Int
@@ -192,6 +247,59 @@ struct RedisEnvelope: Sendable {
         }
         guard headerLength + payloadLength == frame.readableBytes else {
             throw .invalid("frame header says \(payloadLength) bytes, \(frame.readableBytes - headerLength) follow")
+        }
+        let body = frame.getSlice(at: frame.readerIndex + headerLength, length: payloadLength)!
+        let message: Message
+        do {
+            guard case .message(let decoded) = try V2Serializer().decodeServerFrame(body, kind: kind, limits: limits) else {
+                throw RedisEnvelopeError.invalid("frame is a reply, not a broadcast")
+            }
+            message = decoded
+        } catch let error as RedisEnvelopeError {
+            throw error
+        } catch {
+            throw .invalid("frame: \(error)")
+        }
+        guard message.joinRef == nil, message.ref == nil, message.topic == topic, message.event == event else {
+            throw .invalid("frame is not a broadcast of \(topic) \(event)")
+        }
+        return message.payload
+    }
+}
+
+extension Payload {
+    fileprivate var isBinary: Bool {
+        if case .binary = self { return true }
+        return false
+    }
+}
+
+/// Writes big-endian integers and bytes into memory known to be large enough.
+private struct RawWriter {
+    let base: UnsafeMutableRawPointer
+    var offset = 0
+
+    init(_ buffer: UnsafeMutableRawBufferPointer) {
+        base = buffer.baseAddress!
+    }
+
+    mutating func put<T: FixedWidthInteger>(_ value: T) {
+        base.storeBytes(of: value.bigEndian, toByteOffset: offset, as: T.self)
+        offset += MemoryLayout<T>.size
+    }
+
+    mutating func put(_ bytes: UnsafeRawBufferPointer) {
+        if let source = bytes.baseAddress {
+            (base + offset).copyMemory(from: source, byteCount: bytes.count)
+        }
+        offset += bytes.count
+    }
+
+    /// A u16 length, then the UTF-8 bytes.
+    mutating func putShort(_ string: inout String) {
+        string.withUTF8 { utf8 in
+            put(UInt16(utf8.count))
+            put(UnsafeRawBufferPointer(utf8))
         }
     }
 }

@@ -82,7 +82,7 @@ final class RedisProbe: @unchecked Sendable {
         outstanding = Outstanding(sequence: sequence, subscriberGeneration: generation)
 
         var channel = ByteBufferAllocator().buffer(capacity: 64)
-        channel.writeString(configuration.nodeChannel(configuration.nodeName))
+        configuration.nodeChannel(configuration.nodeName).write(into: &channel)
         var message = ByteBufferAllocator().buffer(capacity: 64)
         RedisEnvelope(kind: .probe, originNode: configuration.nodeName, instance: instance, sequence: sequence).encode(into: &message)
         let reply = eventLoop.makePromise(of: RedisValue.self)

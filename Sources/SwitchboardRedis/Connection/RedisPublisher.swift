@@ -102,35 +102,37 @@ final class RedisPublisher: @unchecked Sendable {
         reply: EventLoopPromise<RedisValue>? = nil,
         bufferable: Bool = true
     ) -> Outcome {
-        let (outcome, flushOn) = lock.withLock { () -> (Outcome, (any Channel)?) in
-            switch state {
-            case .connected(let connection):
-                guard inFlight < configuration.maxPublishesInFlight else {
-                    if !overloaded {
-                        overloaded = true
-                        logger.warning("redis \(role): \(inFlight) publishes unanswered; dropping new ones until Redis catches up")
+        let (outcome, flushOn) = RedisCommand.withPublish(channel: channel, message: message) { command in
+            lock.withLock { () -> (Outcome, (any Channel)?) in
+                switch state {
+                case .connected(let connection):
+                    guard inFlight < configuration.maxPublishesInFlight else {
+                        if !overloaded {
+                            overloaded = true
+                            logger.warning("redis \(role): \(inFlight) publishes unanswered; dropping new ones until Redis catches up")
+                        }
+                        return (.dropped, nil)
                     }
-                    return (.dropped, nil)
+                    batch.writeBytes(command)
+                    if let reply {
+                        batchReplies.append(.promise(reply))
+                    } else if case .publishes(let count)? = batchReplies.last {
+                        batchReplies[batchReplies.count - 1] = .publishes(count: count + 1)
+                        inFlight += 1
+                    } else {
+                        batchReplies.append(.publishes(count: 1))
+                        inFlight += 1
+                    }
+                    guard !flushScheduled else { return (.sent, nil) }
+                    flushScheduled = true
+                    return (.sent, connection)
+                case .idle, .connecting, .settling, .reconnecting, .stopped:
+                    guard bufferable, outage.count < configuration.outageBuffer, !isStopped else { return (.dropped, nil) }
+                    var copy = ByteBufferAllocator().buffer(capacity: command.count)
+                    copy.writeBytes(command)
+                    outage.append(copy)
+                    return (.buffered, nil)
                 }
-                RedisCommand.writePublish(channel: channel, message: message, into: &batch)
-                if let reply {
-                    batchReplies.append(.promise(reply))
-                } else if case .publishes(let count)? = batchReplies.last {
-                    batchReplies[batchReplies.count - 1] = .publishes(count: count + 1)
-                    inFlight += 1
-                } else {
-                    batchReplies.append(.publishes(count: 1))
-                    inFlight += 1
-                }
-                guard !flushScheduled else { return (.sent, nil) }
-                flushScheduled = true
-                return (.sent, connection)
-            case .idle, .connecting, .settling, .reconnecting, .stopped:
-                guard bufferable, outage.count < configuration.outageBuffer, !isStopped else { return (.dropped, nil) }
-                var command = ByteBufferAllocator().buffer(capacity: message.readableBytes + channel.readableBytes + 40)
-                RedisCommand.writePublish(channel: channel, message: message, into: &command)
-                outage.append(command)
-                return (.buffered, nil)
             }
         }
         switch outcome {
@@ -155,17 +157,44 @@ final class RedisPublisher: @unchecked Sendable {
         return false
     }
 
-    /// Writes the batch; on `eventLoop`.
+    /// Unanswered publishes from which a connection counts as under load.
+    static let coalescingDepth = 256
+
+    /// Writes the batch; on `eventLoop`. The flush stays scheduled while it
+    /// writes: what is published meanwhile is picked up by a follow-up flush
+    /// queued from the loop itself, so publishers only wake the loop (a
+    /// system call) when it has gone idle.
     private func flush(_ channel: any Channel) {
-        let (bytes, replies) = lock.withLock { () -> (ByteBuffer, [RedisReplySlot]) in
-            flushScheduled = false
+        let taken = lock.withLock { () -> (ByteBuffer, [RedisReplySlot])? in
+            // A flush queued for a connection since lost has nothing to do.
+            guard case .connected(let current) = state, current === channel else { return nil }
             let taken = (batch, batchReplies)
             batch = channel.allocator.buffer(capacity: max(4096, taken.0.readableBytes))
             batchReplies = []
             return taken
         }
-        guard bytes.readableBytes > 0 else { return }
-        channel.writeAndFlush(RedisRequest(bytes: bytes, replies: replies), promise: nil)
+        guard let (bytes, replies) = taken else { return }
+        if bytes.readableBytes > 0 {
+            channel.writeAndFlush(RedisRequest(bytes: bytes, replies: replies), promise: nil)
+        }
+        let (more, deepPipeline) = lock.withLock { () -> (Bool, Bool) in
+            guard batch.readableBytes > 0 else {
+                flushScheduled = false
+                return (false, false)
+            }
+            return (true, inFlight >= Self.coalescingDepth)
+        }
+        if more {
+            // Publishes keep coming while the last batch was written. Under
+            // sustained load (many unanswered), let the next batch grow a
+            // little, so that each write (and each read of the replies, and
+            // Redis's own work) carries many commands; otherwise go on at once.
+            if deepPipeline, configuration.publishCoalescing > .zero {
+                eventLoop.scheduleTask(in: TimeAmount(configuration.publishCoalescing)) { self.flush(channel) }
+            } else {
+                eventLoop.execute { self.flush(channel) }
+            }
+        }
     }
 
     /// Replies to publishes of connection `generation` arrived.
@@ -210,7 +239,8 @@ final class RedisPublisher: @unchecked Sendable {
         let role = self.role
         return RedisConnector.connect(settings, on: eventLoop) {
             RedisCommandHandler(
-                onPublishReplies: { [weak self] replies in self?.answered(replies, generation: generation) },
+                // Strong: the cycle through the pipeline ends when the channel closes.
+                onPublishReplies: { replies in self.answered(replies, generation: generation) },
                 onClose: { unanswered in counters.unconfirmed.bump(unanswered) },
                 onError: { error in logger.warning("redis \(role) connection error: \(error)") }
             )

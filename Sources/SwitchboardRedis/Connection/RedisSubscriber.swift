@@ -184,7 +184,8 @@ final class RedisSubscriber: @unchecked Sendable {
             let logger = self.logger
             pipeline.removeHandler(name: RedisConnector.commandHandlerName).whenFailure { _ in }
             try pipeline.addHandler(RedisSubscriberHandler(
-                onPush: { [weak self] push in self?.received(push, from: channel) },
+                // Strong: the cycle through the pipeline ends when the channel closes.
+                onPush: { push in self.received(push, from: channel) },
                 onError: { error in logger.warning("redis subscriber connection error: \(error)") }
             ))
         } catch {

@@ -22,9 +22,16 @@ enum RedisCommand {
         return buffer
     }
 
-    /// Appends `PUBLISH channel message` to `output`: the hot path, with the
-    /// argument table on the stack and each argument read in place.
+    /// Appends `PUBLISH channel message` to `output`.
     static func writePublish(channel: ByteBuffer, message: ByteBuffer, into output: inout ByteBuffer) {
+        _ = withPublish(channel: channel, message: message) { output.writeBytes($0) }
+    }
+
+    /// Formats `PUBLISH channel message` and lends the bytes to `body`: the
+    /// hot path, with the argument table on the stack, each argument read in
+    /// place, and the formatting done before `body` (which may hold a lock)
+    /// runs.
+    static func withPublish<R>(channel: ByteBuffer, message: ByteBuffer, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         channel.withUnsafeReadableBytes { channel in
             message.withUnsafeReadableBytes { message in
                 withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: 3) { argv in
@@ -35,7 +42,7 @@ enum RedisCommand {
                         argvlen[1] = channel.count
                         argv[2] = pointer(message)
                         argvlen[2] = message.count
-                        format(argv, UnsafeBufferPointer(argvlen), into: &output)
+                        return withFormatted(argv, UnsafeBufferPointer(argvlen), body)
                     }
                 }
             }
@@ -62,13 +69,22 @@ enum RedisCommand {
         _ argvlen: UnsafeBufferPointer<Int>,
         into output: inout ByteBuffer
     ) {
+        _ = withFormatted(argv, argvlen) { output.writeBytes($0) }
+    }
+
+    /// Runs hiredis's `redisFormatCommandArgv`, lends the result to `body`, frees it.
+    private static func withFormatted<R>(
+        _ argv: UnsafeMutableBufferPointer<UnsafePointer<CChar>?>,
+        _ argvlen: UnsafeBufferPointer<Int>,
+        _ body: (UnsafeRawBufferPointer) -> R
+    ) -> R {
         var command: UnsafeMutablePointer<CChar>?
         let count = redisFormatCommandArgv(&command, Int32(argv.count), argv.baseAddress, argvlen.baseAddress)
         guard count >= 0, let command else {
             fatalError("hiredis could not allocate a \(argvlen.reduce(0, +))-byte command")
         }
-        output.writeBytes(UnsafeRawBufferPointer(start: command, count: Int(count)))
-        redisFreeCommand(command)
+        defer { redisFreeCommand(command) }
+        return body(UnsafeRawBufferPointer(start: command, count: Int(count)))
     }
 
     /// A pointer hiredis may read the argument from; an empty argument gets a

@@ -1,0 +1,106 @@
+import NIOHTTP1
+
+/// The admin API's routes, independent of HTTP plumbing: each request (already
+/// authorized) becomes a status and a JSON body.
+struct AdminAPI: Sendable {
+    let runtime: ServerRuntime
+
+    /// Answers one authorized request.
+    func handle(method: HTTPMethod, path: String, body: JSONValue?) async -> (HTTPResponseStatus, JSONValue) {
+        switch (method, path) {
+        case (.GET, "/stats"):
+            return (.ok, await stats())
+        case (.POST, "/shed"):
+            return await shed(body ?? .object([:]))
+        case (.POST, "/drain"):
+            return await drain(body ?? .object([:]))
+        case (.POST, "/undrain"):
+            guard runtime.undrain() else {
+                return (.conflict, Self.error("the node is shutting down"))
+            }
+            return (.ok, ["status": "ok", "state": .string(runtime.operationalState)])
+        case (.POST, "/disconnect"):
+            guard let id = body?["id"]?.stringValue, !id.isEmpty else {
+                return (.badRequest, Self.error("\"id\" must be a non-empty socket id"))
+            }
+            let closed = await runtime.disconnect(socketID: id)
+            return (.ok, ["status": "ok", "id": .string(id), "disconnected": .int(closed)])
+        case (_, "/stats"), (_, "/shed"), (_, "/drain"), (_, "/undrain"), (_, "/disconnect"):
+            return (.methodNotAllowed, Self.error("method not allowed"))
+        default:
+            return (.notFound, Self.error("not found"))
+        }
+    }
+
+    func stats() async -> JSONValue {
+        let adapter = runtime.pubsub.adapterStatus
+        var pubsub: JSONObject = ["adapter": .string(adapter.name), "state": .string(adapter.state)]
+        if let detail = adapter.detail { pubsub["detail"] = .string(detail) }
+        let (since, window) = runtime.operations.withLock { ($0.drainingSince, $0.drainWindow) }
+        var drain: JSONObject = ["draining": .bool(since != nil)]
+        if let since {
+            drain["elapsed_seconds"] = .double(Self.seconds(ContinuousClock.now - since))
+            drain["window_seconds"] = .double(Self.seconds(window))
+        }
+        return [
+            "node": .string(runtime.pubsub.nodeName),
+            "version": .string(runtime.configuration.version),
+            "uptime_seconds": .double(Self.seconds(ContinuousClock.now - runtime.startedAt)),
+            "state": .string(runtime.operationalState),
+            "accepting": .bool(runtime.isAcceptingSockets),
+            "connections": .int(runtime.connectionCount),
+            "channels": .int(await runtime.channelCount()),
+            "topics": .int(runtime.pubsub.activeTopicCount),
+            "pubsub": .object(pubsub),
+            "drain": .object(drain),
+            "shed": [
+                "pending": .int(runtime.pendingSheds.load(ordering: .relaxed)),
+                "total": .int(runtime.shedConnections.load(ordering: .relaxed)),
+            ],
+        ]
+    }
+
+    private func shed(_ body: JSONValue) async -> (HTTPResponseStatus, JSONValue) {
+        let amount: ShedAmount
+        if let count = body["count"]?.intValue, count >= 0, body["percent"] == nil {
+            amount = .count(count)
+        } else if let percent = body["percent"]?.doubleValue, (0...100).contains(percent), body["count"] == nil {
+            amount = .percent(percent)
+        } else {
+            return (.badRequest, Self.error("give either \"count\" (a whole number ≥ 0) or \"percent\" (0–100)"))
+        }
+        guard let window = Self.window(body["over"], default: .seconds(30)) else {
+            return (.badRequest, Self.error("\"over\" must be a duration such as \"30s\", \"500ms\" or \"2m\""))
+        }
+        let count = await runtime.shed(amount, over: window, reason: "shed by operator")
+        return (.ok, ["status": "ok", "shedding": .int(count), "over_seconds": .double(Self.seconds(window))])
+    }
+
+    private func drain(_ body: JSONValue) async -> (HTTPResponseStatus, JSONValue) {
+        guard let window = Self.window(body["over"], default: .seconds(60)) else {
+            return (.badRequest, Self.error("\"over\" must be a duration such as \"60s\""))
+        }
+        let count = await runtime.drain(over: window)
+        return (.ok, ["status": "ok", "shedding": .int(count), "over_seconds": .double(Self.seconds(window)), "state": .string(runtime.operationalState)])
+    }
+
+    /// `"30s"`-style strings or a number of seconds; `nil` when invalid.
+    static func window(_ value: JSONValue?, default defaultWindow: Duration) -> Duration? {
+        switch value {
+        case nil, .null?: defaultWindow
+        case .string(let text)?: ServeSettings.parseDuration(text)
+        case .int(let seconds)? where seconds >= 0: .seconds(seconds)
+        case .double(let seconds)? where seconds >= 0 && seconds.isFinite: .milliseconds(Int64(seconds * 1000))
+        default: nil
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+
+    static func error(_ message: String) -> JSONValue {
+        ["error": .string(message)]
+    }
+}

@@ -1,0 +1,85 @@
+import CoreMetrics
+import Prometheus
+
+/// The metrics of one server, in its own Prometheus registry (so several
+/// servers in one process keep separate counts), made through swift-metrics
+/// and served as Prometheus text by `GET /metrics`.
+///
+/// Counters of the per-message fast path (messages in, frames out,
+/// deliveries) are counted in plain integers by each event loop's
+/// ``LoopDispatcher`` and added here in batches (``LoopCounts``).
+final class ServerMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+    let connections: CoreMetrics.Gauge
+    let channels: CoreMetrics.Gauge
+    let topics: CoreMetrics.Gauge
+    let messagesIn: CoreMetrics.Counter
+    let framesOut: CoreMetrics.Counter
+    let broadcasts: CoreMetrics.Counter
+    let deliveries: CoreMetrics.Counter
+    let fanoutTime: CoreMetrics.Timer
+    private let connects: [String: CoreMetrics.Counter]
+    private let joins: [String: CoreMetrics.Counter]
+    private let sheds: [String: CoreMetrics.Counter]
+
+    /// The `status` values of `switchboard_socket_connects_total`.
+    static let connectStatuses = ["ok", "refused", "invalid", "unavailable", "limited", "error"]
+    /// The `status` values of `switchboard_channel_joins_total`.
+    static let joinStatuses = ["ok", "refused", "crashed"]
+    /// The `reason` values of `switchboard_shed_connections_total`.
+    static let shedReasons = ["operator", "drain", "shutdown"]
+
+    init() {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Fan-out on one loop takes microseconds to milliseconds.
+        factory.durationHistogramBuckets["switchboard_broadcast_fanout_seconds"] = [
+            .microseconds(10), .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500),
+            .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1),
+        ]
+        self.registry = registry
+        connections = CoreMetrics.Gauge(label: "switchboard_connections", factory: factory)
+        channels = CoreMetrics.Gauge(label: "switchboard_channels", factory: factory)
+        topics = CoreMetrics.Gauge(label: "switchboard_topics", factory: factory)
+        messagesIn = CoreMetrics.Counter(label: "switchboard_messages_in_total", factory: factory)
+        framesOut = CoreMetrics.Counter(label: "switchboard_frames_out_total", factory: factory)
+        broadcasts = CoreMetrics.Counter(label: "switchboard_broadcasts_total", factory: factory)
+        deliveries = CoreMetrics.Counter(label: "switchboard_deliveries_total", factory: factory)
+        fanoutTime = CoreMetrics.Timer(label: "switchboard_broadcast_fanout_seconds", factory: factory)
+        func family(_ label: String, _ dimension: String, _ values: [String]) -> [String: CoreMetrics.Counter] {
+            Dictionary(uniqueKeysWithValues: values.map { ($0, CoreMetrics.Counter(label: label, dimensions: [(dimension, $0)], factory: factory)) })
+        }
+        connects = family("switchboard_socket_connects_total", "status", Self.connectStatuses)
+        joins = family("switchboard_channel_joins_total", "status", Self.joinStatuses)
+        sheds = family("switchboard_shed_connections_total", "reason", Self.shedReasons)
+    }
+
+    func socketConnect(_ status: String) {
+        connects[status]?.increment()
+    }
+
+    func channelJoin(_ status: String) {
+        joins[status]?.increment()
+    }
+
+    func shed(_ reason: String) {
+        sheds[reason]?.increment()
+    }
+
+    /// Adds one loop's batch of fast-path counts.
+    func add(_ counts: LoopCounts) {
+        if counts.messagesIn > 0 { messagesIn.increment(by: counts.messagesIn) }
+        if counts.framesOut > 0 { framesOut.increment(by: counts.framesOut) }
+        if counts.deliveries > 0 { deliveries.increment(by: counts.deliveries) }
+        if counts.broadcasts > 0 { broadcasts.increment(by: counts.broadcasts) }
+    }
+
+    /// The registry in Prometheus text exposition format.
+    func render() -> [UInt8] {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(4096)
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}

@@ -1,0 +1,25 @@
+import NIOCore
+
+/// A Redis channel name, `<prefix>:<kind><name>` (`switchboard:t:room:lobby`),
+/// kept in parts so that publishing writes it without building a string.
+struct RedisChannelName: Sendable, Hashable, CustomStringConvertible {
+    var prefix: String
+    /// `t:` for a topic, `n:` for a node, empty for the global channel.
+    var kind: String
+    var name: String
+
+    var description: String {
+        "\(prefix):\(kind)\(name)"
+    }
+
+    var byteCount: Int {
+        prefix.utf8.count + 1 + kind.utf8.count + name.utf8.count
+    }
+
+    func write(into buffer: inout ByteBuffer) {
+        buffer.writeString(prefix)
+        buffer.writeInteger(UInt8(ascii: ":"))
+        buffer.writeString(kind)
+        buffer.writeString(name)
+    }
+}
