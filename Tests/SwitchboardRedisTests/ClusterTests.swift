@@ -31,6 +31,17 @@ struct ClusterTests {
         }
     }
 
+    @Test("a binary shout crosses nodes as a binary frame")
+    func binaryPayloadsCrossNodes() async throws {
+        try await TestCluster.with(nodes: 2) { cluster in
+            let (_, roomA) = try await cluster.joined(0, "room:bin")
+            let (_, roomB) = try await cluster.joined(1, "room:bin")
+            let bytes = ByteBuffer(bytes: [0, 1, 2, 254, 255])
+            _ = try await roomA.push("shout", payload: .binary(bytes))
+            #expect(try await roomB.nextMessage(event: "shout").payload == .binary(bytes))
+        }
+    }
+
     @Test("a server-side broadcast on C reaches A; POST /api/broadcast on B reaches A", arguments: RedisMode.allCases)
     func serverBroadcastReachesOtherNodes(mode: RedisMode) async throws {
         try await TestCluster.with(nodes: 3, mode: mode) { cluster in

@@ -113,7 +113,7 @@ final class RedisProbe: @unchecked Sendable {
         guard let outstanding, outstanding.sequence == sequence else { return }
         self.outstanding = nil
         counters.probeFailures.bump()
-        let timeout = configuration.probeTimeout.formatted
+        let timeout = configuration.probeTimeout.humanReadable
         if outstanding.acknowledged {
             subscriber.reset(
                 reason: "probe \(sequence) was published but did not come back within \(timeout): the subscriber connection is silent",

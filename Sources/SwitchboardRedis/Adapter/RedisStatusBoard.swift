@@ -64,7 +64,7 @@ final class RedisStatusBoard: Sendable {
         update(role) { connection, logger in
             if let previous = connection, previous.phase == .reconnecting {
                 let outage = ContinuousClock.now - previous.sinceInstant
-                logger.notice("redis \(role) reconnected to \(self.configuration.url.endpoint) after \(outage.formatted) (\(previous.failedAttempts + 1) attempts)")
+                logger.notice("redis \(role) reconnected to \(self.configuration.url.endpoint) after \(outage.humanReadable) (\(previous.failedAttempts + 1) attempts)")
             } else {
                 logger.info("redis \(role) connected to \(self.configuration.url.endpoint)")
             }
@@ -86,7 +86,7 @@ final class RedisStatusBoard: Sendable {
             guard var current = connection else { return }
             current.failedAttempts += 1
             let level: Logger.Level = current.failedAttempts == 1 || current.lastError != reason ? .info : .debug
-            logger.log(level: level, "redis \(role) reconnect attempt \(current.failedAttempts) failed: \(reason); next in \(delay.formatted)")
+            logger.log(level: level, "redis \(role) reconnect attempt \(current.failedAttempts) failed: \(reason); next in \(delay.humanReadable)")
             current.lastError = reason
             connection = current
         }
@@ -169,16 +169,5 @@ final class RedisStatusBoard: Sendable {
             }
             return AdapterStatus(name: "redis", state: state.overall.rawValue, detail: details.joined(separator: "; "))
         }
-    }
-}
-
-extension Duration {
-    /// `1.25 s`, `80 ms`.
-    var formatted: String {
-        let milliseconds = Double(components.seconds) * 1_000 + Double(components.attoseconds) / 1e15
-        if milliseconds < 1_000 {
-            return "\(Int(milliseconds.rounded())) ms"
-        }
-        return "\((milliseconds / 10).rounded() / 100) s"
     }
 }

@@ -70,6 +70,7 @@ final class RedisPublisher: @unchecked Sendable {
 
     // On `eventLoop`:
     private var reconnectTask: Scheduled<Void>?
+    private var load = PublishLoad()
 
     init(
         index: Int,
@@ -157,9 +158,6 @@ final class RedisPublisher: @unchecked Sendable {
         return false
     }
 
-    /// Unanswered publishes from which a connection counts as under load.
-    static let coalescingDepth = 256
-
     /// Writes the batch; on `eventLoop`. The flush stays scheduled while it
     /// writes: what is published meanwhile is picked up by a follow-up flush
     /// queued from the loop itself, so publishers only wake the loop (a
@@ -177,19 +175,20 @@ final class RedisPublisher: @unchecked Sendable {
         if bytes.readableBytes > 0 {
             channel.writeAndFlush(RedisRequest(bytes: bytes, replies: replies), promise: nil)
         }
-        let (more, deepPipeline) = lock.withLock { () -> (Bool, Bool) in
+        let busy = load.record(replies.reduce(0) { $0 + $1.commandCount })
+        let more = lock.withLock { () -> Bool in
             guard batch.readableBytes > 0 else {
                 flushScheduled = false
-                return (false, false)
+                return false
             }
-            return (true, inFlight >= Self.coalescingDepth)
+            return true
         }
         if more {
             // Publishes keep coming while the last batch was written. Under
-            // sustained load (many unanswered), let the next batch grow a
-            // little, so that each write (and each read of the replies, and
-            // Redis's own work) carries many commands; otherwise go on at once.
-            if deepPipeline, configuration.publishCoalescing > .zero {
+            // sustained load, let the next batch grow a little, so that each
+            // write (and each read of the replies, and Redis's own work)
+            // carries many commands; at moderate rates go on at once.
+            if busy, configuration.publishCoalescing > .zero {
                 eventLoop.scheduleTask(in: TimeAmount(configuration.publishCoalescing)) { self.flush(channel) }
             } else {
                 eventLoop.execute { self.flush(channel) }
@@ -271,7 +270,7 @@ final class RedisPublisher: @unchecked Sendable {
         }
         guard settling else { return }
         let delay = configuration.outageReplayDelay
-        logger.info("redis \(role): replaying the outage buffer in \(delay.formatted), once the other nodes are back")
+        logger.info("redis \(role): replaying the outage buffer in \(delay.humanReadable), once the other nodes are back")
         eventLoop.scheduleTask(in: TimeAmount(delay)) {
             self.replay(on: channel)
         }

@@ -17,3 +17,13 @@ enum RedisReplySlot: Sendable {
     /// entry each.
     case publishes(count: Int)
 }
+
+extension RedisReplySlot {
+    /// The commands this slot stands for.
+    var commandCount: Int {
+        switch self {
+        case .promise: return 1
+        case .publishes(let count): return count
+        }
+    }
+}

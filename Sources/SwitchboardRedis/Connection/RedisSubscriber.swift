@@ -100,7 +100,7 @@ final class RedisSubscriber: @unchecked Sendable {
                 self.unconfirmed[channel, default: 0] += 1
             }
             let timer = self.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
-                self.logger.warning("redis subscriber: SUBSCRIBE \(channel) not confirmed within \(timeout.formatted); going on without it")
+                self.logger.warning("redis subscriber: SUBSCRIBE \(channel) not confirmed within \(timeout.humanReadable); going on without it")
                 promise.succeed()
             }
             promise.futureResult.whenComplete { _ in timer.cancel() }
@@ -117,11 +117,6 @@ final class RedisSubscriber: @unchecked Sendable {
                 self.send(["UNSUBSCRIBE", .string(channel)], on: connection)
             }
         }
-    }
-
-    /// Wanted channels (for tests and status).
-    func channelCount() -> EventLoopFuture<Int> {
-        eventLoop.submit { self.subscriptions.count }
     }
 
     private func send(_ command: [RedisArgument], on channel: any Channel) {
