@@ -298,7 +298,7 @@ struct LoopbackTests {
     @Test("heartbeats go out on topic phoenix; an unanswered one closes and reconnects")
     func heartbeatTimeout() async throws {
         let server = try await FakePhoenixServer.start()
-        let client = self.makeClient(server) { $0.heartbeatInterval = .milliseconds(250) }
+        let client = self.makeClient(server) { $0.heartbeatInterval = .seconds(1) }
         try await client.connect()
         try await eventually { server.received(event: "heartbeat").count >= 2 }
         let heartbeat = try #require(server.received(event: "heartbeat").first)

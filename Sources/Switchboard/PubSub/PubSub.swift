@@ -7,12 +7,19 @@ import NIOCore
 public final class PubSub: Sendable {
     private let adapter: any PubSubAdapter
     private let dispatchers: [LoopDispatcher]
-    private let activations = NIOLockedValueBox<[String: TopicActivation]>([:])
+    private let activations = NIOLockedValueBox(Activations())
     private let allocator = ByteBufferAllocator()
     private let logger: Logger
 
     /// Per topic: how many local subscribers hold it, and the adapter
     /// subscription that they wait for.
+    /// Adapter subscriptions: the topics held locally, and the unsubscribes
+    /// still under way (a new subscribe of the topic waits for them).
+    private struct Activations {
+        var topics: [String: TopicActivation] = [:]
+        var pendingDeactivations: [String: Task<Void, Never>] = [:]
+    }
+
     private struct TopicActivation {
         var holders: Int
         var ready: Task<Void, Never>
@@ -114,47 +121,63 @@ public final class PubSub: Sendable {
     /// Takes a hold on `topic`; the first hold subscribes the adapter and
     /// every hold waits until that subscription is in place.
     func acquire(_ topic: String) async {
-        let ready = activations.withLockedValue { activations -> Task<Void, Never> in
-            if var activation = activations[topic] {
+        let ready = activations.withLockedValue { state -> Task<Void, Never> in
+            if var activation = state.topics[topic] {
                 activation.holders += 1
-                activations[topic] = activation
+                state.topics[topic] = activation
                 return activation.ready
             }
             let adapter = self.adapter
             let logger = self.logger
+            // After any unsubscribe of the same topic still under way, so the
+            // adapter sees the two in the order they happened here.
+            let previous = state.pendingDeactivations[topic]
             let ready = Task {
+                await previous?.value
                 do {
                     try await adapter.topicActivated(topic)
                 } catch {
                     logger.error("pubsub subscribe failed", metadata: ["topic": "\(topic)", "error": "\(error)"])
                 }
             }
-            activations[topic] = TopicActivation(holders: 1, ready: ready)
+            state.topics[topic] = TopicActivation(holders: 1, ready: ready)
             return ready
         }
         await ready.value
     }
 
-    /// Releases a hold; the last one unsubscribes the adapter.
+    /// Releases a hold; the last one unsubscribes the adapter, once its
+    /// subscription has completed.
     func release(_ topic: String) async {
-        let deactivate = activations.withLockedValue { activations -> Bool in
-            guard var activation = activations[topic] else { return false }
+        let deactivation = activations.withLockedValue { state -> Task<Void, Never>? in
+            guard var activation = state.topics[topic] else { return nil }
             activation.holders -= 1
             if activation.holders > 0 {
-                activations[topic] = activation
-                return false
+                state.topics[topic] = activation
+                return nil
             }
-            activations[topic] = nil
-            return true
+            state.topics[topic] = nil
+            let adapter = self.adapter
+            let subscribed = activation.ready
+            let deactivation = Task {
+                await subscribed.value
+                await adapter.topicDeactivated(topic)
+            }
+            state.pendingDeactivations[topic] = deactivation
+            return deactivation
         }
-        if deactivate {
-            await adapter.topicDeactivated(topic)
+        guard let deactivation else { return }
+        await deactivation.value
+        activations.withLockedValue { state in
+            if state.pendingDeactivations[topic] == deactivation {
+                state.pendingDeactivations[topic] = nil
+            }
         }
     }
 
     /// Topics with at least one local subscriber.
     public var activeTopicCount: Int {
-        activations.withLockedValue { $0.count }
+        activations.withLockedValue { $0.topics.count }
     }
 }
 
