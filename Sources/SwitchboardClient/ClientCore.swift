@@ -215,6 +215,17 @@ final class ClientCore {
                 channel.closeFuture.hop(to: self.eventLoop).assumeIsolated().whenComplete { _ in
                     self.channelClosed(connectionID: id)
                 }
+                // A server that accepts the connection but never answers the
+                // upgrade must not hold the attempt forever.
+                let timeout = self.configuration.connectTimeout
+                self.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+                    guard self.connectionID == id, self.phase == .connecting else { return }
+                    self.recordAttemptError(
+                        ClientError.handshakeFailed("no upgrade response within \(timeout.nanoseconds / 1_000_000) ms"),
+                        connectionID: id
+                    )
+                    channel.close(promise: nil)
+                }
             case .failure(let error):
                 self.attemptFailed(error, connectionID: id)
             }

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 import Switchboard
 import Synchronization
 import SwitchboardClient
@@ -102,6 +103,40 @@ struct LoopbackTests {
         await #expect(throws: (any Error).self) {
             try await client.connect()
         }
+    }
+
+    @Test("a server that accepts TCP but never answers the upgrade fails the connect after the timeout")
+    func silentServerTimesOut() async throws {
+        // A listener with no handlers: it accepts and never says anything.
+        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        var configuration = PhoenixClient.Configuration(host: "127.0.0.1", port: listener.localAddress!.port!)
+        configuration.connectTimeout = .milliseconds(500)
+        configuration.reconnect = false
+        let client = PhoenixClient(configuration: configuration)
+        // The connect runs on its own task and is only watched for 5 s, so a
+        // client without the timeout fails this test instead of hanging it.
+        let finished = Mutex<Result<Void, any Error>?>(nil)
+        Task {
+            do {
+                try await client.connect()
+                finished.withLock { $0 = .success(()) }
+            } catch {
+                finished.withLock { $0 = .failure(error) }
+            }
+        }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while finished.withLock({ $0 == nil }), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let outcome: Result<Void, any Error> = finished.withLock { $0 } ?? .failure(ClientError.timeout)
+        guard case .failure(ClientError.handshakeFailed(let reason)) = outcome else {
+            Issue.record("expected handshakeFailed, got \(outcome)")
+            try await listener.close()
+            return
+        }
+        #expect(reason.contains("no upgrade response"))
+        try await listener.close()
     }
 
     @Test("a refused join throws replyError with the response and closes the channel")
