@@ -13,8 +13,7 @@ final class AdminRequestHandler: ChannelInboundHandler {
     private let api: AdminAPI
     private let token: String
     private var head: HTTPRequestHead?
-    private var body: ByteBuffer?
-    private var bodyTooLarge = false
+    private var requestBody = RequestBodyCollector(limit: AdminRequestHandler.maxBodySize)
 
     init(api: AdminAPI, token: String) {
         self.api = api
@@ -25,18 +24,9 @@ final class AdminRequestHandler: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
-            body = nil
-            bodyTooLarge = false
+            requestBody.reset()
         case .body(var chunk):
-            guard !bodyTooLarge else { return }
-            if (body?.readableBytes ?? 0) + chunk.readableBytes > Self.maxBodySize {
-                bodyTooLarge = true
-                body = nil
-            } else if body == nil {
-                body = chunk
-            } else {
-                body!.writeBuffer(&chunk)
-            }
+            requestBody.append(&chunk)
         case .end:
             guard let head else { return }
             self.head = nil
@@ -49,12 +39,12 @@ final class AdminRequestHandler: ChannelInboundHandler {
             respond(context: context, head: head, status: .unauthorized, body: AdminAPI.error("missing or wrong admin token"))
             return
         }
-        if bodyTooLarge {
+        if requestBody.isTooLarge {
             respond(context: context, head: head, status: .payloadTooLarge, body: AdminAPI.error("body too large"), close: true)
             return
         }
         var json: JSONValue?
-        if let body, body.readableBytes > 0 {
+        if let body = requestBody.body, body.readableBytes > 0 {
             do {
                 json = try JSONValue.parse(body, maxDepth: 8)
             } catch {

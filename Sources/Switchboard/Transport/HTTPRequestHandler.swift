@@ -16,8 +16,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let upgrader: SocketUpgrader
     private let outcome: UpgradeOutcome
     private var head: HTTPRequestHead?
-    private var body: ByteBuffer?
-    private var bodyTooLarge = false
+    private var requestBody = RequestBodyCollector(limit: HTTPRequestHandler.maxBodySize)
     /// Closes a connection that takes longer than `limits.requestTimeout` to
     /// send a complete request (a slow-loris), or idles that long between requests.
     private var requestTimer: Scheduled<Void>?
@@ -51,18 +50,9 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
-            body = nil
-            bodyTooLarge = false
+            requestBody.reset()
         case .body(var chunk):
-            guard !bodyTooLarge else { return }
-            if (body?.readableBytes ?? 0) + chunk.readableBytes > Self.maxBodySize {
-                bodyTooLarge = true
-                body = nil
-            } else if body == nil {
-                body = chunk
-            } else {
-                body!.writeBuffer(&chunk)
-            }
+            requestBody.append(&chunk)
         case .end:
             guard let head else { return }
             self.head = nil
@@ -165,13 +155,13 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             respond(context: context, head: head, status: .unauthorized, body: errorBody("missing or wrong API key"))
             return
         }
-        if bodyTooLarge {
+        if requestBody.isTooLarge {
             respond(context: context, head: head, status: .payloadTooLarge, body: errorBody("body larger than \(Self.maxBodySize) bytes"), close: true)
             return
         }
         let request: BroadcastRequest
         do {
-            request = try BroadcastRequest(body: body ?? ByteBuffer(), limits: runtime.configuration.limits.decoding)
+            request = try BroadcastRequest(body: requestBody.body ?? ByteBuffer(), limits: runtime.configuration.limits.decoding)
         } catch {
             respond(context: context, head: head, status: .badRequest, body: errorBody("\(error)"))
             return

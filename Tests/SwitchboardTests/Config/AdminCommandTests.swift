@@ -108,8 +108,13 @@ struct AdminCommandTests {
         defer { for socket in sockets { socket.close() } }
         let started = ContinuousClock.now
         server.terminate()
-        // Readiness fails at once while the sockets are being shed.
-        #expect(try await PlainHTTP.request(port: port, path: "/readyz").status == 503)
+        // Readiness fails as soon as the signal is handled, while the sockets are being shed.
+        var readiness = try await PlainHTTP.request(port: port, path: "/readyz").status
+        while readiness == 200, ContinuousClock.now - started < .milliseconds(400) {
+            try await Task.sleep(for: .milliseconds(10))
+            readiness = try await PlainHTTP.request(port: port, path: "/readyz").status
+        }
+        #expect(readiness == 503)
         for socket in sockets {
             #expect(try await socket.receive() == .close(code: 1012))
         }
