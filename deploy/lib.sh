@@ -353,8 +353,9 @@ bring_up() {
 # On a failed start the instance goes back to the release it ran, started
 # and ready, and replace_release returns 1.
 replace_release() {
-    local name="$1" version="$2" old
+    local name="$1" version="$2" old old_previous
     old="$(release_of "$name" current)"
+    old_previous="$(release_of "$name" previous)"
     if [ "$old" = "$version" ] && [ "$(running_version "$name")" = "$version" ] \
         && [ "$(http_status "http://${I_HOST[$name]}:${I_PORT[$name]}/readyz")" = 200 ]; then
         note "$name: already runs $version"
@@ -374,6 +375,7 @@ replace_release() {
     stop_instance "$name" || true
     [ -n "$old" ] || return 1
     on_host "$name" ln -sfn "releases/$old" current
+    if [ -n "$old_previous" ]; then on_host "$name" ln -sfn "releases/$old_previous" previous; fi
     start_instance "$name" || fail "$name: its previous release $old does not start either"
     bring_up "$name"
     return 1
