@@ -135,8 +135,13 @@ struct WatchBenchCommand: AsyncParsableCommand {
         report["watched_s"] = .measured(MonotonicClock.seconds(from: startedAt, to: endedAt), decimals: 3)
         report["ended_by"] = .text(signalled ? "signal" : "duration")
         report["final"] = .section(final.section(clients: clients.count))
-        let gaps = clients.map { records[$0.index].longestGap(until: endedAt) }.sorted()
-        report["gaps_ms"] = .section(Self.gapSection(gaps))
+        let gaps = clients.map { records[$0.index].longestGap(until: endedAt) }
+        var gapSection = Self.percentiles(gaps.map(\.milliseconds).sorted(), decimals: 1)
+        // When the longest gaps ended: together for a stall of the whole
+        // cluster, spread out when each client's own reconnect caused it.
+        let gapEnds = Self.percentiles(gaps.map { MonotonicClock.seconds(from: startedAt, to: $0.endedAt) }.sorted(), decimals: 2)
+        gapSection["ended_at_s"] = .section(gapEnds)
+        report["gaps_ms"] = .section(gapSection)
         report["reconnects"] = .section(final.reconnectSection)
         report["closes"] = .section(tally.snapshot.closeSection(startedAt: startedAt))
         var errors = ReportSection()
@@ -155,17 +160,17 @@ struct WatchBenchCommand: AsyncParsableCommand {
         return final.allJoined && clients.count == requested
     }
 
-    /// p50, p99 and max of the clients' longest gaps, in milliseconds.
-    static func gapSection(_ sorted: [Double]) -> ReportSection {
+    /// p50, p99 and max of sorted values.
+    static func percentiles(_ sorted: [Double], decimals: Int) -> ReportSection {
         var section = ReportSection()
         func percentile(_ p: Double) -> Double? {
             guard !sorted.isEmpty else { return nil }
             let rank = Int((p / 100 * Double(sorted.count)).rounded(.up)) - 1
             return sorted[min(sorted.count - 1, max(0, rank))]
         }
-        section["p50"] = .measured(percentile(50), decimals: 1)
-        section["p99"] = .measured(percentile(99), decimals: 1)
-        section["max"] = .measured(sorted.last, decimals: 1)
+        section["p50"] = .measured(percentile(50), decimals: decimals)
+        section["p99"] = .measured(percentile(99), decimals: decimals)
+        section["max"] = .measured(sorted.last, decimals: decimals)
         return section
     }
 }

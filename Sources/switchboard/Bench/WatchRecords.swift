@@ -14,6 +14,8 @@ final class WatchedClient: Sendable {
         var lastAt: UInt64 = 0
         /// Longest gap so far, in nanoseconds; 0 before the watch starts.
         var longestGap: UInt64 = 0
+        /// When the longest gap ended (``MonotonicClock``).
+        var longestGapEndedAt: UInt64 = 0
         var watching = false
         var open = true
     }
@@ -32,8 +34,9 @@ final class WatchedClient: Sendable {
     func received(at time: UInt64) {
         self.state.withLock {
             $0.received += 1
-            if $0.watching && time > $0.lastAt {
-                $0.longestGap = max($0.longestGap, time - $0.lastAt)
+            if $0.watching && time > $0.lastAt && time - $0.lastAt > $0.longestGap {
+                $0.longestGap = time - $0.lastAt
+                $0.longestGapEndedAt = time
             }
             $0.lastAt = time
         }
@@ -43,11 +46,13 @@ final class WatchedClient: Sendable {
         self.state.withLock { $0.open = open }
     }
 
-    /// The longest gap in milliseconds, counting the one still running at `end`.
-    func longestGap(until end: UInt64) -> Double {
+    /// The longest gap in milliseconds, counting the one still running at
+    /// `end`, and when it ended.
+    func longestGap(until end: UInt64) -> (milliseconds: Double, endedAt: UInt64) {
         self.state.withLock { state in
             let running = end > state.lastAt ? end - state.lastAt : 0
-            return Double(max(state.longestGap, running)) / 1e6
+            if running > state.longestGap { return (Double(running) / 1e6, end) }
+            return (Double(state.longestGap) / 1e6, state.longestGapEndedAt)
         }
     }
 }
