@@ -250,7 +250,7 @@ preflight() {
 tarball_version() {
     [ -f "$1" ] || fail "no release tarball at $1"
     local version
-    version="$(tar -xzOf "$1" VERSION 2>/dev/null | head -n 1 | tr -d '[:space:]')" \
+    version="$(tar --occurrence=1 -xzOf "$1" VERSION 2>/dev/null | head -n 1 | tr -d '[:space:]')" \
         || fail "$1 is not a release tarball (no VERSION inside)"
     [[ "$version" =~ ^[A-Za-z0-9._+-]{1,64}$ ]] || fail "$1: bad VERSION \"$version\""
     echo "$version"
@@ -272,7 +272,8 @@ install_release() {
         note "$name: extracting $(basename "$tarball") into $target"
         on_host "$name" mkdir -p "releases/$version.partial" shared
         copy_to_host "$name" "$tarball" "$dir/releases/$version.tar.gz"
-        on_host "$name" tar -xzf "releases/$version.tar.gz" -C "releases/$version.partial"
+        # Low priority: the instances still serving share this CPU in local mode.
+        on_host "$name" nice -n 10 tar -xzf "releases/$version.tar.gz" -C "releases/$version.partial"
         on_host "$name" rm -f "releases/$version.tar.gz"
         on_host "$name" mv -T "releases/$version.partial" "releases/$version"
     fi
