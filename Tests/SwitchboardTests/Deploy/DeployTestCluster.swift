@@ -264,7 +264,8 @@ final class DeployTestCluster: @unchecked Sendable {
 
     // MARK: - Teardown
 
-    /// Kills every instance (from their pid files), the watches, haproxy and redis.
+    /// Kills every instance (from their pid files), the watches, haproxy and
+    /// redis, and deletes the binaries.
     func tearDown() {
         let instances = directory.appendingPathComponent("instances")
         for name in Self.instanceNames {
@@ -281,5 +282,15 @@ final class DeployTestCluster: @unchecked Sendable {
         }
         for process in processes.reversed() { process.kill() }
         processes.removeAll()
+        // Keep the logs and reports (small); drop the tarballs and the
+        // extracted binaries (about 1.4 GB a run).
+        let files = FileManager.default
+        try? files.removeItem(at: directory.appendingPathComponent("dist"))
+        for name in Self.instanceNames {
+            let releases = instances.appendingPathComponent("\(name)/releases")
+            for release in (try? files.contentsOfDirectory(atPath: releases.path)) ?? [] {
+                try? files.removeItem(at: releases.appendingPathComponent("\(release)/bin/switchboard"))
+            }
+        }
     }
 }
