@@ -147,14 +147,16 @@ running_version() {
 
 # The node's open connections (admin /stats), or nothing.
 connection_count() {
-    admin "$1" stats --json 2>/dev/null | sed -n 's/.*"connections"[[:space:]]*:[[:space:]]*\([0-9]*\).*/\1/p'
+    # The first "connections" of the answer is the node's own (top level).
+    admin "$1" stats --json 2>/dev/null | grep -o '"connections"[[:space:]]*:[[:space:]]*[0-9]*' \
+        | head -n 1 | grep -o '[0-9]*$'
 }
 
 # wait_drained NAME TIMEOUT_SECONDS: until the node holds no connection.
 wait_drained() {
     local name="$1" deadline=$((SECONDS + $2)) count
     while :; do
-        count="$(connection_count "$name")"
+        count="$(connection_count "$name" || true)"
         [ "$count" = 0 ] && return 0
         if [ -z "$count" ]; then note "$name: admin API not answering; treating it as drained"; return 0; fi
         [ "$SECONDS" -lt "$deadline" ] || { note "$name: still $count connections after ${2}s"; return 1; }
