@@ -57,19 +57,18 @@ struct WatchBenchCommand: AsyncParsableCommand {
         try await BenchEnvironment.run(options: self.options, sockets: (self.options.connections ?? 1000) + publishers) { await self.execute($0, publishers: publishers) }
     }
 
-    private func topic(_ index: Int) -> String { "\(self.options.topic):\(index % self.topics)" }
-
     private func execute(_ environment: BenchEnvironment, publishers publisherCount: Int) async -> Bool {
         let options = self.options
         let requested = options.connections ?? 1000
         let tally = WatchTally()
         let records = (0..<requested).map { _ in WatchedClient() }
         let topicCount = self.topics
+        let topic: @Sendable (Int) -> String = { "\(options.topic):\($0 % topicCount)" }
 
         var ramp = ConnectionRamp(
             options: options,
             loops: environment.stats.loops,
-            topic: { "\(options.topic):\($0 % topicCount)" },
+            topic: topic,
             prepare: { index, client, channel in
                 let record = records[index]
                 channel.on("shout") { _ in record.received(at: MonotonicClock.now()) }
@@ -98,7 +97,7 @@ struct WatchBenchCommand: AsyncParsableCommand {
             return false
         }
 
-        let publishing = WatchPublishers(count: publisherCount, topics: (0..<topicCount).map(self.topic), rate: self.publishRate)
+        let publishing = WatchPublishers(count: publisherCount, topics: (0..<topicCount).map(topic), rate: self.publishRate)
         await publishing.open(options: options, group: environment.group)
 
         // Watched window: from here to the end (duration or signal).
