@@ -11,6 +11,8 @@ enum TestServer {
         router.channel("slow:*") { TestChannels.Slow() }
         router.channel("intercept:*") { TestChannels.Intercepting() }
         router.channel("deferred:*") { TestChannels.Deferred() }
+        // Matches the cluster's reserved topic too, which must stay unjoinable.
+        router.channel("switchboard:*") { TestChannels.Slow() }
         return [
             SocketEndpoint(path: "/socket", socket: DemoSocket(), router: router),
             SocketEndpoint(path: "/guarded", socket: TestChannels.GuardedSocket(), router: router),

@@ -20,7 +20,8 @@ struct TestCluster: Sendable {
         endpoints: [SocketEndpoint] = [BuiltIn.endpoint()],
         maxChannelsPerSocket: Int = 100,
         urls: [String]? = nil,
-        configure: (inout RedisAdapterConfiguration) -> Void = { _ in }
+        configure: (inout RedisAdapterConfiguration) -> Void = { _ in },
+        configureServer: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> TestCluster {
         var servers: [SwitchboardServer] = []
         var adapters: [RedisAdapter] = []
@@ -36,6 +37,9 @@ struct TestCluster: Sendable {
             configuration.apiKey = apiKey
             configuration.shutdownGracePeriod = .milliseconds(200)
             configuration.limits.maxChannelsPerSocket = maxChannelsPerSocket
+            // Cluster reports stay out of the way of tests that count messages.
+            configuration.clusterReportInterval = .seconds(3600)
+            configureServer(&configuration)
             let server = SwitchboardServer(configuration: configuration, endpoints: endpoints, adapter: adapter, logger: testLogger(name))
             try await server.start()
             servers.append(server)
@@ -83,12 +87,15 @@ struct TestCluster: Sendable {
         endpoints: [SocketEndpoint] = [BuiltIn.endpoint()],
         urls: [String]? = nil,
         configure: (inout RedisAdapterConfiguration) -> Void = { _ in },
+        configureServer: (inout ServerConfiguration) -> Void = { _ in },
         _ body: (TestCluster) async throws -> R
     ) async throws -> R {
         let redis = if let redis { redis } else { try await RedisTestServer.start() }
         let cluster: TestCluster
         do {
-            cluster = try await start(nodes: nodes, mode: mode, redis: redis, endpoints: endpoints, urls: urls, configure: configure)
+            cluster = try await start(
+                nodes: nodes, mode: mode, redis: redis, endpoints: endpoints, urls: urls, configure: configure, configureServer: configureServer
+            )
         } catch {
             redis.stop()
             throw error

@@ -8,7 +8,9 @@ struct TestSocket: ~Copyable {
     let fd: Int32
 
     init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // A local until connected: a throwing init must not leave `fd` set,
+        // or deinit would close it a second time (someone else's by then).
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
@@ -24,6 +26,7 @@ struct TestSocket: ~Copyable {
             close(fd)
             throw RedisTestServer.NotStarting(description: "cannot connect to 127.0.0.1:\(port)")
         }
+        self.fd = fd
     }
 
     deinit {
@@ -50,5 +53,18 @@ struct TestSocket: ~Copyable {
             received += buffer[..<read]
         }
         return String(decoding: received, as: UTF8.self).components(separatedBy: "\r\n").filter { !$0.isEmpty }
+    }
+
+    /// Reads until the peer closes the connection.
+    func readToEnd() throws -> String {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let read = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard read >= 0 else { throw RedisTestServer.NotStarting(description: "no reply") }
+            if read == 0 { break }
+            received += buffer[..<read]
+        }
+        return String(decoding: received, as: UTF8.self)
     }
 }

@@ -40,6 +40,12 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
     case adminPort = "admin.port"
     case adminToken = "admin.token"
     case drainOnShutdown = "drain_on_shutdown"
+    case maxConnectionAge = "max_connection_age"
+    case maxConnectionAgeJitter = "max_connection_age_jitter"
+    case guardMaxConnections = "resource_guard.max_connections"
+    case guardMaxMemory = "resource_guard.max_memory"
+    case guardSustain = "resource_guard.sustain"
+    case guardShedRate = "resource_guard.shed_rate"
 
     /// The prefix of every environment variable: `SWITCHBOARD_`.
     public static let environmentPrefix = "SWITCHBOARD"
@@ -70,6 +76,8 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
         case .adminHost: return "--admin-host"
         case .adminPort: return "--admin-port"
         case .adminToken, .drainOnShutdown: return nil
+        case .maxConnectionAge, .maxConnectionAgeJitter, .guardMaxConnections, .guardMaxMemory, .guardSustain, .guardShedRate:
+            return nil
         case .redisNodeName, .redisChannelPrefix, .redisPublishers, .redisConnectTimeout, .redisOutageBuffer: return nil
         case .socketPath, .maxChannelsPerSocket, .maxFrameSize, .maxOutboundBytes, .heartbeatTimeout, .shutdownGracePeriod,
              .secretKeyBase, .tokenNamespace, .tokenMaxAge, .tokenClockSkew, .tokenPublicKeyFile, .publicHost,

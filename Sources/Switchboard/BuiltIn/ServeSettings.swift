@@ -100,6 +100,20 @@ public struct ServeSettings: Sendable, Equatable {
     /// `drain_on_shutdown`: on SIGTERM, the window over which every
     /// connection is shed before the node stops.
     public var drainOnShutdown = Duration.seconds(5)
+    /// `max_connection_age`: connections older than this are shed (code
+    /// 1012) so the cluster rebalances by itself; `nil` (or 0): off.
+    public var maxConnectionAge: Duration?
+    /// `max_connection_age_jitter`: each connection's age limit differs by up
+    /// to this much either way; a tenth of the age when `nil`.
+    public var maxConnectionAgeJitter: Duration?
+    /// `resource_guard.max_connections`: the guard engages above it; `nil` (or 0): not watched.
+    public var guardMaxConnections: Int?
+    /// `resource_guard.max_memory`: resident bytes above which the guard engages; `nil` (or 0): not watched.
+    public var guardMaxMemory: Int?
+    /// `resource_guard.sustain`: how long a threshold must be exceeded first.
+    public var guardSustain = Duration.seconds(10)
+    /// `resource_guard.shed_rate`: connections shed a second at most while the guard is engaged.
+    public var guardShedRate = 100
     /// Where each setting that is not a default came from (`"SWITCHBOARD_PORT"`).
     public var origins: [ServeSettingKey: String] = [:]
 
@@ -138,6 +152,12 @@ public struct ServeSettings: Sendable, Equatable {
         configuration.limits.heartbeatTimeout = heartbeatTimeout
         configuration.shutdownGracePeriod = shutdownGracePeriod
         configuration.drainOnShutdown = drainOnShutdown
+        configuration.maxConnectionAge = maxConnectionAge.map { ConnectionAgeLimit(age: $0, jitter: maxConnectionAgeJitter) }
+        if guardMaxConnections != nil || guardMaxMemory != nil {
+            configuration.resourceGuard = ResourceGuard(
+                maxConnections: guardMaxConnections, maxMemoryBytes: guardMaxMemory, sustain: guardSustain, shedRate: guardShedRate
+            )
+        }
         configuration.admin.host = adminHost
         configuration.admin.port = adminPort
         configuration.admin.token = adminToken
@@ -406,6 +426,36 @@ public struct ServeSettings: Sendable, Equatable {
                 throw invalid("expected a duration of at most 1h, such as 5 (seconds), \"30s\", \"2m\" or 0 (close all at once)")
             }
             drainOnShutdown = duration
+        case .maxConnectionAge:
+            guard let duration = Self.parseDuration(value), duration == .zero || duration >= .seconds(1) else {
+                throw invalid("expected a duration of at least 1s, such as \"30m\" or \"6h\", or 0 (off)")
+            }
+            maxConnectionAge = duration == .zero ? nil : duration
+        case .maxConnectionAgeJitter:
+            guard let duration = Self.parseDuration(value) else {
+                throw invalid("expected a duration such as \"5m\" (at most max_connection_age)")
+            }
+            maxConnectionAgeJitter = duration
+        case .guardMaxConnections:
+            guard let count = Self.parseInteger(value), (0...10_000_000).contains(count) else {
+                throw invalid("expected a whole number from 0 (not watched) to 10000000")
+            }
+            guardMaxConnections = count == 0 ? nil : count
+        case .guardMaxMemory:
+            guard let size = Self.parseByteSize(value), size == 0 || size >= 16 << 20 else {
+                throw invalid("expected a size of at least 16MiB, such as \"2GiB\" or \"512MiB\", or 0 (not watched)")
+            }
+            guardMaxMemory = size == 0 ? nil : size
+        case .guardSustain:
+            guard let duration = Self.parseDuration(value), duration <= .seconds(3_600) else {
+                throw invalid("expected a duration of at most 1h, such as \"10s\"")
+            }
+            guardSustain = duration
+        case .guardShedRate:
+            guard let count = Self.parseInteger(value), (1...100_000).contains(count) else {
+                throw invalid("expected connections a second, a whole number from 1 to 100000")
+            }
+            guardShedRate = count
         }
     }
 

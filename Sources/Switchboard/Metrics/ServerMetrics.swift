@@ -21,13 +21,17 @@ final class ServerMetrics: Sendable {
     private let connects: [String: CoreMetrics.Counter]
     private let joins: [String: CoreMetrics.Counter]
     private let sheds: [String: CoreMetrics.Counter]
+    private let pubsubPublished: CoreMetrics.Counter
+    private let pubsubReceived: CoreMetrics.Counter
+    private let pubsubDropped: CoreMetrics.Counter
+    private let pubsubReconnects: CoreMetrics.Counter
 
     /// The `status` values of `switchboard_socket_connects_total`.
     static let connectStatuses = ["ok", "refused", "invalid", "unavailable", "limited", "error"]
     /// The `status` values of `switchboard_channel_joins_total`.
     static let joinStatuses = ["ok", "refused", "crashed"]
     /// The `reason` values of `switchboard_shed_connections_total`.
-    static let shedReasons = ["operator", "drain", "shutdown"]
+    static let shedReasons = ["operator", "drain", "shutdown", "rebalance", "max_age", "resource_guard"]
 
     init() {
         let registry = PrometheusCollectorRegistry()
@@ -53,6 +57,10 @@ final class ServerMetrics: Sendable {
         connects = family("switchboard_socket_connects_total", "status", Self.connectStatuses)
         joins = family("switchboard_channel_joins_total", "status", Self.joinStatuses)
         sheds = family("switchboard_shed_connections_total", "reason", Self.shedReasons)
+        pubsubPublished = CoreMetrics.Counter(label: "switchboard_pubsub_published_total", factory: factory)
+        pubsubReceived = CoreMetrics.Counter(label: "switchboard_pubsub_received_total", factory: factory)
+        pubsubDropped = CoreMetrics.Counter(label: "switchboard_pubsub_dropped_total", factory: factory)
+        pubsubReconnects = CoreMetrics.Counter(label: "switchboard_pubsub_reconnects_total", factory: factory)
     }
 
     func socketConnect(_ status: String) {
@@ -65,6 +73,14 @@ final class ServerMetrics: Sendable {
 
     func shed(_ reason: String) {
         sheds[reason]?.increment()
+    }
+
+    /// Adds the adapter's counts of the last interval.
+    func add(_ counters: PubSubAdapterCounters) {
+        if counters.published > 0 { pubsubPublished.increment(by: counters.published) }
+        if counters.received > 0 { pubsubReceived.increment(by: counters.received) }
+        if counters.dropped > 0 { pubsubDropped.increment(by: counters.dropped) }
+        if counters.reconnects > 0 { pubsubReconnects.increment(by: counters.reconnects) }
     }
 
     /// Adds one loop's batch of fast-path counts.

@@ -1,6 +1,7 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 
 /// Topic-based publish/subscribe for this node and, through its adapter, the
 /// cluster. Local delivery is immediate; remote delivery is at-most-once.
@@ -10,6 +11,13 @@ public final class PubSub: Sendable {
     private let activations = NIOLockedValueBox(Activations())
     private let allocator = ByteBufferAllocator()
     private let logger: Logger
+    /// Receives the cluster topic's messages while this node is in the cluster.
+    private let clusterHandler = Mutex<(@Sendable (PubSubMessage) -> Void)?>(nil)
+
+    /// The reserved topic of node-to-node traffic (reports and commands). Its
+    /// messages reach only the cluster handler: never channel subscribers,
+    /// the broadcast metrics or the topic count. Clients cannot join it.
+    public static let clusterTopic = "switchboard:cluster"
 
     /// Per topic: how many local subscribers hold it, and the adapter
     /// subscription that they wait for.
@@ -37,9 +45,17 @@ public final class PubSub: Sendable {
     /// The adapter's state, for health checks.
     public var adapterStatus: AdapterStatus { adapter.status }
 
+    /// The adapter's totals, for metrics.
+    public var adapterCounters: PubSubAdapterCounters { adapter.counters }
+
     func start() async throws {
         try await adapter.start { [weak self] message in
-            self?.dispatchLocally(message)
+            guard let self else { return }
+            if message.topic == Self.clusterTopic {
+                self.clusterHandler.withLock { $0 }?(message)
+            } else {
+                self.dispatchLocally(message)
+            }
         }
     }
 
@@ -177,7 +193,31 @@ public final class PubSub: Sendable {
 
     /// Topics with at least one local subscriber.
     public var activeTopicCount: Int {
-        activations.withLockedValue { $0.topics.count }
+        activations.withLockedValue { $0.topics.count - ($0.topics[Self.clusterTopic] == nil ? 0 : 1) }
+    }
+
+    // MARK: - Node-to-node traffic
+
+    /// Sends the cluster topic's messages from other nodes to `handler`
+    /// (on an event loop; keep it short). Returns once they will arrive.
+    func joinCluster(handler: @escaping @Sendable (PubSubMessage) -> Void) async {
+        clusterHandler.withLock { $0 = handler }
+        await acquire(Self.clusterTopic)
+    }
+
+    func leaveCluster() async {
+        clusterHandler.withLock { $0 = nil }
+        await release(Self.clusterTopic)
+    }
+
+    /// Sends an event on the cluster topic to every other node.
+    func sendToCluster(event: String, payload: JSONValue) async throws {
+        try await adapter.broadcast(makeMessage(topic: Self.clusterTopic, event: event, payload: .json(payload)))
+    }
+
+    /// Sends an event on the cluster topic to the node named `node`.
+    func sendToNode(_ node: String, event: String, payload: JSONValue) async throws {
+        try await adapter.directBroadcast(to: node, makeMessage(topic: Self.clusterTopic, event: event, payload: .json(payload)))
     }
 }
 

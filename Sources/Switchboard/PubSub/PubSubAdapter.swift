@@ -23,6 +23,8 @@ public protocol PubSubAdapter: Sendable {
 
     /// State for health checks: `"connected"`, `"reconnecting"`, …
     var status: AdapterStatus { get }
+    /// Totals since start, for metrics.
+    var counters: PubSubAdapterCounters { get }
 }
 
 /// What an adapter reports about its connection to the cluster.
@@ -36,4 +38,36 @@ public struct AdapterStatus: Sendable, Hashable {
         self.state = state
         self.detail = detail
     }
+}
+
+/// Totals an adapter has counted since it started, for metrics.
+public struct PubSubAdapterCounters: Sendable, Hashable {
+    /// Messages sent to other nodes.
+    public var published = 0
+    /// Messages received from other nodes.
+    public var received = 0
+    /// Messages that could not be sent (the cluster unreachable) and were dropped.
+    public var dropped = 0
+    /// Connections to the cluster re-established after a loss.
+    public var reconnects = 0
+
+    public init(published: Int = 0, received: Int = 0, dropped: Int = 0, reconnects: Int = 0) {
+        self.published = published
+        self.received = received
+        self.dropped = dropped
+        self.reconnects = reconnects
+    }
+
+    /// The increase since `earlier`.
+    func since(_ earlier: PubSubAdapterCounters) -> PubSubAdapterCounters {
+        PubSubAdapterCounters(
+            published: max(0, published - earlier.published), received: max(0, received - earlier.received),
+            dropped: max(0, dropped - earlier.dropped), reconnects: max(0, reconnects - earlier.reconnects)
+        )
+    }
+}
+
+extension PubSubAdapter {
+    /// Adapters that count nothing (the local one, which carries nothing) report zeros.
+    public var counters: PubSubAdapterCounters { PubSubAdapterCounters() }
 }

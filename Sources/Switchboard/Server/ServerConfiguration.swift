@@ -25,6 +25,13 @@ public struct ServerConfiguration: Sendable {
     public var drainOnShutdown: Duration = .seconds(5)
     /// The admin listener: stats, shedding, draining, disconnect by id.
     public var admin: AdminConfiguration = AdminConfiguration()
+    /// How often this node publishes its counts to the cluster (``NodeReport``);
+    /// a node is forgotten after five intervals without one.
+    public var clusterReportInterval: Duration = .seconds(1)
+    /// Sheds connections past an age, so the cluster rebalances by itself; off when `nil`.
+    public var maxConnectionAge: ConnectionAgeLimit?
+    /// Refuses and sheds connections while memory or connections stay too high; off when `nil`.
+    public var resourceGuard: ResourceGuard?
     /// Where channel handlers run. `.eventLoop` (the default) keeps a
     /// handler on its connection's thread, so a reply needs no thread hop;
     /// handlers must not block. `.concurrentPool` runs them on Swift's global

@@ -127,9 +127,11 @@ extension ServerRuntime {
         return closed
     }
 
-    /// `serving`, `draining`, or `drained` once a drain has no connection left.
+    /// `serving`, `guarded` (the resource guard refuses connections),
+    /// `draining`, `drained` once a drain has no connection left, or `stopping`.
     var operationalState: String {
         guard operations.withLock({ $0.drainingSince }) != nil else {
+            if resourceGuardEngaged.load(ordering: .relaxed) { return "guarded" }
             return isAcceptingSockets ? "serving" : "stopping"
         }
         return connectionCount == 0 ? "drained" : "draining"

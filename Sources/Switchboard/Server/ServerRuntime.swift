@@ -21,10 +21,19 @@ final class ServerRuntime: Sendable {
     let startedAt = ContinuousClock.now
     /// This server's Prometheus metrics (`GET /metrics`).
     let metrics = ServerMetrics()
+    /// Every node's last report; see `ServerRuntime+Cluster.swift`.
+    let clusterView: ClusterView
+    /// Publishes this node's report while the server takes part in the cluster.
+    let clusterReporter = Mutex<Task<Void, Never>?>(nil)
+    /// Set while the resource guard refuses connections; see `ServerRuntime+Policies.swift`.
+    let resourceGuardEngaged = Atomic<Bool>(false)
+    /// Repeated tasks of the automatic policies, cancelled at shutdown.
+    let policyTasks = Mutex<[RepeatedTask]>([])
 
     init(configuration: ServerConfiguration, logger: Logger, adapter: any PubSubAdapter, eventLoops: [any EventLoop]) {
         self.configuration = configuration
         self.logger = logger
+        self.clusterView = ClusterView(interval: configuration.clusterReportInterval)
         let metrics = self.metrics
         let dispatchers = eventLoops.enumerated().map { index, loop in
             LoopDispatcher(eventLoop: loop, metrics: metrics, countsBroadcasts: index == 0)
@@ -47,8 +56,11 @@ final class ServerRuntime: Sendable {
         return dispatcher
     }
 
-    /// False once the server is shutting down: new upgrades get 503 and `/readyz` fails.
-    var isAcceptingSockets: Bool { accepting.load(ordering: .relaxed) }
+    /// False while draining or shutting down, or while the resource guard
+    /// is engaged: new upgrades get 503 and `/readyz` fails.
+    var isAcceptingSockets: Bool {
+        accepting.load(ordering: .relaxed) && !resourceGuardEngaged.load(ordering: .relaxed)
+    }
 
     func stopAcceptingSockets() {
         accepting.store(false, ordering: .relaxed)

@@ -19,6 +19,8 @@ public final class SwitchboardServer: Service, Sendable {
     private let runtime: ServerRuntime
     private let listener = NIOLockedValueBox<(any NIOCore.Channel)?>(nil)
     private let adminListener = NIOLockedValueBox<(any NIOCore.Channel)?>(nil)
+    /// The shutdown under way or done: a second ``shutdown()`` waits for it.
+    private let shutdownTask = NIOLockedValueBox<Task<Void, Never>?>(nil)
     private let logger: Logger
 
     /// - Parameters:
@@ -63,6 +65,8 @@ public final class SwitchboardServer: Service, Sendable {
     /// Starts PubSub and binds the listener.
     public func start() async throws {
         try await runtime.pubsub.start()
+        await runtime.startCluster()
+        runtime.startPolicies()
         let upgrader = SocketUpgrader(endpoints: endpoints, runtime: runtime)
         let runtime = self.runtime
         let decoderLimits = configuration.limits.httpDecoderLimits
@@ -154,11 +158,25 @@ public final class SwitchboardServer: Service, Sendable {
         runtime.undrain()
     }
 
-    /// Closes every local socket whose id is `socketID` with code 1001.
-    /// Returns how many were closed.
+    /// Closes every socket whose id is `socketID` with code 1001, on this
+    /// node and, through PubSub, on every other node (Phoenix's `disconnect`
+    /// broadcast). Returns how many were closed on this node.
     @discardableResult
     public func disconnect(socketID: String) async -> Int {
-        await runtime.disconnect(socketID: socketID)
+        await runtime.disconnectEverywhere(socketID: socketID)
+    }
+
+    /// Every node of the cluster as this node last heard from it (reports
+    /// come every ``ServerConfiguration/clusterReportInterval``), this one included.
+    public func clusterNodes() async -> [NodeReport] {
+        await runtime.clusterNodes()
+    }
+
+    /// Asks every serving node above the cluster's mean by more than
+    /// `tolerance` (0.1 for 10 %) to shed its excess over `window`; returns the plan.
+    @discardableResult
+    public func rebalance(tolerance: Double = 0.1, over window: Duration) async -> RebalancePlan {
+        await runtime.rebalance(tolerance: tolerance, over: window)
     }
 
     /// Starts, serves until a graceful shutdown is requested (SIGTERM in a
@@ -185,8 +203,18 @@ public final class SwitchboardServer: Service, Sendable {
 
     /// Stops accepting, closes every socket with code 1012 so clients
     /// reconnect elsewhere, waits for them to go (at most the grace period),
-    /// and releases the event loops.
+    /// and releases the event loops. Calling it again waits for the first call.
     public func shutdown() async {
+        let task = shutdownTask.withLockedValue { task in
+            if let task { return task }
+            let started = Task { await self.stopEverything() }
+            task = started
+            return started
+        }
+        await task.value
+    }
+
+    private func stopEverything() async {
         runtime.beginShutdown()
         if let channel = adminListener.withLockedValue({ $0 }) {
             try? await channel.close()
@@ -205,6 +233,8 @@ public final class SwitchboardServer: Service, Sendable {
         while runtime.connectionCount > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
+        runtime.stopPolicies()
+        await runtime.stopCluster()
         await runtime.pubsub.shutdown()
         try? await group.shutdownGracefully()
         logger.notice("switchboard stopped")

@@ -23,6 +23,8 @@ final class SocketConnection: @unchecked Sendable {
     /// Where this socket's channel handlers run: its event loop, unless the
     /// server is configured to run them on the global concurrent pool.
     let taskExecutor: (any TaskExecutor)?
+    /// When the WebSocket was accepted (for ``ConnectionAgeLimit``).
+    let openedAt = NIODeadline.now()
 
     /// Where raw, already framed bytes are written: the context of the
     /// ``FramedWriter`` at the head of the pipeline, below the WebSocket encoder.

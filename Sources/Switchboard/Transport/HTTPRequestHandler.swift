@@ -88,7 +88,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         case (.GET, "/readyz"), (.HEAD, "/readyz"):
             let ready = runtime.isAcceptingSockets
             respond(context: context, head: head, status: ready ? .ok : .serviceUnavailable,
-                    body: healthBody(status: ready ? "ready" : "draining"))
+                    body: healthBody(status: ready ? "ready" : runtime.operationalState))
         case (.POST, "/api/broadcast"):
             broadcast(context: context, head: head)
         case (.GET, "/metrics"), (.HEAD, "/metrics"):
@@ -174,6 +174,10 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             request = try BroadcastRequest(body: body ?? ByteBuffer(), limits: runtime.configuration.limits.decoding)
         } catch {
             respond(context: context, head: head, status: .badRequest, body: errorBody("\(error)"))
+            return
+        }
+        guard request.topic != ServerRuntime.clusterTopic else {
+            respond(context: context, head: head, status: .forbidden, body: errorBody("\(ServerRuntime.clusterTopic) is reserved for the cluster"))
             return
         }
         let pubsub = runtime.pubsub

@@ -43,7 +43,7 @@ public final class RedisAdapter: PubSubAdapter {
     private let inbound: RedisInbound
     private let probe: RedisProbe
     private let board: RedisStatusBoard
-    private let counters = RedisAdapterCounters()
+    private let tally = RedisAdapterCounters()
     private let logger: Logger
     private let allocator = ByteBufferAllocator()
 
@@ -58,7 +58,7 @@ public final class RedisAdapter: PubSubAdapter {
         self.logger = logger
         let board = RedisStatusBoard(configuration: configuration, logger: logger)
         self.board = board
-        let counters = self.counters
+        let counters = self.tally
         let limits = HiredisReader.Limits(maxReplyBytes: configuration.maxMessageSize + 4096)
         func settings(_ role: String) -> RedisConnector.Settings {
             RedisConnector.Settings(
@@ -260,6 +260,15 @@ public final class RedisAdapter: PubSubAdapter {
 
     /// The adapter's counters.
     public var statistics: RedisAdapterStatistics {
-        counters.snapshot
+        tally.snapshot
+    }
+
+    /// The totals `/metrics` reports (`switchboard_pubsub_*_total`).
+    public var counters: PubSubAdapterCounters {
+        let statistics = tally.snapshot
+        return PubSubAdapterCounters(
+            published: statistics.published, received: statistics.received,
+            dropped: statistics.dropped, reconnects: statistics.reconnects
+        )
     }
 }

@@ -5,14 +5,43 @@ import Switchboard
 struct AdminStatsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats",
-        abstract: "Show the node, its connections, channels, topics, PubSub adapter and shed/drain state."
+        abstract: "Show the node, its connections, channels, topics, PubSub adapter and shed/drain state; --cluster lists every node."
     )
+
+    @Flag(help: "List every node of the cluster (as this node last heard from them) instead.")
+    var cluster = false
 
     @OptionGroup var options: AdminOptions
 
     func run() async throws {
-        guard let stats = try await options.call(.GET, "/stats") else { return }
-        print(Self.render(stats))
+        if cluster {
+            guard let view = try await options.call(.GET, "/cluster") else { return }
+            print(Self.renderCluster(view))
+        } else {
+            guard let stats = try await options.call(.GET, "/stats") else { return }
+            print(Self.render(stats))
+        }
+    }
+
+    /// The readable form of a `/cluster` answer: one line per node.
+    static func renderCluster(_ view: JSONValue) -> String {
+        let header = ["node", "version", "state", "connections", "channels", "topics", "pubsub", "uptime"]
+        var rows = [header]
+        for node in view["nodes"]?.arrayValue ?? [] {
+            rows.append([
+                node["node"]?.stringValue ?? "-", node["version"]?.stringValue ?? "-", node["state"]?.stringValue ?? "-",
+                node["connections"]?.intValue.map(String.init) ?? "-", node["channels"]?.intValue.map(String.init) ?? "-",
+                node["topics"]?.intValue.map(String.init) ?? "-", node["pubsub_state"]?.stringValue ?? "-",
+                node["uptime_seconds"]?.doubleValue.map(Self.seconds) ?? "-",
+            ])
+        }
+        let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        var lines = rows.map { row in
+            zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+        }
+        let total = view["connections"]?.intValue ?? 0
+        lines.append("\(rows.count - 1) node(s), \(total) connections (as heard by \(view["node"]?.stringValue ?? "-"))")
+        return lines.joined(separator: "\n")
     }
 
     /// The readable form of a `/stats` answer.

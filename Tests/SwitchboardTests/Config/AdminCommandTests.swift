@@ -50,6 +50,21 @@ struct AdminCommandTests {
         #expect(json.stdout.hasPrefix("{"))
         #expect(json.stdout.contains(#""node":"admin-node""#))
 
+        let cluster = try await SwitchboardProcess.run(["admin", "stats", "--cluster", "--url", url, "--token", Self.token])
+        #expect(cluster.status == 0)
+        let clusterLines = cluster.stdout.split(separator: "\n")
+        #expect(clusterLines.first?.hasPrefix("node ") == true, "\(cluster.stdout)")
+        #expect(clusterLines.contains { $0.hasPrefix("admin-node ") && $0.contains(" serving ") })
+        #expect(clusterLines.last == "1 node(s), 2 connections (as heard by admin-node)")
+
+        let rebalance = try await SwitchboardProcess.run(["admin", "rebalance", "--tolerance", "10%", "--over", "1s", "--url", url, "--token", Self.token])
+        #expect(rebalance.status == 0)
+        #expect(rebalance.stdout.hasPrefix("mean 2.0 connections per serving node; tolerance 10%; over 1s\n"), "\(rebalance.stdout)")
+        #expect(rebalance.stdout.hasSuffix("shedding 0 connections in all\n"))
+        let badTolerance = try await SwitchboardProcess.run(["admin", "rebalance", "--tolerance", "150%", "--url", url, "--token", Self.token])
+        #expect(badTolerance.status != 0)
+        #expect(badTolerance.stderr.contains("--tolerance must be a percentage"))
+
         let wrong = try await SwitchboardProcess.run(["admin", "stats", "--url", url, "--token", "wrong"])
         #expect(wrong.status == 1)
         #expect(wrong.stderr.contains("answered 401"))
@@ -59,7 +74,7 @@ struct AdminCommandTests {
 
         let disconnect = try await SwitchboardProcess.run(["admin", "disconnect", "user_socket:7", "--url", url, "--token", Self.token])
         #expect(disconnect.status == 0)
-        #expect(disconnect.stdout == "disconnected 2 connections with socket id user_socket:7 (close code 1001)\n")
+        #expect(disconnect.stdout == "disconnected 2 connections with socket id user_socket:7 on this node, and asked the other nodes to do the same (close code 1001)\n")
         #expect(try await first.receive() == .close(code: 1001))
 
         let drain = try await SwitchboardProcess.run(["admin", "drain", "--over", "1s", "--url", url, "--token", Self.token])

@@ -1,0 +1,154 @@
+import NIOCore
+
+/// This node's part in the cluster: it publishes its ``NodeReport`` on the
+/// reserved ``ServerRuntime/clusterTopic`` every interval, keeps every
+/// node's last report (``ClusterView``), and carries out the commands other
+/// nodes send it there (`shed` for a rebalance, `disconnect` of a socket id).
+///
+/// Commands travel through the PubSub adapter, so whoever may publish on it
+/// (Redis access) may send them: the same trust as Phoenix's PubSub.
+extension ServerRuntime {
+    /// The reserved topic of reports and commands; clients cannot join it and
+    /// `/api/broadcast` refuses it.
+    static let clusterTopic = PubSub.clusterTopic
+
+    private enum ClusterEvent {
+        static let report = "report"
+        static let shed = "shed"
+        static let disconnect = "disconnect"
+    }
+
+    /// Subscribes to the cluster topic and starts reporting.
+    func startCluster() async {
+        await pubsub.joinCluster { [self] message in
+            self.receiveClusterMessage(message)
+        }
+        let interval = configuration.clusterReportInterval
+        let reporter = Task { [self] in
+            // This node's own report is recorded at once; others hear of it after one interval.
+            self.clusterView.record(await self.currentReport())
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard !Task.isCancelled else { return }
+                await self.publishReport()
+            }
+        }
+        clusterReporter.withLock { $0 = reporter }
+    }
+
+    /// Stops reporting and leaves the cluster topic.
+    func stopCluster() async {
+        guard let reporter = clusterReporter.withLock({ state in defer { state = nil }; return state }) else { return }
+        reporter.cancel()
+        await pubsub.leaveCluster()
+    }
+
+    /// This node's counts now.
+    func currentReport() async -> NodeReport {
+        NodeReport(
+            node: pubsub.nodeName,
+            version: configuration.version,
+            connections: connectionCount,
+            channels: await channelCount(),
+            topics: pubsub.activeTopicCount,
+            state: operationalState,
+            accepting: isAcceptingSockets,
+            pubsubState: pubsub.adapterStatus.state,
+            uptimeSeconds: (ContinuousClock.now - startedAt).inSeconds
+        )
+    }
+
+    private func publishReport() async {
+        let report = await currentReport()
+        clusterView.record(report)
+        do {
+            try await pubsub.sendToCluster(event: ClusterEvent.report, payload: report.json)
+        } catch {
+            // Other nodes hear from this one again next interval.
+            logger.debug("cluster report not published", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Handles a message on the cluster topic (on an event loop: stays short).
+    private func receiveClusterMessage(_ message: PubSubMessage) {
+        guard case .json(let payload) = message.payload else {
+            logger.warning("ignoring a non-JSON message on the cluster topic", metadata: ["from": "\(message.originNode)"])
+            return
+        }
+        switch message.event {
+        case ClusterEvent.report:
+            guard let report = NodeReport(json: payload) else {
+                logger.warning("ignoring a malformed cluster report", metadata: ["from": "\(message.originNode)"])
+                return
+            }
+            clusterView.record(report)
+        case ClusterEvent.shed:
+            guard let count = payload["count"]?.intValue, count >= 0,
+                  let milliseconds = payload["over_ms"]?.intValue, milliseconds >= 0
+            else {
+                logger.warning("ignoring a malformed shed command", metadata: ["from": "\(message.originNode)"])
+                return
+            }
+            logger.notice("rebalance requested by another node", metadata: ["from": "\(message.originNode)", "count": "\(count)"])
+            Task { await self.shed(.count(count), over: .milliseconds(milliseconds), reason: "rebalancing the cluster", metricReason: "rebalance") }
+        case ClusterEvent.disconnect:
+            guard let id = payload["id"]?.stringValue, !id.isEmpty else {
+                logger.warning("ignoring a malformed disconnect command", metadata: ["from": "\(message.originNode)"])
+                return
+            }
+            Task { await self.disconnect(socketID: id) }
+        default:
+            logger.warning("ignoring an unknown cluster event", metadata: ["event": "\(message.event)", "from": "\(message.originNode)"])
+        }
+    }
+
+    /// Every node of the cluster view, with this node's report fresh (the
+    /// others' are at most one interval old), sorted by name.
+    func clusterNodes() async -> [NodeReport] {
+        let own = await currentReport()
+        return (clusterView.nodes().filter { $0.node != own.node } + [own]).sorted { $0.node < $1.node }
+    }
+
+    /// Asks every serving node above the mean by more than `tolerance` to
+    /// shed its excess over `window`, from the cluster view. Returns the plan.
+    func rebalance(tolerance: Double, over window: Duration) async -> RebalancePlan {
+        let plan = RebalancePlan(nodes: await clusterNodes(), tolerance: tolerance)
+        logger.notice("rebalancing", metadata: [
+            "mean": "\(plan.mean)", "shedding": "\(plan.totalShed)", "over": "\(window)",
+            "nodes": "\(plan.steps.map { "\($0.node)=\($0.connections)-\($0.shed)" }.joined(separator: " "))",
+        ])
+        for step in plan.steps where step.shed > 0 {
+            if step.node == pubsub.nodeName {
+                await shed(.count(step.shed), over: window, reason: "rebalancing the cluster", metricReason: "rebalance")
+                continue
+            }
+            let command: JSONValue = ["count": .int(step.shed), "over_ms": .int(Int(window.inSeconds * 1000))]
+            do {
+                try await pubsub.sendToNode(step.node, event: ClusterEvent.shed, payload: command)
+            } catch {
+                logger.error("rebalance command not sent", metadata: ["node": "\(step.node)", "error": "\(error)"])
+            }
+        }
+        return plan
+    }
+
+    /// Closes every socket whose id is `socketID` on this node, and asks
+    /// every other node to do the same. Returns how many closed here.
+    func disconnectEverywhere(socketID: String) async -> Int {
+        let closed = await disconnect(socketID: socketID)
+        do {
+            try await pubsub.sendToCluster(event: ClusterEvent.disconnect, payload: ["id": .string(socketID)])
+        } catch {
+            logger.error("disconnect not sent to other nodes", metadata: ["socket_id": "\(socketID)", "error": "\(error)"])
+        }
+        return closed
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a `Double`.
+    var inSeconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

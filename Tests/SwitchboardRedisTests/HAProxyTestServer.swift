@@ -1,0 +1,136 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// A real `haproxy` for one test: `balance leastconn` over the given
+/// backends with `/readyz` health checks, its runtime API on a unix socket,
+/// killed at the end. Tests fail (not skip) when haproxy is not installed.
+final class HAProxyTestServer: @unchecked Sendable {
+    struct Missing: Error, CustomStringConvertible {
+        var description: String { "haproxy is not installed (or not on PATH); install it with: apt-get install haproxy" }
+    }
+
+    let port: Int
+    let directory: URL
+    private let process: Process
+
+    var runtimeSocket: String { directory.appendingPathComponent("admin.sock").path }
+
+    private init(port: Int, directory: URL, process: Process) {
+        self.port = port
+        self.directory = directory
+        self.process = process
+    }
+
+    /// Starts haproxy in front of `servers` (name and port); the ones named in
+    /// `disabled` start in maintenance, to be added with ``enable(_:)``.
+    static func start(servers: [(name: String, port: Int)], disabled: Set<String> = []) async throws -> HAProxyTestServer {
+        guard let executable = ["/usr/sbin/haproxy", "/usr/bin/haproxy", "/usr/local/sbin/haproxy"]
+            .first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+        else { throw Missing() }
+        let port = try RedisTestServer.freePort()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-haproxy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let serverLines = servers.map { server in
+            "    server \(server.name) 127.0.0.1:\(server.port) check inter 200ms fall 2 rise 1\(disabled.contains(server.name) ? " disabled" : "")"
+        }
+        let configuration = """
+            global
+                maxconn 4000
+                stats socket \(directory.appendingPathComponent("admin.sock").path) mode 600 level admin
+            defaults
+                mode http
+                timeout connect 2s
+                timeout client 30s
+                timeout server 30s
+                timeout tunnel 1h
+            frontend switchboard
+                bind 127.0.0.1:\(port)
+                default_backend nodes
+            backend nodes
+                balance leastconn
+                option httpchk GET /readyz
+            \(serverLines.joined(separator: "\n"))
+
+            """
+        let file = directory.appendingPathComponent("haproxy.cfg")
+        try configuration.write(to: file, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["-db", "-f", file.path]
+        let log = directory.appendingPathComponent("haproxy.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let logHandle = try FileHandle(forWritingTo: log)
+        process.standardOutput = logHandle
+        process.standardError = logHandle
+        try process.run()
+        let server = HAProxyTestServer(port: port, directory: directory, process: process)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            guard process.isRunning else {
+                let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+                throw RedisTestServer.NotStarting(description: "haproxy exited with status \(process.terminationStatus): \(output)\nconfiguration:\n\(configuration)")
+            }
+            if (try? TestSocket(port: port)) != nil, (try? server.runtime("show info")) != nil { return server }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        server.stop()
+        throw RedisTestServer.NotStarting(description: "haproxy did not listen on \(port) within 10 s")
+    }
+
+    /// Takes a server out of maintenance; health checks then bring it up.
+    func enable(_ name: String) throws {
+        _ = try runtime("enable server nodes/\(name)")
+    }
+
+    /// Whether the health checks see `name` up.
+    func isUp(_ name: String) throws -> Bool {
+        // `show stat` CSV: pxname,svname,…,status (18th field),…
+        try runtime("show stat").split(separator: "\n").contains { line in
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            return fields.count > 17 && fields[0] == "nodes" && fields[1] == name && fields[17] == "UP"
+        }
+    }
+
+    /// Sends one command to the runtime API and returns its answer.
+    func runtime(_ command: String) throws -> String {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw RedisTestServer.NotStarting(description: "socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let path = Array(runtimeSocket.utf8CString)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: path.prefix(raw.count - 1).map { UInt8(bitPattern: $0) })
+        }
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
+        }
+        guard connected else { throw RedisTestServer.NotStarting(description: "cannot reach the haproxy runtime API") }
+        let request = Array((command + "\n").utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            answer += buffer[..<count]
+        }
+        return String(decoding: answer, as: UTF8.self)
+    }
+
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    deinit {
+        stop()
+    }
+}
