@@ -39,14 +39,12 @@ struct DeployEndToEndTests {
             for name in cluster.names(of: "blue") {
                 #expect(try await cluster.version(of: name) == "e2e-2", "\(name) runs e2e-2")
             }
-            let mean = Double(counts.map(\.1).reduce(0, +)) / Double(counts.count)
-            for (name, count) in counts {
-                #expect(abs(Double(count) - mean) <= mean * 0.10, "after the rebalance, \(name) holds \(count) connections; mean \(mean)")
-            }
+            Self.expectBalanced(counts, phase: "rolling")
             Self.expectNoLoss(report, phase: "rolling")
         }
 
-        // (c) a release whose server exits at start: the deploy aborts, the cluster keeps N+1.
+        // (c) a release whose server exits at start: the deploy aborts, the
+        // cluster keeps N+1 (the instance tried is put back, then a rebalance).
         do {
             let watch = try await cluster.startWatch(phase: "failed")
             let result = try await cluster.deploy("rolling", cluster.tarball("e2e-bad"), drain: Self.rollingDrain)
@@ -59,6 +57,7 @@ struct DeployEndToEndTests {
             let counts = try await cluster.connections(of: "blue")
             let report = try await cluster.finish(watch)
             rows.append(PhaseRow(phase: "c failed deploy", counts: counts, report: report, seconds: result.seconds))
+            Self.expectBalanced(counts, phase: "failed deploy")
             Self.expectNoLoss(report, phase: "failed deploy")
         }
 
@@ -90,6 +89,14 @@ struct DeployEndToEndTests {
             #expect(total >= Self.clients, "every client moved (closes \(total))")
             #expect(span >= Double(Self.blueGreenDrain) * 0.5, "reconnects spread over \(span) s of a \(Self.blueGreenDrain) s window")
             #expect(Double(busiest) <= Double(total) * 0.35, "at most 35 % of the reconnects in one second (busiest \(busiest) of \(total))")
+        }
+    }
+
+    /// After a rebalance every instance is within 10 % of the mean.
+    static func expectBalanced(_ counts: [(String, Int)], phase: String) {
+        let mean = Double(counts.map(\.1).reduce(0, +)) / Double(counts.count)
+        for (name, count) in counts {
+            #expect(abs(Double(count) - mean) <= mean * 0.10, "\(phase): after the rebalance, \(name) holds \(count) connections; mean \(mean)")
         }
     }
 
