@@ -4,7 +4,7 @@ import ArgumentParser
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Load-test a running server on loopback: fan-out, echo, idle connections, connection churn, Redis.",
+        abstract: "Load-test a running server on loopback: fan-out, echo, idle connections, connection churn, Redis, and watch clients through a deploy.",
         discussion: """
             Each mode ramps its connections up, measures for --duration seconds, prints a progress \
             line every second on stderr and a report on stdout (--json for one JSON object). With \
@@ -17,6 +17,7 @@ struct BenchCommand: AsyncParsableCommand {
             IdleBenchCommand.self,
             ChurnBenchCommand.self,
             RedisBenchCommand.self,
+            WatchBenchCommand.self,
         ]
     )
 }

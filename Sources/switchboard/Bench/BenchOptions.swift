@@ -124,10 +124,10 @@ struct BenchOptions: ParsableArguments {
 
     var joinTimeoutAmount: TimeAmount { .nanoseconds(Int64(self.joinTimeout * 1e9)) }
 
-    /// The client settings for connection number `index`: no reconnects,
-    /// no message recording, heartbeats only with `--heartbeat`, source
-    /// addresses taken in turn.
-    func clientConfiguration(index: Int, group: any EventLoopGroup, heartbeat: Bool? = nil) -> PhoenixClient.Configuration {
+    /// The client settings for connection number `index`: no reconnects
+    /// (unless `reconnect`), no message recording, heartbeats only with
+    /// `--heartbeat`, source addresses taken in turn.
+    func clientConfiguration(index: Int, group: any EventLoopGroup, heartbeat: Bool? = nil, reconnect: Bool = false) -> PhoenixClient.Configuration {
         let sources = self.sources
         return PhoenixClient.Configuration(
             host: self.host,
@@ -136,7 +136,7 @@ struct BenchOptions: ParsableArguments {
             params: self.connectParams,
             heartbeatInterval: (heartbeat ?? self.heartbeat) ? .seconds(30) : nil,
             timeout: self.joinTimeoutAmount,
-            reconnect: false,
+            reconnect: reconnect,
             localAddress: sources.isEmpty ? nil : sources[index % sources.count],
             eventLoopGroup: group,
             connectTimeout: self.joinTimeoutAmount,

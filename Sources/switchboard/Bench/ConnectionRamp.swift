@@ -13,6 +13,8 @@ struct ConnectionRamp {
     let topic: @Sendable (Int) -> String
     /// Binds callbacks before connection `index` connects.
     let prepare: @Sendable (Int, PhoenixClient, ClientChannel) -> Void
+    /// Whether the clients reconnect (and rejoin) after an unexpected close.
+    var reconnect = false
 
     struct Outcome {
         var connections: [BenchConnection]
@@ -39,6 +41,7 @@ struct ConnectionRamp {
         let options = self.options
         let topic = self.topic
         let prepare = self.prepare
+        let reconnect = self.reconnect
         let executors = LoopExecutors(loops: self.loops)
         let result = await launcher.run(executors: executors) { elapsed, started in
             let (joined, failed) = collected.state.withLock { ($0.connections.count, $0.failures.values.reduce(0, +)) }
@@ -50,7 +53,7 @@ struct ConnectionRamp {
             // The attempt's task runs on its client's loop: no thread switch per await.
             let result = await BenchConnection.open(
                 index: index,
-                configuration: options.clientConfiguration(index: index, group: executors.executor(for: index).eventLoop),
+                configuration: options.clientConfiguration(index: index, group: executors.executor(for: index).eventLoop, reconnect: reconnect),
                 topic: topic(index),
                 joinTimeout: options.joinTimeoutAmount
             ) { client, channel in

@@ -1,0 +1,151 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+
+/// The deploy kit end to end, with real processes: redis-server, haproxy with
+/// the root haproxy.cfg, three blue and three green instances installed by
+/// the deploy scripts from release tarballs, and 1,500 clients
+/// (`switchboard bench watch`) on 50 topics under publish load through every
+/// deploy.
+@Suite("Deploy end to end", .serialized)
+struct DeployEndToEndTests {
+    static let clients = 1500
+    static let topics = 50
+    static let publishers = 10
+    static let rollingDrain = 5
+    static let blueGreenDrain = 10
+
+    @Test("rolling, failed and blue-green deploys under load lose no client", .timeLimit(.minutes(10)))
+    func deploys() async throws {
+        let cluster = try await DeployTestCluster.start()
+        defer { cluster.tearDown() }
+        var rows: [PhaseRow] = []
+        defer { print(PhaseRow.table(rows)) }
+
+        // Bootstrap: version N on blue, installed by deploy/rolling.
+        let bootstrap = try await cluster.deploy("rolling", cluster.tarball("e2e-1"))
+        try #require(bootstrap.status == 0, "bootstrap deploy/rolling failed:\n\(bootstrap.stdout)\(bootstrap.stderr)")
+
+        // (a) rolling deploy to N+1, with a rebalance at the end.
+        do {
+            let watch = try await cluster.startWatch(phase: "rolling")
+            let result = try await cluster.deploy("rolling", cluster.tarball("e2e-2"), drain: Self.rollingDrain)
+            #expect(result.status == 0, "deploy/rolling to e2e-2 failed:\n\(result.stdout)\(result.stderr)")
+            let counts = try await cluster.connections(of: "blue")
+            let report = try await cluster.finish(watch)
+            rows.append(PhaseRow(phase: "a rolling N+1", counts: counts, report: report, seconds: result.seconds))
+            for name in cluster.names(of: "blue") {
+                #expect(try await cluster.version(of: name) == "e2e-2", "\(name) runs e2e-2")
+            }
+            Self.expectBalanced(counts, phase: "rolling")
+            Self.expectNoLoss(report, phase: "rolling")
+        }
+
+        // (c) a release whose server exits at start: the deploy aborts, the
+        // cluster keeps N+1 (the instance tried is put back, then a rebalance).
+        do {
+            let watch = try await cluster.startWatch(phase: "failed")
+            let result = try await cluster.deploy("rolling", cluster.tarball("e2e-bad"), drain: Self.rollingDrain)
+            #expect(result.status != 0, "deploy/rolling of a broken release must fail")
+            #expect(result.stderr.contains("deploy aborted"), "a clear message:\n\(result.stderr)")
+            for name in cluster.names(of: "blue") {
+                #expect(try await cluster.version(of: name) == "e2e-2", "\(name) still runs e2e-2")
+                #expect(cluster.currentRelease(of: name) == "e2e-2", "\(name)'s current release is e2e-2")
+            }
+            let counts = try await cluster.connections(of: "blue")
+            let report = try await cluster.finish(watch)
+            rows.append(PhaseRow(phase: "c failed deploy", counts: counts, report: report, seconds: result.seconds))
+            Self.expectBalanced(counts, phase: "failed deploy")
+            Self.expectNoLoss(report, phase: "failed deploy")
+        }
+
+        // (b) blue-green to N+2: green serves everything, blue is drained and stopped.
+        do {
+            let watch = try await cluster.startWatch(phase: "blue-green")
+            let result = try await cluster.deploy("blue-green", cluster.tarball("e2e-3"), drain: Self.blueGreenDrain)
+            #expect(result.status == 0, "deploy/blue-green to e2e-3 failed:\n\(result.stdout)\(result.stderr)")
+            try await Task.sleep(for: .seconds(2))
+            let green = try await cluster.connections(of: "green")
+            let blue = try cluster.haproxyConnections(of: "blue")
+            let report = try await cluster.finish(watch)
+            rows.append(PhaseRow(phase: "b blue-green N+2", counts: green + blue, report: report, seconds: result.seconds))
+            for name in cluster.names(of: "green") {
+                #expect(try await cluster.version(of: name) == "e2e-3", "\(name) runs e2e-3")
+            }
+            #expect(green.map(\.1).reduce(0, +) >= Self.clients, "green holds every client: \(green)")
+            for (name, count) in blue {
+                #expect(count == 0, "\(name) has no connection left")
+                #expect(try await cluster.isStopped(name), "\(name) is stopped")
+            }
+            #expect(try cluster.activeMapFile().contains("active green"), "the map file names green")
+            Self.expectNoLoss(report, phase: "blue-green")
+            // The drain spreads the reconnects over its window.
+            let closes = report["closes"]
+            let total = closes.int("total") ?? 0
+            let span = (closes.double("last_s") ?? 0) - (closes.double("first_s") ?? 0)
+            let busiest = closes["per_second"].counts.values.max() ?? 0
+            #expect(total >= Self.clients, "every client moved (closes \(total))")
+            #expect(span >= Double(Self.blueGreenDrain) * 0.5, "reconnects spread over \(span) s of a \(Self.blueGreenDrain) s window")
+            #expect(Double(busiest) <= Double(total) * 0.35, "at most 35 % of the reconnects in one second (busiest \(busiest) of \(total))")
+        }
+    }
+
+    /// After a rebalance every instance is within 10 % of the mean.
+    static func expectBalanced(_ counts: [(String, Int)], phase: String) {
+        let mean = Double(counts.map(\.1).reduce(0, +)) / Double(counts.count)
+        for (name, count) in counts {
+            #expect(abs(Double(count) - mean) <= mean * 0.10, "\(phase): after the rebalance, \(name) holds \(count) connections; mean \(mean)")
+        }
+    }
+
+    /// Every client ends connected and joined, saw no HTTP error but retried
+    /// 503s, and never went 10 s without a message.
+    static func expectNoLoss(_ report: ReportJSON, phase: String) {
+        let final = report["final"]
+        #expect(final.int("connected") == clients, "\(phase): clients connected at the end \(final.value)")
+        #expect(final.int("joined") == clients, "\(phase): clients joined at the end \(final.value)")
+        let http = report["errors"]["http"].counts
+        #expect(http.keys.allSatisfy { $0 == "503" }, "\(phase): HTTP errors other than refused (503) upgrades: \(http)")
+        let maxGap = report["gaps_ms"].double("max") ?? .infinity
+        #expect(maxGap < 10_000, "\(phase): a client went \(maxGap) ms without messages")
+        #expect((report.int("received") ?? 0) > clients * 20, "\(phase): messages flowed")
+    }
+}
+
+/// One line of the summary table.
+struct PhaseRow {
+    var phase: String
+    var counts: [(String, Int)]
+    var report: ReportJSON
+    var seconds: Double
+
+    static func table(_ rows: [PhaseRow]) -> String {
+        var lines = ["", "Deploy end to end: \(DeployEndToEndTests.clients) clients on \(DeployEndToEndTests.topics) topics, 20 broadcasts/s per topic"]
+        let header = ["phase", "deploy s", "connections per instance", "gap p50 ms", "p99 ms", "max ms", "reconnects", "closes by code", "HTTP errors", "end connected/joined"]
+        var table = [header]
+        for row in rows {
+            let gaps = row.report["gaps_ms"]
+            let final = row.report["final"]
+            func number(_ value: Double?) -> String { value.map { String(format: "%.0f", $0) } ?? "-" }
+            let http = row.report["errors"]["http"].counts
+            table.append([
+                row.phase,
+                String(format: "%.0f", row.seconds),
+                row.counts.map { "\($0.0)=\($0.1)" }.joined(separator: " "),
+                number(gaps.double("p50")), number(gaps.double("p99")), number(gaps.double("max")),
+                String(row.report["reconnects"].int("total") ?? 0),
+                row.report["closes"]["by_code"].counts.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " "),
+                http.isEmpty ? "none" : http.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " "),
+                "\(final.int("connected") ?? 0)/\(final.int("joined") ?? 0)",
+            ])
+        }
+        let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
+        for (index, row) in table.enumerated() {
+            lines.append(row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: " | "))
+            if index == 0 { lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "-+-")) }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
