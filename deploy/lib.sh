@@ -244,9 +244,34 @@ preflight() {
     local tarball="$1" version="$2" name="$3" reported
     install_release "$name" "$tarball" "$version"
     reported="$(on_host "$name" "releases/$version/bin/switchboard" --version 2>&1)" \
-        || fail "release $version does not run on ${I_HOST[$name]}: $reported"
-    [ "$reported" = "$version" ] || fail "release $version's binary reports \"$reported\""
+        || fail "deploy aborted: release $version does not run on ${I_HOST[$name]}: $reported"
+    [ "$reported" = "$version" ] || fail "deploy aborted: release $version's binary reports \"$reported\""
+    reported="$(on_host "$name" bash -c "$TRIAL_START" trial "releases/$version" "$DEPLOY_READY_TIMEOUT" 2>&1)" \
+        || fail "deploy aborted: release $version does not serve on ${I_HOST[$name]} (no instance was touched): $reported"
+    note "trial start: $version answered /readyz on a spare port"
 }
+
+# Run on an instance's host from its release_dir, with the release folder and
+# a timeout: starts the release beside the instance on a spare port (local
+# adapter, so it stays out of the cluster; admin on a spare port too) and
+# waits for /readyz, then stops it. A release that cannot start is caught
+# before any instance is drained.
+TRIAL_START='
+release="$1" timeout="$2" log="$(mktemp)"
+"$release/bin/switchboardctl" start --host 127.0.0.1 --port 0 --admin-port 0 --adapter local >"$log" 2>&1 &
+pid=$!
+trap "kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f $log" EXIT
+deadline=$((SECONDS + timeout))
+while [ "$SECONDS" -lt "$deadline" ]; do
+    if ! kill -0 "$pid" 2>/dev/null; then echo "it exited at start:"; tail -n 5 "$log"; exit 1; fi
+    port="$(sed -n "s|.* listening on http://[^ ]*:\([0-9][0-9]*\) .*|\1|p" "$log" | head -n 1)"
+    if [ -n "$port" ] && [ "$(curl -s -o /dev/null -w "%{http_code}" --max-time 2 "http://127.0.0.1:$port/readyz")" = 200 ]; then
+        exit 0
+    fi
+    sleep 0.3
+done
+echo "not ready within ${timeout}s:"; tail -n 5 "$log"; exit 1
+'
 
 # tarball_version TARBALL: the VERSION inside a release tarball.
 tarball_version() {

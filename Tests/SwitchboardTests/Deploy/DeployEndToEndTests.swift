@@ -43,8 +43,8 @@ struct DeployEndToEndTests {
             Self.expectNoLoss(report, phase: "rolling")
         }
 
-        // (c) a release whose server exits at start: the deploy aborts, the
-        // cluster keeps N+1 (the instance tried is put back, then a rebalance).
+        // (c) a release whose server exits at start: its trial start fails, so
+        // the deploy aborts before any instance is drained; N+1 keeps serving.
         do {
             let watch = try await cluster.startWatch(phase: "failed")
             let result = try await cluster.deploy("rolling", cluster.tarball("e2e-bad"), drain: Self.rollingDrain)
@@ -56,6 +56,8 @@ struct DeployEndToEndTests {
             }
             let counts = try await cluster.connections(of: "blue")
             let report = try await cluster.finish(watch)
+            #expect(result.stderr.contains("no instance was touched"), "aborted at the trial start:\n\(result.stderr)")
+            #expect(report["reconnects"].int("total") == 0, "no client was moved by a failed deploy")
             rows.append(PhaseRow(phase: "c failed deploy", counts: counts, report: report, seconds: result.seconds))
             Self.expectBalanced(counts, phase: "failed deploy")
             Self.expectNoLoss(report, phase: "failed deploy")
