@@ -182,13 +182,19 @@ final class SocketConnection: @unchecked Sendable {
     }
 
     /// Writes bytes that already carry their WebSocket header; the flush comes
-    /// once per event loop step for all frames written in it.
-    func writeFramed(_ bytes: ByteBuffer) {
+    /// once per event loop step for all frames written in it. Broadcast
+    /// frames pass `coalescing`: at saturation their flush may wait a few
+    /// milliseconds for more (``LoopDispatcher/scheduleBroadcastFlush(_:)``).
+    func writeFramed(_ bytes: ByteBuffer, coalescing: Bool = false) {
         eventLoop.assertInEventLoop()
         guard isOpen, let writerContext else { return }
         dispatcher.counts.framesOut &+= 1
         writerContext.write(NIOAny(bytes), promise: nil)
-        dispatcher.scheduleFlush(self)
+        if coalescing {
+            dispatcher.scheduleBroadcastFlush(self)
+        } else {
+            dispatcher.scheduleFlush(self)
+        }
     }
 
     /// Called by the dispatcher's batched flush.
