@@ -16,6 +16,9 @@ import Synchronization
 /// payload) and what a Phoenix V2 server writes; anything it does not
 /// recognise is skipped, not validated. Use the full client (`--full-client`)
 /// to check the protocol itself.
+///
+/// For `bench echo` it also runs a closed loop: on ``StartEcho`` it pushes
+/// `echoEvent` and pushes again as soon as the ok reply arrives.
 final class LeanSubscriber: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -40,14 +43,28 @@ final class LeanSubscriber: ChannelInboundHandler {
     private let joined: EventLoopPromise<Void>
     private var closeCode: UInt16?
     private var heartbeatTimer: RepeatedTask?
+    /// The echo push up to its ref, and everything after the ref.
+    private let echoHead: String
+    private let echoTail: String
+    private var echoRef: UInt64 = 1
+    /// When the echo push awaiting its reply was sent; 0 when none is.
+    private var echoSentAt: UInt64 = 0
 
-    init(request: String, topic: String, heartbeat: Bool, stats: NIOLoopBoundBox<LoopStats>, joined: EventLoopPromise<Void>) {
+    init(
+        request: String, topic: String, heartbeat: Bool, stats: NIOLoopBoundBox<LoopStats>, joined: EventLoopPromise<Void>,
+        echoEvent: String = "ping", echoPadding: String = ""
+    ) {
         self.request = request
         self.topic = topic
         self.heartbeat = heartbeat
         self.stats = stats
         self.joined = joined
+        self.echoHead = #"["1",""#
+        self.echoTail = #"",\#(Self.jsonString(topic)),\#(Self.jsonString(echoEvent)),{"pad":\#(Self.jsonString(echoPadding))}]"#
     }
+
+    /// Sent down a joined subscriber's pipeline to start its echo loop.
+    struct StartEcho {}
 
     /// The upgrade request for `options`: path with the connect params and
     /// `vsn=2.0.0`, and the WebSocket headers (the key is fixed: the bench
@@ -101,6 +118,21 @@ final class LeanSubscriber: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is StartEcho {
+            if self.phase == .joined { self.sendEcho(context: context) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func sendEcho(context: ChannelHandlerContext) {
+        self.echoRef &+= 1
+        self.echoSentAt = MonotonicClock.now()
+        self.stats.value.tally.sent &+= 1
+        self.send(self.echoHead + String(self.echoRef) + self.echoTail, context: context)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -192,6 +224,7 @@ final class LeanSubscriber: ChannelInboundHandler {
         switch frame.opcode {
         case 0x1:
             if self.phase == .joined {
+                if self.echoSentAt != 0, self.echoReplied(frame.payload, context: context) { return }
                 self.countDelivery(frame.payload)
             } else {
                 self.joinReplied(frame.payload, context: context)
@@ -242,6 +275,41 @@ final class LeanSubscriber: ChannelInboundHandler {
         } else {
             stats.tally.countError("no_send_time")
         }
+    }
+
+    private static let okStatus = Array(#""status":"ok""#.utf8)
+
+    /// Whether `payload` answers the echo push in flight (a reply on the
+    /// join's ref `"1"`); if so, records it and sends the next push while
+    /// the measured window is open.
+    private func echoReplied(_ payload: ByteBuffer, context: ChannelHandlerContext) -> Bool {
+        let (isReply, ok): (Bool, Bool) = payload.withUnsafeReadableBytes { bytes in
+            guard bytes.starts(with: #"["1",""#.utf8) else { return (false, false) }
+            let needle = Self.okStatus
+            guard bytes.count >= needle.count else { return (true, false) }
+            for start in 0...(bytes.count - needle.count) where bytes[start] == needle[0] {
+                if bytes[start..<(start + needle.count)].elementsEqual(needle) { return (true, true) }
+            }
+            return (true, false)
+        }
+        guard isReply else { return false }
+        let now = MonotonicClock.now()
+        let stats = self.stats.value
+        let sentAt = self.echoSentAt
+        self.echoSentAt = 0
+        guard stats.running else {
+            stats.tally.late &+= 1
+            return true
+        }
+        if ok {
+            stats.tally.received &+= 1
+            stats.tally.lastReceivedAt = now
+            stats.tally.latency.record(from: sentAt, to: now)
+        } else {
+            stats.tally.countError("reply_error")
+        }
+        self.sendEcho(context: context)
+        return true
     }
 
     private func joinReplied(_ payload: ByteBuffer, context: ChannelHandlerContext) {
@@ -298,7 +366,7 @@ enum LeanRamp {
         var joinLatency: LatencyHistogram
     }
 
-    static func open(count: Int, options: BenchOptions, stats: LoopStatsSet) async -> Outcome {
+    static func open(count: Int, options: BenchOptions, stats: LoopStatsSet, echoEvent: String = "ping") async -> Outcome {
         let collected = LeanCollector()
         let launcher = PacedLauncher(
             rate: options.connectRate,
@@ -316,7 +384,7 @@ enum LeanRamp {
             let began = MonotonicClock.now()
             let loop = loops[index % loops.count]
             let outcome = await Self.openOne(
-                loop: loop, options: options, request: request,
+                loop: loop, options: options, request: request, echoEvent: echoEvent,
                 source: sources.isEmpty ? nil : sources[index % sources.count],
                 stats: stats.box(for: loop)
             )
@@ -337,18 +405,20 @@ enum LeanRamp {
     }
 
     private static func openOne(
-        loop: any EventLoop, options: BenchOptions, request: String, source: String?, stats: NIOLoopBoundBox<LoopStats>
+        loop: any EventLoop, options: BenchOptions, request: String, echoEvent: String, source: String?, stats: NIOLoopBoundBox<LoopStats>
     ) async -> Result<any NIOCore.Channel, LeanSubscriberError> {
         let joined = loop.makePromise(of: Void.self)
         let topic = options.topic
         let heartbeat = options.heartbeat
+        let padding = options.padding
         var bootstrap = ClientBootstrap(group: loop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(options.joinTimeoutAmount)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        LeanSubscriber(request: request, topic: topic, heartbeat: heartbeat, stats: stats, joined: joined)
+                        LeanSubscriber(request: request, topic: topic, heartbeat: heartbeat, stats: stats, joined: joined,
+                                       echoEvent: echoEvent, echoPadding: padding)
                     )
                 }
             }
