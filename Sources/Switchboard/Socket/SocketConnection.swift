@@ -76,10 +76,10 @@ final class SocketConnection: @unchecked Sendable {
             write(.reply(Reply(joinRef: message.joinRef, ref: message.ref, topic: message.topic, status: .ok)))
         case ChannelEvent.leave:
             guard let instance = current(for: message) else { return }
-            instance.enqueue(.leave(ref: message.ref))
+            instance.enqueueFromRead(.leave(ref: message.ref))
         default:
             guard let instance = current(for: message) else { return }
-            instance.enqueue(.handleIn(event: message.event, payload: message.payload, ref: message.ref))
+            instance.enqueueFromRead(.handleIn(event: message.event, payload: message.payload, ref: message.ref))
         }
     }
 
@@ -121,7 +121,7 @@ final class SocketConnection: @unchecked Sendable {
         }
         let instance = ChannelInstance(topic: message.topic, joinRef: message.joinRef, channel: route.factory(), connection: self)
         instances[message.topic] = instance
-        instance.enqueue(.join(payload: payload, ref: message.ref))
+        instance.enqueueFromRead(.join(payload: payload, ref: message.ref))
     }
 
     private func writeUnmatchedTopic(_ message: Message) {
@@ -172,7 +172,12 @@ final class SocketConnection: @unchecked Sendable {
     /// Encodes and writes a frame from any thread.
     func send(_ frame: OutboundFrame) {
         guard let bytes = encode(frame) else { return }
-        onEventLoop { self.writeFramed(bytes) }
+        if eventLoop.inEventLoop {
+            // Not through `onEventLoop`: no closure to allocate on the common path.
+            writeFramed(bytes)
+        } else {
+            eventLoop.execute { self.writeFramed(bytes) }
+        }
     }
 
     /// Encodes and writes a frame. Runs on the event loop.
