@@ -44,10 +44,12 @@ public final class FanoutHarness {
     }
 
     /// Encodes one broadcast and delivers it to every subscriber, then runs
-    /// the loop's batched flush, as a real event loop step would.
+    /// the loop's batched flush, as a real event loop step would. The loop's
+    /// clock moves on by the broadcast coalescing window each time, so every
+    /// broadcast is flushed at once, as at light load.
     public func broadcast(_ payload: Payload) throws {
         try pubsub.localBroadcast(topic: topic, event: "new_msg", payload: payload)
-        loop.run()
+        loop.advanceTime(by: LoopDispatcher.broadcastCoalescingWindow)
     }
 
     /// Discards what the subscribers' channels were sent; returns the byte count.

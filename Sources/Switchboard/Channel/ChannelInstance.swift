@@ -54,6 +54,18 @@ final class ChannelInstance: @unchecked Sendable {
         mailbox.enqueue(work, on: connection.taskExecutor) { work in await self.process(work) }
     }
 
+    /// Queues work that a client frame brought, from the connection's event
+    /// loop while it reads (outside any task). When handlers run on the
+    /// event loop and the mailbox is idle, the handler starts at once on this
+    /// thread instead of in a task scheduled for a later loop step: a reply
+    /// that needs no `await` is written in the same step as the request was
+    /// read, with no task hop in between.
+    func enqueueFromRead(_ work: Work) {
+        connection.eventLoop.assertInEventLoop()
+        let executor = connection.taskExecutor
+        mailbox.enqueue(work, on: executor, startImmediately: executor != nil) { work in await self.process(work) }
+    }
+
     private func context(replyingTo ref: String? = nil, hasRef: Bool = false) -> ChannelContext {
         ChannelContext(instance: self, replyRef: hasRef ? ReplyRef(joinRef: joinRef, ref: ref, topic: topic) : nil)
     }

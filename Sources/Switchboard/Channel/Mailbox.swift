@@ -16,14 +16,29 @@ final class Mailbox<Item: Sendable>: Sendable {
 
     /// Queues `item`; if no task is draining the mailbox, starts one that
     /// passes each queued item to `process`, on `executor` when given.
-    func enqueue(_ item: Item, on executor: (any TaskExecutor)? = nil, process: @escaping @Sendable (Item) async -> Void) {
+    ///
+    /// With `startImmediately`, a new task runs on the calling thread until
+    /// its first suspension (`Task.immediate`) instead of being scheduled:
+    /// a handler that answers without awaiting anything completes before
+    /// `enqueue` returns. Only pass it from the thread `executor` runs on,
+    /// and outside any other task, so handlers still run where they would
+    /// have run.
+    func enqueue(
+        _ item: Item,
+        on executor: (any TaskExecutor)? = nil,
+        startImmediately: Bool = false,
+        process: @escaping @Sendable (Item) async -> Void
+    ) {
         let start = state.withLockedValue { state in
             state.queue.append(item)
             if state.running { return false }
             state.running = true
             return true
         }
-        if start {
+        guard start else { return }
+        if startImmediately {
+            Task.immediate(executorPreference: executor) { await self.drain(process) }
+        } else {
             Task(executorPreference: executor) { await self.drain(process) }
         }
     }

@@ -35,6 +35,42 @@ struct JSONParser {
         return value
     }
 
+    /// Parses all of `bytes` as a JSON array of exactly five elements (a V2
+    /// message), without building the array: `nil` for anything else or any
+    /// error, which the caller then parses with ``parse(_:maxDepth:)`` to
+    /// report it. `maxDepth` counts the array itself, as in `parse`.
+    static func parseFiveElementArray(
+        _ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int
+    ) -> (JSONValue, JSONValue, JSONValue, JSONValue, JSONValue)? {
+        var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
+        guard parser.maxDepth >= 1 else { return nil }
+        parser.skipWhitespace()
+        guard parser.peek() == UInt8(ascii: "[") else { return nil }
+        parser.index += 1
+        do {
+            let first = try parser.parseElement(separator: UInt8(ascii: ","))
+            let second = try parser.parseElement(separator: UInt8(ascii: ","))
+            let third = try parser.parseElement(separator: UInt8(ascii: ","))
+            let fourth = try parser.parseElement(separator: UInt8(ascii: ","))
+            let fifth = try parser.parseElement(separator: UInt8(ascii: "]"))
+            parser.skipWhitespace()
+            guard parser.index == bytes.count else { return nil }
+            return (first, second, third, fourth, fifth)
+        } catch {
+            return nil
+        }
+    }
+
+    /// One element of the top-level array and the byte that must follow it.
+    private mutating func parseElement(separator: UInt8) throws(ProtocolError) -> JSONValue {
+        self.skipWhitespace()
+        let value = try self.parseValue(depth: 1)
+        self.skipWhitespace()
+        guard self.peek() == separator else { throw .invalidJSON("") }
+        self.index += 1
+        return value
+    }
+
     // MARK: Values
 
     /// Parses the value that starts at `index`; `depth` containers enclose it.

@@ -40,6 +40,20 @@ enum MessageFields {
         }
     }
 
+    /// ``parseEnvelope(_:limits:)`` for a well-formed five-element array,
+    /// without building the array; `nil` for anything else (including any
+    /// error, which ``parseEnvelope(_:limits:)`` then reports).
+    static func parseFiveElementEnvelope(
+        _ data: ByteBuffer, limits: DecodingLimits
+    ) -> (JSONValue, JSONValue, JSONValue, JSONValue, JSONValue)? {
+        let maxDepth = max(0, limits.maxJSONDepth) + 1
+        return data.withUnsafeReadableBytes { raw in
+            raw.withMemoryRebound(to: UInt8.self) { bytes in
+                JSONParser.parseFiveElementArray(bytes, maxDepth: maxDepth)
+            }
+        }
+    }
+
     /// A `phx_reply` message as a ``Reply``: its payload must be
     /// `{"status": string, "response": any}`.
     static func reply(joinRef: String?, ref: String?, topic: String, payload: JSONValue) throws(ProtocolError) -> Reply {

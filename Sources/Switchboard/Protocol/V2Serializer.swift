@@ -113,6 +113,17 @@ public struct V2Serializer: Serializer {
         _ data: ByteBuffer,
         limits: DecodingLimits
     ) throws(ProtocolError) -> (joinRef: String?, ref: String?, topic: String, event: String, payload: JSONValue) {
+        // The common case without the intermediate array; anything else takes
+        // the general path below, which gives the precise error.
+        if let (joinRef, ref, topic, event, payload) = MessageFields.parseFiveElementEnvelope(data, limits: limits) {
+            return (
+                joinRef: try MessageFields.ref(joinRef, field: "join_ref"),
+                ref: try MessageFields.ref(ref, field: "ref"),
+                topic: try MessageFields.name(topic, field: "topic", limit: limits.maxTopicLength),
+                event: try MessageFields.name(event, field: "event", limit: limits.maxEventLength),
+                payload: payload
+            )
+        }
         guard case .array(let elements) = try MessageFields.parseEnvelope(data, limits: limits) else {
             throw .invalidShape("a V2 message must be a JSON array")
         }

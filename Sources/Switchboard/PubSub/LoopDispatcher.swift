@@ -10,6 +10,14 @@ final class LoopDispatcher: @unchecked Sendable {
     private var topics: [String: TopicSubscribers] = [:]
     private var pendingFlush: [SocketConnection] = []
     private var flushScheduled = false
+    /// A broadcast flush put off to let more broadcasts join it (see ``scheduleBroadcastFlush(_:)``).
+    private var deferredFlush: Scheduled<Void>?
+    /// Broadcast frames wait in ``pendingFlush``.
+    private var broadcastPending = false
+    /// When the last flush that carried broadcast frames ended.
+    private var lastBroadcastFlush = NIODeadline.uptimeNanoseconds(0)
+    /// How long after a broadcast flush the next one may be put off, at most.
+    static let broadcastCoalescingWindow = TimeAmount.milliseconds(10)
     private(set) var connections: [ObjectIdentifier: SocketConnection] = [:]
     /// Connections closed because their client read too slowly.
     private(set) var slowConsumerCloses = 0
@@ -82,7 +90,7 @@ final class LoopDispatcher: @unchecked Sendable {
                 }
                 let connection = instance.connection
                 if let bytes = frames.bytes(for: connection.version, allocator: connection.channel.allocator) {
-                    connection.writeFramed(bytes)
+                    connection.writeFramed(bytes, coalescing: true)
                 }
             }
         }
@@ -98,21 +106,56 @@ final class LoopDispatcher: @unchecked Sendable {
     /// Queues a flush of `connection` at the end of this loop step: frames
     /// written meanwhile leave in one system call.
     func scheduleFlush(_ connection: SocketConnection) {
-        guard !connection.flushPending else { return }
-        connection.flushPending = true
-        pendingFlush.append(connection)
+        if !connection.flushPending {
+            connection.flushPending = true
+            pendingFlush.append(connection)
+        }
         guard !flushScheduled else { return }
         flushScheduled = true
         eventLoop.execute { self.flushAll() }
     }
 
+    /// Like ``scheduleFlush(_:)``, for broadcast frames: they leave at the
+    /// end of this loop step too, unless a broadcast flush ended less than
+    /// ``broadcastCoalescingWindow`` ago. Then the flush waits until the
+    /// window ends, and the broadcasts delivered meanwhile leave with it, in
+    /// one write per connection.
+    ///
+    /// At light load broadcasts are further apart than the window and go out
+    /// at once; only a loop that broadcasts faster than that (at saturation)
+    /// batches, which cuts the system calls per delivery.
+    func scheduleBroadcastFlush(_ connection: SocketConnection) {
+        if !connection.flushPending {
+            connection.flushPending = true
+            pendingFlush.append(connection)
+        }
+        broadcastPending = true
+        guard !flushScheduled, deferredFlush == nil else { return }
+        let due = lastBroadcastFlush + Self.broadcastCoalescingWindow
+        if eventLoop.now >= due {
+            flushScheduled = true
+            eventLoop.execute { self.flushAll() }
+        } else {
+            deferredFlush = eventLoop.scheduleTask(deadline: due) { self.flushAll() }
+        }
+    }
+
     private func flushAll() {
         flushScheduled = false
+        deferredFlush?.cancel()
+        deferredFlush = nil
+        let carriedBroadcasts = broadcastPending
+        broadcastPending = false
         let connections = pendingFlush
         pendingFlush.removeAll(keepingCapacity: true)
         for connection in connections {
             connection.flushPending = false
             connection.flush()
+        }
+        if carriedBroadcasts {
+            // Measured from the end: a flush to thousands of connections can
+            // itself take longer than the window.
+            lastBroadcastFlush = eventLoop.now
         }
     }
 

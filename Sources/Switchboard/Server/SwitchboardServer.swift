@@ -75,6 +75,10 @@ public final class SwitchboardServer: Service, Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            // Each connection keeps its receive buffer between reads; start it at
+            // 512 bytes (NIO's default is 2 KiB): an idle socket costs less, and
+            // the buffer still grows when reads fill it.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
             .childChannelOption(.writeBufferWaterMark, value: ChannelOptions.Types.WriteBufferWaterMark(
                 low: configuration.limits.maxOutboundBytes / 2, high: configuration.limits.maxOutboundBytes))
             .childChannelInitializer { channel in

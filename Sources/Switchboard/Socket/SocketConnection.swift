@@ -78,10 +78,10 @@ final class SocketConnection: @unchecked Sendable {
             write(.reply(Reply(joinRef: message.joinRef, ref: message.ref, topic: message.topic, status: .ok)))
         case ChannelEvent.leave:
             guard let instance = current(for: message) else { return }
-            instance.enqueue(.leave(ref: message.ref))
+            instance.enqueueFromRead(.leave(ref: message.ref))
         default:
             guard let instance = current(for: message) else { return }
-            instance.enqueue(.handleIn(event: message.event, payload: message.payload, ref: message.ref))
+            instance.enqueueFromRead(.handleIn(event: message.event, payload: message.payload, ref: message.ref))
         }
     }
 
@@ -123,7 +123,7 @@ final class SocketConnection: @unchecked Sendable {
         }
         let instance = ChannelInstance(topic: message.topic, joinRef: message.joinRef, channel: route.factory(), connection: self)
         instances[message.topic] = instance
-        instance.enqueue(.join(payload: payload, ref: message.ref))
+        instance.enqueueFromRead(.join(payload: payload, ref: message.ref))
     }
 
     private func writeUnmatchedTopic(_ message: Message) {
@@ -174,7 +174,12 @@ final class SocketConnection: @unchecked Sendable {
     /// Encodes and writes a frame from any thread.
     func send(_ frame: OutboundFrame) {
         guard let bytes = encode(frame) else { return }
-        onEventLoop { self.writeFramed(bytes) }
+        if eventLoop.inEventLoop {
+            // Not through `onEventLoop`: no closure to allocate on the common path.
+            writeFramed(bytes)
+        } else {
+            eventLoop.execute { self.writeFramed(bytes) }
+        }
     }
 
     /// Encodes and writes a frame. Runs on the event loop.
@@ -184,13 +189,19 @@ final class SocketConnection: @unchecked Sendable {
     }
 
     /// Writes bytes that already carry their WebSocket header; the flush comes
-    /// once per event loop step for all frames written in it.
-    func writeFramed(_ bytes: ByteBuffer) {
+    /// once per event loop step for all frames written in it. Broadcast
+    /// frames pass `coalescing`: at saturation their flush may wait a few
+    /// milliseconds for more (``LoopDispatcher/scheduleBroadcastFlush(_:)``).
+    func writeFramed(_ bytes: ByteBuffer, coalescing: Bool = false) {
         eventLoop.assertInEventLoop()
         guard isOpen, let writerContext else { return }
         dispatcher.counts.framesOut &+= 1
         writerContext.write(NIOAny(bytes), promise: nil)
-        dispatcher.scheduleFlush(self)
+        if coalescing {
+            dispatcher.scheduleBroadcastFlush(self)
+        } else {
+            dispatcher.scheduleFlush(self)
+        }
     }
 
     /// Called by the dispatcher's batched flush.

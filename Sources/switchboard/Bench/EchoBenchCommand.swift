@@ -33,6 +33,9 @@ struct EchoBenchCommand: AsyncParsableCommand {
     @Option(help: "Seconds a push may wait for its reply.")
     var pushTimeout: Double = 10
 
+    @Flag(help: "Push with the full Phoenix client, which decodes every reply (always so with --rate or --own-topic), instead of the lean client.")
+    var fullClient = false
+
     mutating func validate() throws {
         guard (1...100_000).contains(self.maxOutstanding) else { throw ValidationError("--max-outstanding must be 1…100000") }
         guard self.pushTimeout > 0 && self.pushTimeout <= 600 else { throw ValidationError("--push-timeout must be > 0 and at most 600 s") }
@@ -44,6 +47,9 @@ struct EchoBenchCommand: AsyncParsableCommand {
 
     /// The run proper; `false` when nothing could be measured.
     private func execute(_ environment: BenchEnvironment) async -> Bool {
+        if !self.fullClient && self.options.rate == nil && !self.ownTopic {
+            return await self.executeLean(environment)
+        }
         let options = self.options
         let requested = options.connections ?? 200
         let stats = environment.stats
@@ -79,34 +85,50 @@ struct EchoBenchCommand: AsyncParsableCommand {
             payload: .json(["pad": .string(options.padding)]),
             timeout: .nanoseconds(Int64(self.pushTimeout * 1e9))
         )
-        let window = MeasureWindow.begin(serverPid: options.serverPid)
-        let closesBefore = await stats.snapshot().closes
-        var byLoop: [ObjectIdentifier: (loop: any EventLoop, connections: [BenchConnection])] = [:]
-        for connection in outcome.connections {
-            byLoop[ObjectIdentifier(connection.eventLoop), default: (connection.eventLoop, [])].connections.append(connection)
-        }
-        for (loop, connections) in byLoop.values {
-            let box = stats.box(for: loop)
-            if let rate = options.rate {
-                let maxOutstanding = self.maxOutstanding
-                loop.execute {
-                    EchoRateDriver(
-                        connections: connections,
-                        stats: box,
-                        echo: echo,
-                        ratePerConnection: rate,
-                        maxOutstanding: maxOutstanding,
-                        eventLoop: loop
-                    ).start()
-                }
-            } else {
-                loop.execute {
-                    for connection in connections {
-                        echo.fire(connection.channel, stats: box)
+        let connections = outcome.connections
+        let maxOutstanding = self.maxOutstanding
+        report = await self.measure(environment, joined: joined, report: report) {
+            var byLoop: [ObjectIdentifier: (loop: any EventLoop, connections: [BenchConnection])] = [:]
+            for connection in connections {
+                byLoop[ObjectIdentifier(connection.eventLoop), default: (connection.eventLoop, [])].connections.append(connection)
+            }
+            for (loop, connections) in byLoop.values {
+                let box = stats.box(for: loop)
+                if let rate = options.rate {
+                    loop.execute {
+                        EchoRateDriver(
+                            connections: connections,
+                            stats: box,
+                            echo: echo,
+                            ratePerConnection: rate,
+                            maxOutstanding: maxOutstanding,
+                            eventLoop: loop
+                        ).start()
+                    }
+                } else {
+                    loop.execute {
+                        for connection in connections {
+                            echo.fire(connection.channel, stats: box)
+                        }
                     }
                 }
             }
         }
+        BenchOutput.report(report, json: options.json)
+
+        await ConnectionRamp.closeAll(outcome.connections)
+        return true
+    }
+
+    /// Starts the load with `start`, measures for `--duration`, and adds the
+    /// figures to `report`.
+    private func measure(_ environment: BenchEnvironment, joined: Int, report: ReportSection, start: () -> Void) async -> ReportSection {
+        let options = self.options
+        let stats = environment.stats
+        var report = report
+        let window = MeasureWindow.begin(serverPid: options.serverPid)
+        let closesBefore = await stats.snapshot().closes
+        start()
 
         var previous = BenchTally()
         var previousAt = window.startedAt
@@ -160,9 +182,44 @@ struct EchoBenchCommand: AsyncParsableCommand {
             report["server"] = .section(server)
         }
         report["machine_load_1m_at_end"] = .measured(MachineLoad.oneMinute(), decimals: 2)
-        BenchOutput.report(report, json: options.json)
+        return report
+    }
 
-        await ConnectionRamp.closeAll(outcome.connections)
+    /// Closed loop over lean clients (``LeanSubscriber``): a reply costs the
+    /// bench one pass over its bytes, not a decode.
+    private func executeLean(_ environment: BenchEnvironment) async -> Bool {
+        let options = self.options
+        let requested = options.connections ?? 200
+        let outcome = await LeanRamp.open(count: requested, options: options, stats: environment.stats, echoEvent: self.event)
+        let joined = outcome.channels.count
+        BenchOutput.note("\(joined) of \(requested) connections joined in \(ReportValue.format(outcome.seconds, decimals: 1)) s")
+        var report = environment.header(mode: "echo", extra: [
+            ("connections", .int(requested)),
+            ("own_topic", .bool(false)),
+            ("load", .text("closed loop")),
+            ("client", .text("lean")),
+        ])
+        var ramp = ReportSection()
+        ramp["requested"] = .int(requested)
+        ramp["joined"] = .int(joined)
+        ramp["failed"] = .int(outcome.failures.values.reduce(0, +))
+        ramp["seconds"] = .measured(outcome.seconds, decimals: 2)
+        ramp["failures"] = .counts(outcome.failures)
+        ramp["join_p50_ms"] = .milliseconds(outcome.joinLatency.milliseconds(atPercentile: 50))
+        ramp["join_p99_ms"] = .milliseconds(outcome.joinLatency.milliseconds(atPercentile: 99))
+        report["ramp"] = .section(ramp)
+        guard joined > 0 else {
+            BenchOutput.report(report, json: options.json)
+            return false
+        }
+        let channels = outcome.channels
+        report = await self.measure(environment, joined: joined, report: report) {
+            for channel in channels {
+                channel.pipeline.fireUserInboundEventTriggered(LeanSubscriber.StartEcho())
+            }
+        }
+        BenchOutput.report(report, json: options.json)
+        await LeanRamp.closeAll(channels)
         return true
     }
 }

@@ -33,6 +33,9 @@ struct FanoutBenchCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait, after the last broadcast was answered, for deliveries still on their way.")
     var drain: Double = 5
 
+    @Flag(help: "Receive with the full Phoenix client, which decodes every frame, instead of the lean receiver.")
+    var fullClient = false
+
     mutating func validate() throws {
         guard (1...64).contains(self.publishers) else { throw ValidationError("--publishers must be 1…64") }
         guard self.drain >= 0 && self.drain <= 600 else { throw ValidationError("--drain must be 0…600 s") }
@@ -56,39 +59,20 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             BenchOutput.note("no --heartbeat: the server closes silent connections after its heartbeat timeout (60 s by default)")
         }
 
-        let ramp = ConnectionRamp(
-            options: options,
-            loops: environment.stats.loops,
-            topic: { _ in options.topic },
-            prepare: { _, client, channel in
-                let box = stats.box(for: client.eventLoop)
-                channel.on(event) { message in
-                    let now = MonotonicClock.now()
-                    let stats = box.value
-                    stats.tally.received &+= 1
-                    stats.tally.lastReceivedAt = now
-                    if case .json(let payload) = message.payload, let sentAt = payload["t"]?.intValue, sentAt > 0 {
-                        stats.tally.latency.record(from: UInt64(sentAt), to: now)
-                    } else {
-                        stats.tally.countError("no_send_time")
-                    }
-                }
-                client.onClose { info in
-                    box.value.tally.countClose(code: info.code)
-                }
-            }
-        )
         let beforeRamp = options.serverPid.flatMap(ServerSample.read(pid:))
-        let outcome = await ramp.open(count: requested)
-        let joined = outcome.connections.count
-        BenchOutput.note("\(joined) of \(requested) connections joined \(options.topic) in \(ReportValue.format(outcome.seconds, decimals: 1)) s")
+        let subscribers = self.fullClient
+            ? await Self.openFullClients(count: requested, options: options, stats: stats, event: event)
+            : await Self.openLean(count: requested, options: options, stats: stats)
+        let joined = subscribers.joined
+        BenchOutput.note("\(joined) of \(requested) connections joined \(options.topic) in \(ReportValue.format(subscribers.seconds, decimals: 1)) s")
 
         var report = environment.header(mode: "fanout", extra: [
             ("connections", .int(requested)),
             ("rate_per_s", .measured(rate, decimals: 3)),
             ("publishers", .int(self.publishers)),
         ])
-        report["ramp"] = .section(BenchEnvironment.rampSection(outcome, requested: requested))
+        report["receiver"] = .text(self.fullClient ? "full client" : "lean")
+        report["ramp"] = .section(subscribers.rampSection)
 
         guard joined > 0 else {
             BenchOutput.report(report, json: options.json)
@@ -114,7 +98,7 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             try await publisher.connect()
         } catch {
             BenchOutput.note("cannot open the publisher connections: \(error)")
-            await ConnectionRamp.closeAll(outcome.connections)
+            await subscribers.close()
             try? await publisherGroup.shutdownGracefully()
             return false
         }
@@ -195,8 +179,75 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         report["machine_load_1m_at_end"] = .measured(MachineLoad.oneMinute(), decimals: 2)
         BenchOutput.report(report, json: options.json)
 
-        await ConnectionRamp.closeAll(outcome.connections)
+        await subscribers.close()
         try? await publisherGroup.shutdownGracefully()
         return true
+    }
+
+    /// The subscribers of a run, whichever receiver opened them.
+    private struct Subscribers {
+        var joined: Int
+        var seconds: Double
+        var rampSection: ReportSection
+        var close: @Sendable () async -> Void
+    }
+
+    /// Lean receivers (``LeanSubscriber``): a frame costs the bench one pass over its bytes.
+    private static func openLean(count: Int, options: BenchOptions, stats: LoopStatsSet) async -> Subscribers {
+        let outcome = await LeanRamp.open(count: count, options: options, stats: stats)
+        let channels = outcome.channels
+        return Subscribers(
+            joined: channels.count,
+            seconds: outcome.seconds,
+            rampSection: Self.rampSection(requested: count, joined: channels.count, failures: outcome.failures,
+                                          seconds: outcome.seconds, joinLatency: outcome.joinLatency),
+            close: { await LeanRamp.closeAll(channels) }
+        )
+    }
+
+    /// Full Phoenix clients: every frame is decoded and routed to its channel.
+    private static func openFullClients(count: Int, options: BenchOptions, stats: LoopStatsSet, event: String) async -> Subscribers {
+        let ramp = ConnectionRamp(
+            options: options,
+            loops: stats.loops,
+            topic: { _ in options.topic },
+            prepare: { _, client, channel in
+                let box = stats.box(for: client.eventLoop)
+                channel.on(event) { message in
+                    let now = MonotonicClock.now()
+                    let stats = box.value
+                    stats.tally.received &+= 1
+                    stats.tally.lastReceivedAt = now
+                    if case .json(let payload) = message.payload, let sentAt = payload["t"]?.intValue, sentAt > 0 {
+                        stats.tally.latency.record(from: UInt64(sentAt), to: now)
+                    } else {
+                        stats.tally.countError("no_send_time")
+                    }
+                }
+                client.onClose { info in
+                    box.value.tally.countClose(code: info.code)
+                }
+            }
+        )
+        let outcome = await ramp.open(count: count)
+        let connections = outcome.connections
+        return Subscribers(
+            joined: connections.count,
+            seconds: outcome.seconds,
+            rampSection: BenchEnvironment.rampSection(outcome, requested: count),
+            close: { await ConnectionRamp.closeAll(connections) }
+        )
+    }
+
+    private static func rampSection(requested: Int, joined: Int, failures: [String: Int], seconds: Double, joinLatency: LatencyHistogram) -> ReportSection {
+        var section = ReportSection()
+        section["requested"] = .int(requested)
+        section["joined"] = .int(joined)
+        section["failed"] = .int(failures.values.reduce(0, +))
+        section["seconds"] = .measured(seconds, decimals: 2)
+        section["failures"] = .counts(failures)
+        section["join_p50_ms"] = .milliseconds(joinLatency.milliseconds(atPercentile: 50))
+        section["join_p99_ms"] = .milliseconds(joinLatency.milliseconds(atPercentile: 99))
+        return section
     }
 }
