@@ -258,7 +258,7 @@ preflight() {
 # before any instance is drained.
 TRIAL_START='
 release="$1" timeout="$2" log="$(mktemp)"
-"$release/bin/switchboardctl" start --host 127.0.0.1 --port 0 --admin-port 0 --adapter local >"$log" 2>&1 &
+"$release/bin/switchboardctl" start --host 127.0.0.1 --port 0 --admin-port 0 --adapter local --log-level info >"$log" 2>&1 &
 pid=$!
 trap "kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f $log" EXIT
 deadline=$((SECONDS + timeout))
