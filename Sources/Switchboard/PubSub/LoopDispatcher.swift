@@ -16,6 +16,8 @@ final class LoopDispatcher: @unchecked Sendable {
     private var broadcastPending = false
     /// When the last flush that carried broadcast frames ended.
     private var lastBroadcastFlush = NIODeadline.uptimeNanoseconds(0)
+    /// How long that flush took.
+    private var lastBroadcastFlushDuration = TimeAmount.zero
     /// How long after a broadcast flush the next one may be put off, at most.
     static let broadcastCoalescingWindow = TimeAmount.milliseconds(10)
     private(set) var connections: [ObjectIdentifier: SocketConnection] = [:]
@@ -116,14 +118,15 @@ final class LoopDispatcher: @unchecked Sendable {
     }
 
     /// Like ``scheduleFlush(_:)``, for broadcast frames: they leave at the
-    /// end of this loop step too, unless a broadcast flush ended less than
-    /// ``broadcastCoalescingWindow`` ago. Then the flush waits until the
-    /// window ends, and the broadcasts delivered meanwhile leave with it, in
-    /// one write per connection.
+    /// end of this loop step too, unless the last broadcast flush ended less
+    /// than its own duration ago (capped at ``broadcastCoalescingWindow``).
+    /// Then the flush waits that long, and the broadcasts delivered meanwhile
+    /// leave with it, in one write per connection.
     ///
-    /// At light load broadcasts are further apart than the window and go out
-    /// at once; only a loop that broadcasts faster than that (at saturation)
-    /// batches, which cuts the system calls per delivery.
+    /// A flush to a few subscribers takes microseconds, so it is never put off
+    /// by more, however many broadcasts a second the loop carries. Only big
+    /// fan-outs arriving faster than they can be written (saturation) batch,
+    /// which cuts the system calls per delivery.
     func scheduleBroadcastFlush(_ connection: SocketConnection) {
         if !connection.flushPending {
             connection.flushPending = true
@@ -131,7 +134,10 @@ final class LoopDispatcher: @unchecked Sendable {
         }
         broadcastPending = true
         guard !flushScheduled, deferredFlush == nil else { return }
-        let due = lastBroadcastFlush + Self.broadcastCoalescingWindow
+        // Put off by as long as the last flush took (capped): cheap flushes
+        // (topics with few subscribers) go out at once whatever the rate, and
+        // a loop never spends much more than half its time flushing.
+        let due = lastBroadcastFlush + min(lastBroadcastFlushDuration, Self.broadcastCoalescingWindow)
         if eventLoop.now >= due {
             flushScheduled = true
             eventLoop.execute { self.flushAll() }
@@ -148,6 +154,7 @@ final class LoopDispatcher: @unchecked Sendable {
         broadcastPending = false
         let connections = pendingFlush
         pendingFlush.removeAll(keepingCapacity: true)
+        let started = carriedBroadcasts ? eventLoop.now : lastBroadcastFlush
         for connection in connections {
             connection.flushPending = false
             connection.flush()
@@ -156,6 +163,7 @@ final class LoopDispatcher: @unchecked Sendable {
             // Measured from the end: a flush to thousands of connections can
             // itself take longer than the window.
             lastBroadcastFlush = eventLoop.now
+            lastBroadcastFlushDuration = lastBroadcastFlush - started
         }
     }
 
