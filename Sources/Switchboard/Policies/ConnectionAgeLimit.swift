@@ -24,15 +24,6 @@ public struct ConnectionAgeLimit: Sendable, Hashable {
     }
 }
 
-extension Duration {
-    /// The whole nanoseconds of the duration, saturating at `Int64.max`.
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : whole + attoseconds / 1_000_000_000
-    }
-}
-
 /// The SplitMix64 finalizer: a well-mixed 64-bit value from any seed.
 enum SplitMix64 {
     static func mix(_ seed: UInt64) -> UInt64 {

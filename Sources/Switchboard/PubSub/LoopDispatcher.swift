@@ -76,7 +76,7 @@ final class LoopDispatcher: @unchecked Sendable {
         if countsBroadcasts { counts.broadcasts &+= 1 }
         guard let subscribers = topics[message.topic]?.subscribers else { return }
         let started = ContinuousClock.now
-        defer { metrics.fanoutTime.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started)) }
+        defer { metrics.fanoutTime.recordNanoseconds((ContinuousClock.now - started).nanoseconds) }
         var frames = BroadcastFrames(message: message)
         var delivered = 0
         defer { counts.deliveries &+= delivered }
@@ -96,11 +96,6 @@ final class LoopDispatcher: @unchecked Sendable {
                 }
             }
         }
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
     }
 
     // MARK: - Writes

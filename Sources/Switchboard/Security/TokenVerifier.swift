@@ -61,14 +61,14 @@ public struct TokenVerifier: Sendable {
         }
         guard payload.aud.contains(namespace) else { return .rejected(.wrongNamespace) }
         let now = now.timeIntervalSince1970
-        let skew = Self.seconds(clockSkew)
+        let skew = clockSkew.inSeconds
         if payload.iat > now + skew || (payload.nbf.map { $0 > now + skew } ?? false) {
             return .rejected(.notYetValid)
         }
         if let exp = payload.exp, exp <= now - skew {
             return .rejected(.expired)
         }
-        if payload.iat + Self.seconds(maxAge) <= now - skew {
+        if payload.iat + maxAge.inSeconds <= now - skew {
             return .rejected(.expired)
         }
         return .valid(payload.claims)
@@ -103,10 +103,5 @@ public struct TokenVerifier: Sendable {
         while base64.utf8.count % 4 != 0 { base64.append("=") }
         guard let data = Data(base64Encoded: base64) else { return nil }
         return String(validating: data, as: UTF8.self)
-    }
-
-    private static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) * 1e-18
     }
 }
