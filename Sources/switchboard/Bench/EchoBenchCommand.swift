@@ -132,16 +132,7 @@ struct EchoBenchCommand: AsyncParsableCommand {
 
         var previous = BenchTally()
         var previousAt = window.startedAt
-        let deadline = window.startedAt + UInt64(options.duration * 1e9)
-        var second = 0
-        while MonotonicClock.now() < deadline {
-            second += 1
-            let wake = min(deadline, window.startedAt + UInt64(second) * 1_000_000_000)
-            let now = MonotonicClock.now()
-            if wake > now {
-                try? await Task.sleep(for: .nanoseconds(Int64(wake - now)))
-            }
-            guard wake < deadline else { break }
+        await window.eachSecond(of: options.duration) { second in
             let tally = await stats.snapshot()
             let at = MonotonicClock.now()
             let perSecond = Double(tally.received - previous.received) / MonotonicClock.seconds(from: previousAt, to: at)

@@ -82,16 +82,7 @@ struct IdleBenchCommand: AsyncParsableCommand {
         let framesBefore = await Self.frames(outcome.connections)
         let window = MeasureWindow.begin(serverPid: options.serverPid)
         let closesBefore = await stats.snapshot().closes
-        let deadline = window.startedAt + UInt64(options.duration * 1e9)
-        var second = 0
-        while MonotonicClock.now() < deadline {
-            second += 1
-            let wake = min(deadline, window.startedAt + UInt64(second) * 1_000_000_000)
-            let now = MonotonicClock.now()
-            if wake > now {
-                try? await Task.sleep(for: .nanoseconds(Int64(wake - now)))
-            }
-            guard wake < deadline else { break }
+        await window.eachSecond(of: options.duration) { second in
             let tally = await stats.snapshot()
             BenchOutput.progress(
                 "[idle \(second)s] open \(joined - (tally.closes - closesBefore))/\(joined)  closes \(tally.closes - closesBefore)  channel errors \(tally.errors.values.reduce(0, +))"

@@ -21,6 +21,23 @@ struct MeasureWindow: Sendable {
         )
     }
 
+    /// Calls `body` with 1, 2, … at each whole second after the window's
+    /// start, for as long as those seconds fall within `duration` seconds.
+    func eachSecond(of duration: Double, _ body: (Int) async -> Void) async {
+        let deadline = self.startedAt + UInt64(duration * 1e9)
+        var second = 0
+        while MonotonicClock.now() < deadline {
+            second += 1
+            let wake = min(deadline, self.startedAt + UInt64(second) * 1_000_000_000)
+            let now = MonotonicClock.now()
+            if wake > now {
+                try? await Task.sleep(for: .nanoseconds(Int64(wake - now)))
+            }
+            guard wake < deadline else { return }
+            await body(second)
+        }
+    }
+
     func end() -> Measured {
         let serverEnd = self.serverPid.flatMap(ServerSample.read(pid:))
         let endedAt = MonotonicClock.now()
