@@ -45,7 +45,6 @@ public final class RedisAdapter: PubSubAdapter {
     private let board: RedisStatusBoard
     private let tally = RedisAdapterCounters()
     private let logger: Logger
-    private let allocator = ByteBufferAllocator()
 
     public init(
         configuration: RedisAdapterConfiguration,
@@ -175,17 +174,21 @@ public final class RedisAdapter: PubSubAdapter {
 
     public func broadcast(_ message: PubSubMessage) async throws {
         let channel = configuration.mode == .global ? configuration.globalChannel : configuration.topicChannel(message.topic)
-        let (channelBytes, envelope) = encode(channel: channel, RedisEnvelope(kind: .broadcast, message: message, instance: instance))
+        let publisher = publisher(for: message.topic)
         // At-most-once: a message Redis cannot take now is counted, not thrown,
         // so the local delivery that already happened stands.
-        _ = publisher(for: message.topic).publish(channel: channelBytes, message: envelope)
+        _ = RedisEnvelope.withEncoded(.broadcast, message, instance: instance, channel: channel) { channel, envelope in
+            publisher.publish(channel: channel, message: envelope)
+        }
     }
 
     public func directBroadcast(to node: String, _ message: PubSubMessage) async throws {
-        let (channelBytes, envelope) = encode(channel: configuration.nodeChannel(node), RedisEnvelope(kind: .direct, message: message, instance: instance))
         let publisher = publisher(for: message.topic)
         let reply = publisher.eventLoop.makePromise(of: RedisValue.self)
-        switch publisher.publish(channel: channelBytes, message: envelope, reply: reply) {
+        let outcome = RedisEnvelope.withEncoded(.direct, message, instance: instance, channel: configuration.nodeChannel(node)) { channel, envelope in
+            publisher.publish(channel: channel, message: envelope, reply: reply)
+        }
+        switch outcome {
         case .sent:
             let receivers: RedisValue
             do {
@@ -201,15 +204,6 @@ public final class RedisAdapter: PubSubAdapter {
         case .dropped:
             throw PubSubError.unavailable("Redis at \(configuration.url.endpoint) is unreachable; the message for \(node) was dropped")
         }
-    }
-
-    /// The channel name and the envelope, in one allocation.
-    private func encode(channel: RedisChannelName, _ envelope: RedisEnvelope) -> (channel: ByteBuffer, envelope: ByteBuffer) {
-        var buffer = allocator.buffer(capacity: channel.byteCount + envelope.estimatedSize)
-        channel.write(into: &buffer)
-        let channelBytes = buffer.readSlice(length: buffer.readableBytes)!
-        envelope.encode(into: &buffer)
-        return (channelBytes, buffer)
     }
 
     /// The bytes one broadcast of `message` takes in Redis (the envelope), for

@@ -16,6 +16,13 @@ struct RedisChannelName: Sendable, Hashable, CustomStringConvertible {
         prefix.utf8.count + 1 + kind.utf8.count + name.utf8.count
     }
 
+    func write(into cursor: inout RawWriter) {
+        cursor.put(prefix)
+        cursor.put(UInt8(ascii: ":"))
+        cursor.put(kind)
+        cursor.put(name)
+    }
+
     func write(into buffer: inout ByteBuffer) {
         buffer.writeString(prefix)
         buffer.writeInteger(UInt8(ascii: ":"))

@@ -76,6 +76,44 @@ struct RedisEnvelope: Sendable {
 
     // MARK: - Encoding
 
+    /// Lends the name of `channel` and the encoded envelope to `body`, by way
+    /// of a buffer: the general path (probes, messages without a frame).
+    func withEncoded<R>(channel: RedisChannelName, _ body: (_ channel: UnsafeRawBufferPointer, _ envelope: UnsafeRawBufferPointer) -> R) -> R {
+        var buffer = ByteBufferAllocator().buffer(capacity: channel.byteCount + estimatedSize)
+        channel.write(into: &buffer)
+        let channelBytes = buffer.readSlice(length: buffer.readableBytes)!
+        encode(into: &buffer)
+        return channelBytes.withUnsafeReadableBytes { channelBytes in
+            buffer.withUnsafeReadableBytes { body(channelBytes, $0) }
+        }
+    }
+
+    /// The publishing hot path: lends the name of `channel` and the envelope
+    /// of `message` to `body`. With a frame (every broadcast the core makes
+    /// has one) both are written straight from the message into one
+    /// temporary allocation, on the stack when small: nothing is allocated
+    /// or copied field by field.
+    static func withEncoded<R>(
+        _ kind: Kind, _ message: PubSubMessage, instance: UInt64, channel: RedisChannelName,
+        _ body: (_ channel: UnsafeRawBufferPointer, _ envelope: UnsafeRawBufferPointer) -> R
+    ) -> R {
+        guard let frame = message.frame else {
+            return RedisEnvelope(kind: kind, message: message, instance: instance).withEncoded(channel: channel, body)
+        }
+        let envelopeSize = sizeWithFrame(node: message.originNode, topic: message.topic, event: message.event, frame: frame)
+        return withUnsafeTemporaryAllocation(byteCount: channel.byteCount + envelopeSize, alignment: 1) { raw in
+            var cursor = RawWriter(raw)
+            channel.write(into: &cursor)
+            let channelEnd = cursor.offset
+            writeWithFrame(
+                kind: kind, instance: instance, sequence: 0,
+                node: message.originNode, topic: message.topic, event: message.event, frame: frame, into: &cursor
+            )
+            let bytes = UnsafeRawBufferPointer(raw)
+            return body(UnsafeRawBufferPointer(rebasing: bytes[..<channelEnd]), UnsafeRawBufferPointer(rebasing: bytes[channelEnd..<cursor.offset]))
+        }
+    }
+
     /// Appends the envelope to `buffer`.
     func encode(into buffer: inout ByteBuffer) {
         if let frame {
@@ -93,30 +131,40 @@ struct RedisEnvelope: Sendable {
         buffer.writeInteger(UInt32(0))
     }
 
-    /// The hot path (every broadcast the core makes has its frame): the
-    /// whole envelope in one write, no field-by-field bounds checks.
+    /// With a frame: the whole envelope in one write, no field-by-field bounds checks.
     private func encodeWithFrame(_ frame: ByteBuffer, into buffer: inout ByteBuffer) {
-        var node = originNode
-        var topic = topic
-        var event = event
-        let size = 21 + 6 + node.utf8.count + topic.utf8.count + event.utf8.count + 8 + frame.readableBytes
+        let size = Self.sizeWithFrame(node: originNode, topic: topic, event: event, frame: frame)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in
             var cursor = RawWriter(raw)
-            cursor.put(Self.magic.0)
-            cursor.put(Self.magic.1)
-            cursor.put(Self.version)
-            cursor.put(kind.rawValue)
-            cursor.put(instance)
-            cursor.put(sequence)
-            cursor.put(PayloadKind.inFrame.rawValue)
-            cursor.putShort(&node)
-            cursor.putShort(&topic)
-            cursor.putShort(&event)
-            cursor.put(UInt32(0))
-            cursor.put(UInt32(frame.readableBytes))
-            frame.withUnsafeReadableBytes { cursor.put($0) }
+            Self.writeWithFrame(
+                kind: kind, instance: instance, sequence: sequence,
+                node: originNode, topic: topic, event: event, frame: frame, into: &cursor
+            )
             return cursor.offset
         }
+    }
+
+    private static func sizeWithFrame(node: String, topic: String, event: String, frame: ByteBuffer) -> Int {
+        21 + 6 + node.utf8.count + topic.utf8.count + event.utf8.count + 8 + frame.readableBytes
+    }
+
+    private static func writeWithFrame(
+        kind: Kind, instance: UInt64, sequence: UInt64,
+        node: String, topic: String, event: String, frame: ByteBuffer, into cursor: inout RawWriter
+    ) {
+        cursor.put(magic.0)
+        cursor.put(magic.1)
+        cursor.put(version)
+        cursor.put(kind.rawValue)
+        cursor.put(instance)
+        cursor.put(sequence)
+        cursor.put(PayloadKind.inFrame.rawValue)
+        cursor.putShort(node)
+        cursor.putShort(topic)
+        cursor.putShort(event)
+        cursor.put(UInt32(0))
+        cursor.put(UInt32(frame.readableBytes))
+        frame.withUnsafeReadableBytes { cursor.put($0) }
     }
 
     private func writeHeader(payloadKind: PayloadKind, into buffer: inout ByteBuffer) {
@@ -275,7 +323,7 @@ extension Payload {
 }
 
 /// Writes big-endian integers and bytes into memory known to be large enough.
-private struct RawWriter {
+struct RawWriter {
     let base: UnsafeMutableRawPointer
     var offset = 0
 
@@ -296,10 +344,17 @@ private struct RawWriter {
     }
 
     /// A u16 length, then the UTF-8 bytes.
-    mutating func putShort(_ string: inout String) {
-        string.withUTF8 { utf8 in
-            put(UInt16(utf8.count))
-            put(UnsafeRawBufferPointer(utf8))
+    mutating func putShort(_ string: String) {
+        put(UInt16(string.utf8.count))
+        put(string)
+    }
+
+    /// The UTF-8 bytes alone.
+    mutating func put(_ string: String) {
+        let written: Void? = string.utf8.withContiguousStorageIfAvailable { put(UnsafeRawBufferPointer($0)) }
+        if written == nil {
+            var copy = string
+            copy.withUTF8 { put(UnsafeRawBufferPointer($0)) }
         }
     }
 }

@@ -81,12 +81,12 @@ final class RedisProbe: @unchecked Sendable {
         let generation = subscriber.generation
         outstanding = Outstanding(sequence: sequence, subscriberGeneration: generation)
 
-        var channel = ByteBufferAllocator().buffer(capacity: 64)
-        configuration.nodeChannel(configuration.nodeName).write(into: &channel)
-        var message = ByteBufferAllocator().buffer(capacity: 64)
-        RedisEnvelope(kind: .probe, originNode: configuration.nodeName, instance: instance, sequence: sequence).encode(into: &message)
         let reply = eventLoop.makePromise(of: RedisValue.self)
-        guard publisher.publish(channel: channel, message: message, reply: reply, bufferable: false) == .sent else {
+        let probe = RedisEnvelope(kind: .probe, originNode: configuration.nodeName, instance: instance, sequence: sequence)
+        let outcome = probe.withEncoded(channel: configuration.nodeChannel(configuration.nodeName)) { channel, envelope in
+            publisher.publish(channel: channel, message: envelope, reply: reply, bufferable: false)
+        }
+        guard outcome == .sent else {
             outstanding = nil
             return
         }

@@ -29,7 +29,7 @@ final class RedisPublisher: @unchecked Sendable {
         case dropped
     }
 
-    /// Where the connection is. Guarded by `lock`.
+    /// Where the connection is.
     private enum State {
         /// Not started yet.
         case idle
@@ -54,19 +54,33 @@ final class RedisPublisher: @unchecked Sendable {
     private let counters: RedisAdapterCounters
     private let logger: Logger
 
-    private let lock = NIOLock()
-    // Guarded by `lock`:
-    private var state = State.idle
-    /// Commands not yet handed to the channel.
-    private var batch: ByteBuffer
-    private var batchReplies: [RedisReplySlot] = []
-    private var flushScheduled = false
-    /// Publishes queued or written and not yet answered on this connection.
-    private var inFlight = 0
-    private var overloaded = false
-    private var outage: CircularBuffer<ByteBuffer>
-    /// Identifies the current connection, so replies of an old one are ignored.
-    private var generation = 0
+    /// What publishers on any thread and the event loop share. In a struct
+    /// behind the lock, so the hot path pays no per-field exclusivity checks.
+    private struct Shared {
+        var state = State.idle
+        /// Commands not yet handed to the channel.
+        var batch: ByteBuffer
+        var batchReplies: [RedisReplySlot] = []
+        var flushScheduled = false
+        /// Publishes queued or written and not yet answered on this connection.
+        var inFlight = 0
+        var overloaded = false
+        var outage: CircularBuffer<ByteBuffer>
+        /// Identifies the current connection, so replies of an old one are ignored.
+        var generation = 0
+
+        var isStopped: Bool {
+            if case .stopped = state { return true }
+            return false
+        }
+
+        var isReconnecting: Bool {
+            if case .reconnecting = state { return true }
+            return false
+        }
+    }
+
+    private let shared: NIOLockedValueBox<Shared>
 
     // On `eventLoop`:
     private var reconnectTask: Scheduled<Void>?
@@ -88,8 +102,10 @@ final class RedisPublisher: @unchecked Sendable {
         self.board = board
         self.counters = counters
         self.logger = logger
-        self.batch = ByteBufferAllocator().buffer(capacity: 4096)
-        self.outage = CircularBuffer(initialCapacity: min(configuration.outageBuffer, 1024))
+        self.shared = NIOLockedValueBox(Shared(
+            batch: ByteBufferAllocator().buffer(capacity: 4096),
+            outage: CircularBuffer(initialCapacity: min(configuration.outageBuffer, 1024))
+        ))
     }
 
     // MARK: - Publishing
@@ -98,43 +114,46 @@ final class RedisPublisher: @unchecked Sendable {
     /// number of receivers), or fails if the message was not sent on a live
     /// connection. Only `bufferable` messages go to the outage buffer.
     func publish(
-        channel: ByteBuffer,
-        message: ByteBuffer,
+        channel: UnsafeRawBufferPointer,
+        message: UnsafeRawBufferPointer,
         reply: EventLoopPromise<RedisValue>? = nil,
         bufferable: Bool = true
     ) -> Outcome {
-        let (outcome, flushOn) = RedisCommand.withPublish(channel: channel, message: message) { command in
-            lock.withLock { () -> (Outcome, (any Channel)?) in
-                switch state {
+        let maxInFlight = configuration.maxPublishesInFlight
+        let outageCapacity = configuration.outageBuffer
+        let (outcome, flushOn, overloadedAt) = RedisCommand.withPublish(channel: channel, message: message) { command in
+            shared.withLockedValue { shared -> (Outcome, (any Channel)?, overloadedAt: Int?) in
+                switch shared.state {
                 case .connected(let connection):
-                    guard inFlight < configuration.maxPublishesInFlight else {
-                        if !overloaded {
-                            overloaded = true
-                            logger.warning("redis \(role): \(inFlight) publishes unanswered; dropping new ones until Redis catches up")
-                        }
-                        return (.dropped, nil)
+                    guard shared.inFlight < maxInFlight else {
+                        guard !shared.overloaded else { return (.dropped, nil, nil) }
+                        shared.overloaded = true
+                        return (.dropped, nil, shared.inFlight)
                     }
-                    batch.writeBytes(command)
+                    shared.batch.writeBytes(command)
                     if let reply {
-                        batchReplies.append(.promise(reply))
-                    } else if case .publishes(let count)? = batchReplies.last {
-                        batchReplies[batchReplies.count - 1] = .publishes(count: count + 1)
-                        inFlight += 1
+                        shared.batchReplies.append(.promise(reply))
+                    } else if case .publishes(let count)? = shared.batchReplies.last {
+                        shared.batchReplies[shared.batchReplies.count - 1] = .publishes(count: count + 1)
+                        shared.inFlight += 1
                     } else {
-                        batchReplies.append(.publishes(count: 1))
-                        inFlight += 1
+                        shared.batchReplies.append(.publishes(count: 1))
+                        shared.inFlight += 1
                     }
-                    guard !flushScheduled else { return (.sent, nil) }
-                    flushScheduled = true
-                    return (.sent, connection)
+                    guard !shared.flushScheduled else { return (.sent, nil, nil) }
+                    shared.flushScheduled = true
+                    return (.sent, connection, nil)
                 case .idle, .connecting, .settling, .reconnecting, .stopped:
-                    guard bufferable, outage.count < configuration.outageBuffer, !isStopped else { return (.dropped, nil) }
+                    guard bufferable, shared.outage.count < outageCapacity, !shared.isStopped else { return (.dropped, nil, nil) }
                     var copy = ByteBufferAllocator().buffer(capacity: command.count)
                     copy.writeBytes(command)
-                    outage.append(copy)
-                    return (.buffered, nil)
+                    shared.outage.append(copy)
+                    return (.buffered, nil, nil)
                 }
             }
+        }
+        if let overloadedAt {
+            logger.warning("redis \(role): \(overloadedAt) publishes unanswered; dropping new ones until Redis catches up")
         }
         switch outcome {
         case .sent:
@@ -153,22 +172,17 @@ final class RedisPublisher: @unchecked Sendable {
         return outcome
     }
 
-    private var isStopped: Bool {
-        if case .stopped = state { return true }
-        return false
-    }
-
     /// Writes the batch; on `eventLoop`. The flush stays scheduled while it
     /// writes: what is published meanwhile is picked up by a follow-up flush
     /// queued from the loop itself, so publishers only wake the loop (a
     /// system call) when it has gone idle.
     private func flush(_ channel: any Channel) {
-        let taken = lock.withLock { () -> (ByteBuffer, [RedisReplySlot])? in
+        let taken = shared.withLockedValue { shared -> (ByteBuffer, [RedisReplySlot])? in
             // A flush queued for a connection since lost has nothing to do.
-            guard case .connected(let current) = state, current === channel else { return nil }
-            let taken = (batch, batchReplies)
-            batch = channel.allocator.buffer(capacity: max(4096, taken.0.readableBytes))
-            batchReplies = []
+            guard case .connected(let current) = shared.state, current === channel else { return nil }
+            let taken = (shared.batch, shared.batchReplies)
+            shared.batch = channel.allocator.buffer(capacity: max(4096, taken.0.readableBytes))
+            shared.batchReplies = []
             return taken
         }
         guard let (bytes, replies) = taken else { return }
@@ -176,9 +190,9 @@ final class RedisPublisher: @unchecked Sendable {
             channel.writeAndFlush(RedisRequest(bytes: bytes, replies: replies), promise: nil)
         }
         let busy = load.record(replies.reduce(0) { $0 + $1.commandCount })
-        let more = lock.withLock { () -> Bool in
-            guard batch.readableBytes > 0 else {
-                flushScheduled = false
+        let more = shared.withLockedValue { shared -> Bool in
+            guard shared.batch.readableBytes > 0 else {
+                shared.flushScheduled = false
                 return false
             }
             return true
@@ -203,13 +217,15 @@ final class RedisPublisher: @unchecked Sendable {
             counters.publishErrors.bump(replies.failed)
             logger.warning("redis \(role): Redis refused \(replies.failed) publishes: \(replies.lastError ?? "")")
         }
-        lock.withLock {
-            guard generation == self.generation else { return }
-            inFlight -= replies.acknowledged + replies.failed
-            if overloaded, inFlight < configuration.maxPublishesInFlight / 2 {
-                overloaded = false
-                logger.notice("redis \(role): publishes flowing again")
-            }
+        let flowingAgain = shared.withLockedValue { shared -> Bool in
+            guard generation == shared.generation else { return false }
+            shared.inFlight -= replies.acknowledged + replies.failed
+            guard shared.overloaded, shared.inFlight < configuration.maxPublishesInFlight / 2 else { return false }
+            shared.overloaded = false
+            return true
+        }
+        if flowingAgain {
+            logger.notice("redis \(role): publishes flowing again")
         }
     }
 
@@ -217,21 +233,21 @@ final class RedisPublisher: @unchecked Sendable {
 
     /// Makes the first connection; fails if it cannot be made.
     func start() -> EventLoopFuture<Void> {
-        lock.withLock { state = .connecting }
+        shared.withLockedValue { $0.state = .connecting }
         board.connecting(role)
         return connect().map { channel in
             self.established(channel)
         }.flatMapErrorThrowing { error in
-            self.lock.withLock { self.state = .stopped }
+            self.shared.withLockedValue { $0.state = .stopped }
             self.board.stopped(self.role)
             throw error
         }
     }
 
     private func connect() -> EventLoopFuture<any Channel> {
-        let generation = lock.withLock { () -> Int in
-            self.generation += 1
-            return self.generation
+        let generation = shared.withLockedValue { shared -> Int in
+            shared.generation += 1
+            return shared.generation
         }
         let logger = self.logger
         let counters = self.counters
@@ -249,15 +265,15 @@ final class RedisPublisher: @unchecked Sendable {
     /// Installs a new connection; an outage buffer with messages is replayed
     /// after the replay delay.
     private func established(_ channel: any Channel) {
-        let settling = lock.withLock { () -> Bool? in
-            if case .stopped = state { return nil }
-            inFlight = 0
-            overloaded = false
-            if outage.isEmpty {
-                state = .connected(channel)
+        let settling = shared.withLockedValue { shared -> Bool? in
+            if shared.isStopped { return nil }
+            shared.inFlight = 0
+            shared.overloaded = false
+            if shared.outage.isEmpty {
+                shared.state = .connected(channel)
                 return false
             }
-            state = .settling(channel)
+            shared.state = .settling(channel)
             return true
         }
         guard let settling else {
@@ -278,16 +294,16 @@ final class RedisPublisher: @unchecked Sendable {
 
     /// Writes the outage buffer, in order, then goes live.
     private func replay(on channel: any Channel) {
-        let replayed = lock.withLock { () -> Int? in
-            guard case .settling(let current) = state, current === channel else { return nil }
-            state = .connected(channel)
-            let count = outage.count
-            while let command = outage.popFirst() {
-                batch.writeImmutableBuffer(command)
+        let replayed = shared.withLockedValue { shared -> Int? in
+            guard case .settling(let current) = shared.state, current === channel else { return nil }
+            shared.state = .connected(channel)
+            let count = shared.outage.count
+            while let command = shared.outage.popFirst() {
+                shared.batch.writeImmutableBuffer(command)
             }
-            batchReplies.insert(.publishes(count: count), at: 0)
-            inFlight += count
-            flushScheduled = true
+            shared.batchReplies.insert(.publishes(count: count), at: 0)
+            shared.inFlight += count
+            shared.flushScheduled = true
             return count
         }
         guard let replayed else { return }
@@ -298,28 +314,27 @@ final class RedisPublisher: @unchecked Sendable {
     }
 
     private func lost(_ channel: any Channel, reason: String) {
-        let lost = lock.withLock { () -> Bool in
-            switch state {
+        let unflushed = shared.withLockedValue { shared -> [RedisReplySlot]? in
+            switch shared.state {
             case .connected(let current) where current === channel, .settling(let current) where current === channel:
                 break
             default:
-                return false
+                return nil
             }
-            state = .reconnecting(attempt: 1)
-            let unflushed = batchReplies.reduce(0) { count, slot in
-                if case .publishes(let publishes) = slot { return count + publishes }
-                return count
-            }
-            counters.dropped.bump(unflushed)
-            for case .promise(let promise) in batchReplies {
-                promise.fail(RedisError.connectionClosed)
-            }
-            batch.clear()
-            batchReplies = []
-            flushScheduled = false
-            return true
+            shared.state = .reconnecting(attempt: 1)
+            let unflushed = shared.batchReplies
+            shared.batch.clear()
+            shared.batchReplies = []
+            shared.flushScheduled = false
+            return unflushed
         }
-        guard lost else { return }
+        guard let unflushed else { return }
+        for slot in unflushed {
+            switch slot {
+            case .publishes(let count): counters.dropped.bump(count)
+            case .promise(let promise): promise.fail(RedisError.connectionClosed)
+            }
+        }
         board.lost(role, reason: reason)
         scheduleReconnect(attempt: 1)
     }
@@ -333,14 +348,14 @@ final class RedisPublisher: @unchecked Sendable {
     }
 
     private func reconnect(attempt: Int) {
-        guard lock.withLock({ if case .reconnecting = state { return true } else { return false } }) else { return }
+        guard shared.withLockedValue(\.isReconnecting) else { return }
         connect().whenComplete { result in
             switch result {
             case .success(let channel):
                 self.counters.reconnects.bump()
                 self.established(channel)
             case .failure(let error):
-                guard self.lock.withLock({ if case .reconnecting = self.state { return true } else { return false } }) else { return }
+                guard self.shared.withLockedValue(\.isReconnecting) else { return }
                 let delay = self.configuration.reconnectBackoff.delay(attempt: attempt + 1)
                 self.board.attemptFailed(self.role, reason: "\(error)", nextIn: delay)
                 self.reconnectTask = self.eventLoop.scheduleTask(in: TimeAmount(delay)) {
@@ -353,8 +368,8 @@ final class RedisPublisher: @unchecked Sendable {
     /// Drops the connection (it looks dead: a probe's publish went unanswered)
     /// so that it is re-established.
     func reset(reason: String) {
-        let channel = lock.withLock { () -> (any Channel)? in
-            switch state {
+        let channel = shared.withLockedValue { shared -> (any Channel)? in
+            switch shared.state {
             case .connected(let channel), .settling(let channel): return channel
             case .idle, .connecting, .reconnecting, .stopped: return nil
             }
@@ -366,22 +381,25 @@ final class RedisPublisher: @unchecked Sendable {
 
     /// Whether publishes go straight out.
     var isConnected: Bool {
-        lock.withLock { if case .connected = state { return true } else { return false } }
+        shared.withLockedValue { shared in
+            if case .connected = shared.state { return true }
+            return false
+        }
     }
 
     /// Closes the connection for good; buffered messages are dropped.
     func shutdown() -> EventLoopFuture<Void> {
-        let channel = lock.withLock { () -> (any Channel)? in
+        let (channel, discarded) = shared.withLockedValue { shared -> ((any Channel)?, Int) in
             defer {
-                state = .stopped
-                counters.dropped.bump(outage.count)
-                outage.removeAll()
+                shared.state = .stopped
+                shared.outage.removeAll()
             }
-            switch state {
-            case .connected(let channel), .settling(let channel): return channel
-            case .idle, .connecting, .reconnecting, .stopped: return nil
+            switch shared.state {
+            case .connected(let channel), .settling(let channel): return (channel, shared.outage.count)
+            case .idle, .connecting, .reconnecting, .stopped: return (nil, shared.outage.count)
             }
         }
+        counters.dropped.bump(discarded)
         board.stopped(role)
         return eventLoop.flatSubmit {
             self.reconnectTask?.cancel()
