@@ -49,7 +49,7 @@ public final class FanoutHarness {
     /// broadcast is flushed at once, as at light load.
     public func broadcast(_ payload: Payload) throws {
         try pubsub.localBroadcast(topic: topic, event: "new_msg", payload: payload)
-        loop.advanceTime(by: LoopDispatcher.broadcastCoalescingWindow)
+        loop.advanceTime(by: BroadcastFlushPacing.window)
     }
 
     /// Discards what the subscribers' channels were sent; returns the byte count.

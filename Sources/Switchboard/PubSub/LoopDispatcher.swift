@@ -14,12 +14,7 @@ final class LoopDispatcher: @unchecked Sendable {
     private var deferredFlush: Scheduled<Void>?
     /// Broadcast frames wait in ``pendingFlush``.
     private var broadcastPending = false
-    /// When the last flush that carried broadcast frames ended.
-    private var lastBroadcastFlush = NIODeadline.uptimeNanoseconds(0)
-    /// How long that flush took.
-    private var lastBroadcastFlushDuration = TimeAmount.zero
-    /// How long after a broadcast flush the next one may be put off, at most.
-    static let broadcastCoalescingWindow = TimeAmount.milliseconds(10)
+    private var broadcastPacing = BroadcastFlushPacing()
     private(set) var connections: [ObjectIdentifier: SocketConnection] = [:]
     /// Connections closed because their client read too slowly.
     private(set) var slowConsumerCloses = 0
@@ -91,7 +86,7 @@ final class LoopDispatcher: @unchecked Sendable {
                     continue
                 }
                 let connection = instance.connection
-                if let bytes = frames.bytes(for: connection.version, allocator: connection.channel.allocator) {
+                if let bytes = frames.bytes(for: connection) {
                     connection.writeFramed(bytes, coalescing: true)
                 }
             }
@@ -113,15 +108,8 @@ final class LoopDispatcher: @unchecked Sendable {
     }
 
     /// Like ``scheduleFlush(_:)``, for broadcast frames: they leave at the
-    /// end of this loop step too, unless the last broadcast flush ended less
-    /// than its own duration ago (capped at ``broadcastCoalescingWindow``).
-    /// Then the flush waits that long, and the broadcasts delivered meanwhile
-    /// leave with it, in one write per connection.
-    ///
-    /// A flush to a few subscribers takes microseconds, so it is never put off
-    /// by more, however many broadcasts a second the loop carries. Only big
-    /// fan-outs arriving faster than they can be written (saturation) batch,
-    /// which cuts the system calls per delivery.
+    /// end of this loop step too, unless ``BroadcastFlushPacing`` puts the
+    /// flush off so that more broadcasts join it (big fan-outs at saturation).
     func scheduleBroadcastFlush(_ connection: SocketConnection) {
         if !connection.flushPending {
             connection.flushPending = true
@@ -129,15 +117,11 @@ final class LoopDispatcher: @unchecked Sendable {
         }
         broadcastPending = true
         guard !flushScheduled, deferredFlush == nil else { return }
-        // Put off by as long as the last flush took (capped): cheap flushes
-        // (topics with few subscribers) go out at once whatever the rate, and
-        // a loop never spends much more than half its time flushing.
-        let due = lastBroadcastFlush + min(lastBroadcastFlushDuration, Self.broadcastCoalescingWindow)
-        if eventLoop.now >= due {
+        if let due = broadcastPacing.deferredUntil(now: eventLoop.now) {
+            deferredFlush = eventLoop.scheduleTask(deadline: due) { self.flushAll() }
+        } else {
             flushScheduled = true
             eventLoop.execute { self.flushAll() }
-        } else {
-            deferredFlush = eventLoop.scheduleTask(deadline: due) { self.flushAll() }
         }
     }
 
@@ -149,16 +133,13 @@ final class LoopDispatcher: @unchecked Sendable {
         broadcastPending = false
         let connections = pendingFlush
         pendingFlush.removeAll(keepingCapacity: true)
-        let started = carriedBroadcasts ? eventLoop.now : lastBroadcastFlush
+        let started = eventLoop.now
         for connection in connections {
             connection.flushPending = false
             connection.flush()
         }
         if carriedBroadcasts {
-            // Measured from the end: a flush to thousands of connections can
-            // itself take longer than the window.
-            lastBroadcastFlush = eventLoop.now
-            lastBroadcastFlushDuration = lastBroadcastFlush - started
+            broadcastPacing.flushed(from: started, to: eventLoop.now)
         }
     }
 
@@ -191,13 +172,15 @@ struct BroadcastFrames {
         self.v2 = message.frame
     }
 
-    mutating func bytes(for version: SerializerVersion, allocator: ByteBufferAllocator) -> ByteBuffer? {
-        switch version {
+    /// The frame for `connection`'s serializer, encoded with its channel's
+    /// allocator the first time it is needed.
+    mutating func bytes(for connection: SocketConnection) -> ByteBuffer? {
+        switch connection.version {
         case .v2:
-            if v2 == nil { v2 = encode(version, allocator: allocator) }
+            if v2 == nil { v2 = encode(.v2, allocator: connection.channel.allocator) }
             return v2
         case .v1:
-            if v1 == nil { v1 = encode(version, allocator: allocator) }
+            if v1 == nil { v1 = encode(.v1, allocator: connection.channel.allocator) }
             return v1
         }
     }
