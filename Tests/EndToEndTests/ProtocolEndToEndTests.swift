@@ -295,6 +295,41 @@ struct ProtocolEndToEndTests {
         }
     }
 
+    /// As in Phoenix, a broadcast made while handling a push reaches the
+    /// sender before the push's reply (broadcast frames are held for the
+    /// batched flush; a reply written after them must not overtake them).
+    @Test(.timeLimit(.minutes(1))) func aBroadcastReachesItsSenderBeforeThePushReply() async throws {
+        try await withServer { server in
+            let client = try await TestServer.client(server)
+            let room = client.channel("room:order")
+            _ = try await room.join()
+            let frames = AsyncStream<String>.makeStream()
+            client.onMessage { frame in
+                switch frame {
+                case .message(let message) where message.topic == "room:order":
+                    frames.continuation.yield("broadcast")
+                case .reply(let reply) where reply.topic == "room:order":
+                    frames.continuation.yield("reply")
+                default:
+                    break
+                }
+            }
+            // A round trip puts the callback in place before the shouts.
+            _ = try await room.push("ping", [:])
+            let shouts = 20
+            for index in 0..<shouts {
+                _ = try await room.push("shout", ["n": .int(index)])
+            }
+            var seen: [String] = []
+            for await frame in frames.stream {
+                seen.append(frame)
+                if seen.count == 1 + 2 * shouts { break }
+            }
+            #expect(seen == ["reply"] + Array(repeating: ["broadcast", "reply"], count: shouts).flatMap { $0 })
+            await client.disconnect()
+        }
+    }
+
     @Test func interceptedBroadcastsGoThroughHandleOut() async throws {
         try await withServer { server in
             let sender = try await TestServer.client(server)

@@ -31,6 +31,11 @@ final class SocketConnection: @unchecked Sendable {
     var writerContext: ChannelHandlerContext?
     /// Set while the connection waits in the dispatcher's flush list.
     var flushPending = false
+    /// Broadcast frames held for the dispatcher's flush, which writes them
+    /// and flushes in one pass over the connection, while its pipeline and
+    /// socket objects are in the CPU cache (see ``holdBroadcastFrame(_:)``).
+    private var heldFrame: ByteBuffer?
+    private var moreHeldFrames: [ByteBuffer] = []
     private(set) var isOpen = true
     private var instances: [String: ChannelInstance] = [:]
 
@@ -190,23 +195,57 @@ final class SocketConnection: @unchecked Sendable {
 
     /// Writes bytes that already carry their WebSocket header; the flush comes
     /// once per event loop step for all frames written in it. Broadcast
-    /// frames pass `coalescing`: at saturation their flush may wait a few
-    /// milliseconds for more (``LoopDispatcher/scheduleBroadcastFlush(_:)``).
+    /// frames pass `coalescing`: they are held for the dispatcher's flush,
+    /// which at saturation may wait a few milliseconds for more
+    /// (``BroadcastFlushPacing``).
     func writeFramed(_ bytes: ByteBuffer, coalescing: Bool = false) {
         eventLoop.assertInEventLoop()
         guard isOpen, let writerContext else { return }
         dispatcher.counts.framesOut &+= 1
-        writerContext.write(NIOAny(bytes), promise: nil)
         if coalescing {
+            holdBroadcastFrame(bytes)
             dispatcher.scheduleBroadcastFlush(self)
         } else {
+            // Held broadcasts first: frames leave in the order they were written.
+            writeHeldFrames(to: writerContext)
+            writerContext.write(NIOAny(bytes), promise: nil)
             dispatcher.scheduleFlush(self)
         }
     }
 
-    /// Called by the dispatcher's batched flush.
+    /// Holds a broadcast frame until the flush rather than writing it now: a
+    /// fan-out visits thousands of connections, and writing at delivery, then
+    /// flushing in a second pass, would bring each connection's objects into
+    /// the cache twice.
+    private func holdBroadcastFrame(_ bytes: ByteBuffer) {
+        if heldFrame == nil {
+            heldFrame = bytes
+        } else {
+            moreHeldFrames.append(bytes)
+        }
+    }
+
+    private func writeHeldFrames(to writerContext: ChannelHandlerContext) {
+        guard let first = heldFrame else { return }
+        heldFrame = nil
+        writerContext.write(NIOAny(first), promise: nil)
+        guard !moreHeldFrames.isEmpty else { return }
+        for frame in moreHeldFrames {
+            writerContext.write(NIOAny(frame), promise: nil)
+        }
+        moreHeldFrames = []
+    }
+
+    /// Called by the dispatcher's batched flush: writes the held broadcast
+    /// frames, then flushes.
     func flush() {
-        writerContext?.flush()
+        guard let writerContext else {
+            heldFrame = nil
+            moreHeldFrames = []
+            return
+        }
+        writeHeldFrames(to: writerContext)
+        writerContext.flush()
     }
 
     private func encode(_ frame: OutboundFrame) -> ByteBuffer? {
@@ -239,6 +278,10 @@ final class SocketConnection: @unchecked Sendable {
     func close(code: WebSocketErrorCode, reason: String) {
         onEventLoop {
             guard self.channel.isActive else { return }
+            // Broadcasts already delivered go out before the close frame.
+            if let writerContext = self.writerContext {
+                self.writeHeldFrames(to: writerContext)
+            }
             var data = self.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
             data.write(webSocketErrorCode: code)
             data.writeString(reason)
