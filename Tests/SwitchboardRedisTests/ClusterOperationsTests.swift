@@ -66,10 +66,16 @@ struct ClusterOperationsTests {
             let a = cluster.servers[0]
             #expect(try await Self.eventually { try await Self.view(a).keys.sorted() == ["node-a", "node-b", "node-c"] })
             let (client, _) = try await cluster.joined(1, "room:view")
-            #expect(try await Self.eventually { try await Self.view(a)["node-b"] == 1 })
-            let node = try #require(try await Self.admin(a, "/cluster").json?["nodes"]?.arrayValue?.first { $0["node"]?.stringValue == "node-b" })
+            func nodeB() async throws -> JSONValue? {
+                try await Self.admin(a, "/cluster").json?["nodes"]?.arrayValue?.first { $0["node"]?.stringValue == "node-b" }
+            }
+            // A report can be taken between the connect and the join: wait for one with both.
+            #expect(try await Self.eventually {
+                let node = try await nodeB()
+                return node?["connections"]?.intValue == 1 && node?["channels"]?.intValue == 1
+            })
+            let node = try #require(try await nodeB())
             #expect(node["state"]?.stringValue == "serving")
-            #expect(node["channels"]?.intValue == 1)
             #expect(node["pubsub_state"]?.stringValue == "connected")
 
             let stopped = ContinuousClock.now
