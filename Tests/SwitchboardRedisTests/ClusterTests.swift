@@ -171,3 +171,23 @@ func eventually(within limit: Duration, _ condition: () async throws -> Bool, so
     }
     Issue.record("condition not met within \(limit)", sourceLocation: sourceLocation)
 }
+
+@Suite("Redis publishing limits")
+struct RedisPublishingLimitTests {
+    @Test("a topic or event other nodes would refuse is refused at the sender, which keeps running")
+    func oversizedNamesAreRefused() async throws {
+        let redis = try await RedisTestServer.start()
+        defer { redis.stop() }
+        let adapter = RedisAdapter(configuration: try TestCluster.adapterConfiguration(name: "limits", redis: redis), logger: testLogger("limits"))
+        try await adapter.start { _ in }
+        for (topic, event) in [(String(repeating: "t", count: 256), "e"), ("room:1", String(repeating: "e", count: 70_000))] {
+            let message = PubSubMessage(topic: topic, event: event, payload: .json([:]), originNode: "limits")
+            await #expect(throws: PubSubError.self) { try await adapter.broadcast(message) }
+            await #expect(throws: PubSubError.self) { try await adapter.directBroadcast(to: "limits", message) }
+        }
+        #expect(adapter.statistics.dropped == 4)
+        try await adapter.broadcast(PubSubMessage(topic: "room:1", event: "fine", payload: .json([:]), originNode: "limits"))
+        #expect(adapter.statistics.published >= 1)
+        await adapter.shutdown()
+    }
+}

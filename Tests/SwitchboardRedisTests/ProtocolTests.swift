@@ -56,6 +56,23 @@ struct ProtocolTests {
         #expect(Array(buffer.readableBytesView) == Array("*3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$4\r\n".utf8) + [0, 13, 10, 255] + Array("\r\n".utf8))
     }
 
+    @Test("the publishing hot path writes the same channel name and envelope as the general one")
+    func hotPathEnvelopeMatchesTheGeneralOne() throws {
+        let frame = Self.frame(#"[null,null,"room:ü","shout",{"text":"hi"}]"#)
+        let message = PubSubMessage(topic: "room:ü", event: "shout", payload: .json(["text": "hi"]), originNode: "node-a", frame: frame)
+        let channel = RedisChannelName(prefix: "switchboard", kind: "t:", name: "room:ü")
+        let (channelBytes, envelopeBytes) = RedisEnvelope.withEncoded(.broadcast, message, instance: 7, channel: channel) { channel, envelope in
+            (Array(channel), Array(envelope))
+        }
+        var general = ByteBuffer()
+        RedisEnvelope(kind: .broadcast, message: message, instance: 7).encode(into: &general)
+        #expect(channelBytes == Array(channel.description.utf8))
+        #expect(envelopeBytes == Array(general.readableBytesView))
+        let decoded = try RedisEnvelope(decoding: ByteBuffer(bytes: envelopeBytes), limits: .default)
+        #expect(decoded.topic == "room:ü" && decoded.event == "shout" && decoded.originNode == "node-a" && decoded.instance == 7)
+        #expect(decoded.frame == frame)
+    }
+
     @Test("an envelope round-trips with its frame; damaged ones are refused")
     func envelopes() throws {
         let frame = Self.frame(#"[null,null,"room:x","shout",{"text":"hi"}]"#)

@@ -24,11 +24,15 @@ public struct LocalAdapter: PubSubAdapter {
 public enum PubSubError: Error, Sendable, CustomStringConvertible {
     case unknownNode(String)
     case unavailable(String)
+    /// The message cannot cross to other nodes (a topic or event too long
+    /// for them to accept); local subscribers got it.
+    case notPublishable(String)
 
     public var description: String {
         switch self {
         case .unknownNode(let node): return "no node named \(node)"
         case .unavailable(let reason): return "pubsub unavailable: \(reason)"
+        case .notPublishable(let reason): return "not published to other nodes: \(reason)"
         }
     }
 }

@@ -76,7 +76,7 @@ public final class RedisAdapter: PubSubAdapter {
         let subscriberLoop = eventLoopGroup.next()
         let inbound = RedisInbound(
             eventLoop: subscriberLoop, nodeName: configuration.nodeName, instance: instance, mode: configuration.mode,
-            limits: .default, board: board, counters: counters, logger: logger
+            limits: Self.envelopeLimits, board: board, counters: counters, logger: logger
         )
         self.inbound = inbound
         self.subscriber = RedisSubscriber(
@@ -173,6 +173,7 @@ public final class RedisAdapter: PubSubAdapter {
     // MARK: - Publishing
 
     public func broadcast(_ message: PubSubMessage) async throws {
+        try checkPublishable(message)
         let channel = configuration.mode == .global ? configuration.globalChannel : configuration.topicChannel(message.topic)
         let publisher = publisher(for: message.topic)
         // At-most-once: a message Redis cannot take now is counted, not thrown,
@@ -183,6 +184,7 @@ public final class RedisAdapter: PubSubAdapter {
     }
 
     public func directBroadcast(to node: String, _ message: PubSubMessage) async throws {
+        try checkPublishable(message)
         let publisher = publisher(for: message.topic)
         let reply = publisher.eventLoop.makePromise(of: RedisValue.self)
         let outcome = RedisEnvelope.withEncoded(.direct, message, instance: instance, channel: configuration.nodeChannel(node)) { channel, envelope in
@@ -203,6 +205,21 @@ public final class RedisAdapter: PubSubAdapter {
             return
         case .dropped:
             throw PubSubError.unavailable("Redis at \(configuration.url.endpoint) is unreachable; the message for \(node) was dropped")
+        }
+    }
+
+    /// What a node accepts in an envelope from another.
+    private static let envelopeLimits = DecodingLimits.default
+
+    /// Refuses a message the other nodes would drop as malformed (a topic or
+    /// event over ``envelopeLimits``), counted as dropped.
+    private func checkPublishable(_ message: PubSubMessage) throws(PubSubError) {
+        let limits = Self.envelopeLimits
+        guard message.topic.utf8.count <= limits.maxTopicLength, message.event.utf8.count <= limits.maxEventLength else {
+            tally.dropped.bump()
+            throw .notPublishable(
+                "topic of \(message.topic.utf8.count) bytes, event of \(message.event.utf8.count) bytes: other nodes accept at most \(limits.maxTopicLength) and \(limits.maxEventLength)"
+            )
         }
     }
 
