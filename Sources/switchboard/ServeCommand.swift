@@ -97,6 +97,7 @@ struct ServeCommand: AsyncParsableCommand {
         if settings.apiKey == nil {
             logger.info("no api_key configured: POST /api/broadcast is disabled")
         }
+        Self.raiseOpenFileLimit(logger: logger)
 
         let server = SwitchboardServer(
             configuration: settings.serverConfiguration,
@@ -122,6 +123,20 @@ struct ServeCommand: AsyncParsableCommand {
                 : "\(error)"
             Self.printError("cannot serve on \(settings.host):\(settings.port): \(reason)")
             throw ExitCode.failure
+        }
+    }
+
+    /// Each connection holds a descriptor: the soft limit goes up to the hard
+    /// one, and a limit that leaves room for few connections is said loudly.
+    private static func raiseOpenFileLimit(logger: Logger) {
+        guard let limit = OpenFileLimit.raiseToHardLimit() else { return }
+        let raised = limit.now > limit.before ? " (raised from \(limit.before))" : ""
+        if limit.now < 16_384 {
+            logger.warning(
+                "open-file limit \(limit.now)\(raised): room for about \(limit.now) connections; raise the hard limit (ulimit -Hn, systemd LimitNOFILE=) to serve more"
+            )
+        } else {
+            logger.info("open-file limit \(limit.now)\(raised)")
         }
     }
 

@@ -14,8 +14,7 @@ struct BenchEnvironment {
     /// when `sockets` will not fit in the file limit.
     init(options: BenchOptions, sockets: Int) {
         self.options = options
-        let limit = BenchOptions.raiseFileLimit()
-        if limit > 0 && UInt64(sockets) + 64 > limit {
+        if let limit = OpenFileLimit.raiseToHardLimit()?.now, UInt64(sockets) + 64 > limit {
             BenchOutput.note("open-file limit \(limit) is below the \(sockets) sockets planned; raise it (ulimit -n) or expect failures")
         }
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)

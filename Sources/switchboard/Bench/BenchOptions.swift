@@ -153,26 +153,6 @@ struct BenchOptions: ParsableArguments {
         guard octets.count == 4, octets.allSatisfy({ UInt8($0) != nil }) else { return false }
         return octets[0] == "127"
     }
-
-    /// Raises the open-file soft limit to the hard limit; returns the limit
-    /// now in force.
-    static func raiseFileLimit() -> UInt64 {
-        var limit = rlimit()
-        #if canImport(Glibc)
-        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-        #else
-        let resource = RLIMIT_NOFILE
-        #endif
-        guard getrlimit(resource, &limit) == 0 else { return 0 }
-        if limit.rlim_cur < limit.rlim_max {
-            var raised = limit
-            raised.rlim_cur = limit.rlim_max
-            if setrlimit(resource, &raised) == 0 {
-                return UInt64(raised.rlim_cur)
-            }
-        }
-        return UInt64(limit.rlim_cur)
-    }
 }
 
 extension Substring {

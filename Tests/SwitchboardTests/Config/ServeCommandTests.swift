@@ -123,6 +123,23 @@ struct ServeCommandTests {
         #expect(try await server.waitForExit(timeout: .seconds(15)) == 0)
     }
 
+    /// A shell's default soft limit (often 1,024) would cap the connections
+    /// far below what the machine allows: `serve` raises it to the hard limit.
+    @Test func serveRaisesItsOpenFileLimitToTheHardLimit() async throws {
+        let server = try SwitchboardProcess(
+            ["serve", "--auth", "none", "--port", "0"],
+            launcher: ["/usr/bin/prlimit", "--nofile=256:"]
+        )
+        _ = try await server.listeningPort()
+        let limits = try String(contentsOfFile: "/proc/\(server.pid)/limits", encoding: .utf8)
+        let line = try #require(limits.split(separator: "\n").first { $0.hasPrefix("Max open files") })
+        let numbers = line.split(separator: " ").compactMap { Int($0) }
+        #expect(numbers.count == 2 && numbers[0] == numbers[1] && numbers[0] > 256, "\(line)")
+        #expect(server.stderr.contains("open-file limit \(numbers[0]) (raised from 256)"))
+        server.terminate()
+        #expect(try await server.waitForExit(timeout: .seconds(15)) == 0)
+    }
+
     @Test func aBusyPortIsOneClearLine() async throws {
         let first = try SwitchboardProcess(["serve", "--auth", "none", "--port", "0"])
         let port = try await first.listeningPort()

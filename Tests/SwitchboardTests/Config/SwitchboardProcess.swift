@@ -31,8 +31,9 @@ final class SwitchboardProcess: Sendable {
     private let stdoutURL: URL
     private let stderrURL: URL
 
-    /// Starts `switchboard <arguments>`.
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    /// Starts `switchboard <arguments>`, through `launcher` (a command that
+    /// execs the binary, such as `prlimit …`) when one is given.
+    init(_ arguments: [String], environment: [String: String] = [:], launcher: [String] = []) throws {
         try Self.requireBinary()
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("switchboard-test-\(UUID().uuidString)")
@@ -46,8 +47,13 @@ final class SwitchboardProcess: Sendable {
         childEnvironment.merge(environment) { _, new in new }
 
         process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binaryPath)
-        process.arguments = arguments
+        if let command = launcher.first {
+            process.executableURL = URL(fileURLWithPath: command)
+            process.arguments = Array(launcher.dropFirst()) + [Self.binaryPath] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: Self.binaryPath)
+            process.arguments = arguments
+        }
         process.environment = childEnvironment
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
@@ -92,6 +98,9 @@ final class SwitchboardProcess: Sendable {
         }
         throw RawTCPError("switchboard did not log its listening line within \(timeout):\n\(stderr)")
     }
+
+    /// The child's process id.
+    var pid: Int32 { process.processIdentifier }
 
     /// Sends SIGTERM.
     func terminate() {
