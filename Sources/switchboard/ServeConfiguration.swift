@@ -71,6 +71,10 @@ struct ServeConfiguration {
             let reason = "\(error)".split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
             throw StartupError("config file \(path) (\(origin)) is not valid YAML: \(Self.explain(reason))")
         }
+        if let (key, suggestion) = ConfigFileKeys.firstUnknown(in: text) {
+            let hint = suggestion.map { " (did you mean \($0)?)" } ?? ""
+            throw StartupError("config file \(path) (\(origin)) sets \(key), which is not a setting\(hint)")
+        }
         return ServeSettingsSource(kind: .file(path: path)) { key in
             try Self.string(from: provider, key: key)
         }

@@ -46,6 +46,9 @@ struct ServeCommandTests {
         ("shutdown_grace_period: [1, 2]\n", "cannot read shutdown_grace_period (from shutdown_grace_period in PATH): expected a single value, not a list or a mapping"),
         ("- port\n- 4000\n", #"config file PATH (--config) is not valid YAML: expected a mapping of keys to values (such as "port: 4000")"#),
         ("port: [4000\n", "config file PATH (--config) is not valid YAML: 2:1: error: parser: while parsing a flow sequence in line 1, column 7"),
+        ("port: 4000\npubsub:\n  adaptor: redis\n", "config file PATH (--config) sets pubsub.adaptor, which is not a setting (did you mean pubsub.adapter?)"),
+        ("limits:\n  max_frame_size: 1024\n  max_conections_per_address: 5\n", "config file PATH (--config) sets limits.max_conections_per_address, which is not a setting (did you mean limits.max_connections_per_address?)"),
+        ("colour: blue\n", "config file PATH (--config) sets colour, which is not a setting"),
     ])
     func badConfigFilesExitWithOneLine(yaml: String, message: String) async throws {
         let path = try Self.configFile(yaml)
