@@ -279,7 +279,15 @@ static double percentile_ms(uint32_t *histogram, uint64_t total, double p) {
     return (double)BUCKETS * BUCKET_NS / 1e6;
 }
 
+static const char *usage =
+    "usage: fanout-c [--host 127.0.0.1] [--port 4000] [--api-key KEY] [--topic room:bench] [--connections 1000]\n"
+    "                [--rate 10] [--duration 10] [--threads 2] [--server-pid PID]\n";
+
 int main(int argc, char **argv) {
+    if (argc % 2 == 0) {
+        fputs(usage, stderr);
+        return 2;
+    }
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *flag = argv[i], *value = argv[i + 1];
         if (!strcmp(flag, "--host")) host = value;
@@ -292,7 +300,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(flag, "--threads")) threads = atoi(value);
         else if (!strcmp(flag, "--server-pid")) server_pid = atoi(value);
         else {
-            fprintf(stderr, "fanout-c: unknown flag %s\n", flag);
+            fprintf(stderr, "fanout-c: unknown flag %s\n%s", flag, usage);
             return 2;
         }
     }
