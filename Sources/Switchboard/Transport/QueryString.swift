@@ -18,32 +18,9 @@ enum QueryString {
         return (uri[..<mark], uri[uri.index(after: mark)...])
     }
 
-    /// Percent-decodes a component; `nil` if an escape is malformed or the
-    /// result is not UTF-8.
+    /// Percent- and `+`-decodes a component; `nil` if an escape is malformed
+    /// or the result is not UTF-8.
     static func decode(_ component: Substring) -> String? {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(component.utf8.count)
-        var iterator = component.utf8.makeIterator()
-        while let byte = iterator.next() {
-            switch byte {
-            case UInt8(ascii: "+"):
-                bytes.append(UInt8(ascii: " "))
-            case UInt8(ascii: "%"):
-                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
-                bytes.append(high << 4 | low)
-            default:
-                bytes.append(byte)
-            }
-        }
-        return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
+        PercentDecoding.decode(component, plusIsSpace: true)
     }
 }
