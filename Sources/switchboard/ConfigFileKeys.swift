@@ -26,9 +26,9 @@ enum ConfigFileKeys {
         }
     }
 
-    /// The known key at the smallest edit distance from `key`, if it is at
-    /// most a third of the key's length away.
-    private static func closest(to key: String, among known: Set<String>) -> String? {
+    /// The known name at the smallest edit distance from `key`, if it is at
+    /// most a third of the key's length away (two edits for short names).
+    static func closest(to key: String, among known: Set<String>) -> String? {
         let scored = known.map { ($0, editDistance(Array(key.utf8), Array($0.utf8))) }
         guard let best = scored.min(by: { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }),
               best.1 <= max(2, key.utf8.count / 3)

@@ -57,13 +57,14 @@ struct ServeCommand: AsyncParsableCommand {
     var adminPort: String?
 
     func run() async throws {
+        let configuration = ServeConfiguration(
+            configPath: config,
+            flags: givenFlags(),
+            environment: ProcessInfo.processInfo.environment
+        )
         let settings: ServeSettings
         do {
-            settings = try await ServeConfiguration(
-                configPath: config,
-                flags: givenFlags(),
-                environment: ProcessInfo.processInfo.environment
-            ).load()
+            settings = try await configuration.load()
         } catch {
             Self.printError(error.description)
             throw ExitCode.failure
@@ -76,6 +77,9 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "switchboard")
+        for warning in configuration.environmentWarnings() {
+            logger.warning("\(warning)")
+        }
         if settings.auth == .token, settings.secretKeyBase == nil, settings.tokenPublicKeyFile == nil {
             Self.printError(TokenCommand.noKeyMessage)
             throw ExitCode.failure

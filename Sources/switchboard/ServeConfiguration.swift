@@ -34,6 +34,22 @@ struct ServeConfiguration {
         }
     }
 
+    /// One line for each `SWITCHBOARD_*` variable that is not a setting but
+    /// is a near miss of one (`SWITCHBOARD_PUBSUB_ADAPTOR`): such a variable
+    /// is ignored, and the setting keeps its default. Variables far from
+    /// every setting are left alone: the deploy kit and HAProxy use some.
+    func environmentWarnings() -> [String] {
+        let prefix = ServeSettingKey.environmentPrefix + "_"
+        // Compared without the prefix, which every name shares.
+        let known = Set((ServeSettingKey.allCases.map(\.environmentVariable) + [Self.configFileVariable]).map { String($0.dropFirst(prefix.count)) })
+        return environment.keys.sorted().compactMap { name in
+            guard name.hasPrefix(prefix) else { return nil }
+            let setting = String(name.dropFirst(prefix.count))
+            guard !known.contains(setting), let suggestion = ConfigFileKeys.closest(to: setting, among: known) else { return nil }
+            return "environment variable \(name) is not a setting and is ignored (did you mean \(prefix + suggestion)?)"
+        }
+    }
+
     /// `SWITCHBOARD_<KEY>` variables, through swift-configuration's environment provider.
     private func environmentSource() -> ServeSettingsSource {
         let provider = EnvironmentVariablesProvider(environmentVariables: environment)

@@ -143,6 +143,18 @@ struct ServeCommandTests {
         #expect(try await server.waitForExit(timeout: .seconds(15)) == 0)
     }
 
+    @Test func aMisspelledEnvironmentVariableIsReported() async throws {
+        let server = try SwitchboardProcess(
+            ["serve", "--auth", "none", "--port", "0"],
+            environment: ["SWITCHBOARD_PUBSUB_ADAPTOR": "redis", "SWITCHBOARD_HAPROXY_SOCKET": "/run/haproxy.sock"]
+        )
+        _ = try await server.listeningPort()
+        #expect(server.stderr.contains("environment variable SWITCHBOARD_PUBSUB_ADAPTOR is not a setting and is ignored (did you mean SWITCHBOARD_PUBSUB_ADAPTER?)"))
+        #expect(!server.stderr.contains("SWITCHBOARD_HAPROXY_SOCKET"), "a variable far from every setting is left alone")
+        server.terminate()
+        #expect(try await server.waitForExit(timeout: .seconds(15)) == 0)
+    }
+
     @Test func aBusyPortIsOneClearLine() async throws {
         let first = try SwitchboardProcess(["serve", "--auth", "none", "--port", "0"])
         let port = try await first.listeningPort()
