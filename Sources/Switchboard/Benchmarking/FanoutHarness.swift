@@ -36,7 +36,7 @@ public final class FanoutHarness {
             )
             try channel.pipeline.syncOperations.addHandler(FramedWriter(connection: connection))
             let instance = ChannelInstance(topic: topic, joinRef: "1", channel: SilentChannel(), connection: connection)
-            dispatcher.subscribe(topic: topic, LocalSubscriber(id: instance.id, target: .channel(instance)))
+            dispatcher.subscribe(topic: topic, .channel(instance))
             channels.append(channel)
         }
         self.channels = channels

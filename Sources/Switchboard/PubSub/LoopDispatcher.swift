@@ -80,14 +80,15 @@ final class LoopDispatcher: @unchecked Sendable {
             switch subscriber.target {
             case .handler(let handler):
                 handler(message)
-            case .channel(let instance):
-                if !instance.intercepts.isEmpty, instance.intercepts.contains(message.event) {
-                    instance.enqueue(.handleOut(event: message.event, payload: message.payload))
-                    continue
-                }
-                let connection = instance.connection
+            case .fastlane(let connection):
                 if let bytes = frames.bytes(for: connection) {
                     connection.writeFramed(bytes, coalescing: true)
+                }
+            case .intercepting(let instance):
+                if instance.intercepts.contains(message.event) {
+                    instance.enqueue(.handleOut(event: message.event, payload: message.payload))
+                } else if let bytes = frames.bytes(for: instance.connection) {
+                    instance.connection.writeFramed(bytes, coalescing: true)
                 }
             }
         }

@@ -3,8 +3,6 @@
 struct TopicSubscribers {
     private(set) var subscribers: [LocalSubscriber] = []
     private var indexByID: [SubscriberID: Int] = [:]
-    /// How many subscribers intercept at least one event (fastlane skip check).
-    private(set) var interceptingCount = 0
 
     var isEmpty: Bool { subscribers.isEmpty }
     var count: Int { subscribers.count }
@@ -33,13 +31,21 @@ struct TopicSubscribers {
 /// One subscriber as the dispatcher sees it.
 struct LocalSubscriber {
     enum Target {
-        /// A joined channel instance: fastlane writes to its connection,
-        /// intercepted events go through its mailbox.
-        case channel(ChannelInstance)
+        /// A joined channel instance that intercepts no event: broadcasts are
+        /// written straight to its connection, without touching the instance.
+        case fastlane(SocketConnection)
+        /// A joined channel instance that intercepts some events: those go
+        /// through its mailbox (`handleOut`), the others to its connection.
+        case intercepting(ChannelInstance)
         /// Application code subscribed through ``PubSub/subscribe(_:handler:)``.
         case handler(@Sendable (PubSubMessage) -> Void)
     }
 
     var id: SubscriberID
     var target: Target
+
+    /// The subscriber for a joined channel instance.
+    static func channel(_ instance: ChannelInstance) -> LocalSubscriber {
+        LocalSubscriber(id: instance.id, target: instance.intercepts.isEmpty ? .fastlane(instance.connection) : .intercepting(instance))
+    }
 }

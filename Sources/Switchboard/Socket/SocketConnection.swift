@@ -144,7 +144,7 @@ final class SocketConnection: @unchecked Sendable {
     func completeJoin(_ instance: ChannelInstance, reply: Reply) {
         onEventLoop {
             guard self.isOpen, self.instances[instance.topic] === instance else { return }
-            self.dispatcher.subscribe(topic: instance.topic, LocalSubscriber(id: instance.id, target: .channel(instance)))
+            self.dispatcher.subscribe(topic: instance.topic, .channel(instance))
             self.write(.reply(reply))
         }
     }
