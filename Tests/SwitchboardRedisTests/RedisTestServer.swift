@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Switchboard
 import Foundation
 
 /// A real `redis-server` for one test: started on a free loopback port with
@@ -117,20 +118,7 @@ final class RedisTestServer: @unchecked Sendable {
 
     /// A loopback port nothing listens on right now.
     static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw NotStarting(description: "socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
-            }
-        }
-        guard bound else { throw NotStarting(description: "cannot find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        guard let port = LoopbackPort.free() else { throw NotStarting(description: "cannot find a free port") }
+        return port
     }
 }

@@ -378,19 +378,8 @@ private final class BenchRedis: @unchecked Sendable {
     }
 
     private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
-            }
-        }
-        guard bound else { throw ValidationError("cannot find a free loopback port") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        guard let port = LoopbackPort.free() else { throw ValidationError("cannot find a free loopback port") }
+        return port
     }
 
     private static func canConnect(port: Int) -> Bool {
