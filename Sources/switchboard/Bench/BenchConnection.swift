@@ -19,7 +19,7 @@ struct BenchConnection: Sendable {
         topic: String,
         joinTimeout: TimeAmount,
         prepare: @Sendable (PhoenixClient, ClientChannel) -> Void
-    ) async -> Result<BenchConnection, OpenFailure> {
+    ) async -> Result<BenchConnection, BenchFailure> {
         let client = PhoenixClient(configuration: configuration)
         let channel = client.channel(topic)
         prepare(client, channel)
@@ -36,19 +36,15 @@ struct BenchConnection: Sendable {
         } catch {
             timer.cancel()
             let kind = watchdog.fired.load(ordering: .relaxed) ? "handshake_timeout" : FailureKind.of(error, stage: "connect")
-            return .failure(OpenFailure(kind: kind))
+            return .failure(BenchFailure(kind: kind))
         }
         do {
             _ = try await channel.join(timeout: joinTimeout)
         } catch {
             await client.disconnect()
-            return .failure(OpenFailure(kind: FailureKind.of(error, stage: "join")))
+            return .failure(BenchFailure(kind: FailureKind.of(error, stage: "join")))
         }
         return .success(BenchConnection(index: index, client: client, channel: channel))
-    }
-
-    struct OpenFailure: Error {
-        var kind: String
     }
 }
 

@@ -31,23 +31,15 @@ struct ConnectionRamp {
     /// Attempts not started within three times the planned ramp time plus
     /// 30 s are not made.
     func open(count: Int) async -> Outcome {
-        let collected = RampCollector()
-        let launcher = PacedLauncher(
-            rate: self.options.connectRate,
-            concurrency: self.options.connectConcurrency,
-            count: count,
-            launchWindow: Double(count) / self.options.connectRate * 3 + 30
-        )
+        let collected = RampCollector<BenchConnection>()
+        let launcher = PacedLauncher.ramp(of: count, options: self.options)
         let options = self.options
         let topic = self.topic
         let prepare = self.prepare
         let reconnect = self.reconnect
         let executors = LoopExecutors(loops: self.loops)
         let result = await launcher.run(executors: executors) { elapsed, started in
-            let (joined, failed) = collected.state.withLock { ($0.connections.count, $0.failures.values.reduce(0, +)) }
-            BenchOutput.progress(
-                "[ramp \(Int(elapsed.rounded()))s] joined \(joined)/\(count)  failed \(failed)  in flight \(started - joined - failed)"
-            )
+            collected.reportProgress(elapsed: elapsed, started: started, of: count)
         } operation: { index in
             let began = MonotonicClock.now()
             // The attempt's task runs on its client's loop: no thread switch per await.
@@ -59,16 +51,7 @@ struct ConnectionRamp {
             ) { client, channel in
                 prepare(index, client, channel)
             }
-            let ended = MonotonicClock.now()
-            collected.state.withLock { state in
-                switch result {
-                case .success(let connection):
-                    state.connections.append(connection)
-                    state.joinLatency.record(from: began, to: ended)
-                case .failure(let failure):
-                    BenchTally.count(failure.kind, in: &state.failures)
-                }
-            }
+            collected.record(result, began: began, ended: MonotonicClock.now())
         }
         return collected.state.withLock { state in
             Outcome(
@@ -97,13 +80,36 @@ struct ConnectionRamp {
     }
 }
 
-/// What the ramp's attempts report, from whichever task finishes them.
-final class RampCollector: Sendable {
+/// What a ramp's attempts report, from whichever task finishes them.
+final class RampCollector<Connection: Sendable>: Sendable {
     struct State {
-        var connections: [BenchConnection] = []
+        var connections: [Connection] = []
         var failures: [String: Int] = [:]
+        /// Connect start → join reply, for the connections that joined.
         var joinLatency = LatencyHistogram()
     }
 
     let state = Mutex(State())
+
+    /// One attempt's outcome: a joined connection, begun and ended at these
+    /// monotonic times, or the kind of its failure.
+    func record(_ outcome: Result<Connection, BenchFailure>, began: UInt64, ended: UInt64) {
+        state.withLock { state in
+            switch outcome {
+            case .success(let connection):
+                state.connections.append(connection)
+                state.joinLatency.record(from: began, to: ended)
+            case .failure(let failure):
+                BenchTally.count(failure.kind, in: &state.failures)
+            }
+        }
+    }
+
+    /// The ramp's progress line: joined, failed and in flight of `count`.
+    func reportProgress(elapsed: Double, started: Int, of count: Int) {
+        let (joined, failed) = state.withLock { ($0.connections.count, $0.failures.values.reduce(0, +)) }
+        BenchOutput.progress(
+            "[ramp \(Int(elapsed.rounded()))s] joined \(joined)/\(count)  failed \(failed)  in flight \(started - joined - failed)"
+        )
+    }
 }

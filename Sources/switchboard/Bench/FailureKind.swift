@@ -50,3 +50,8 @@ enum FailureKind {
         return "\(stage)_" + String(String(describing: error).prefix(60))
     }
 }
+
+/// A failed connection attempt, by the kind ``BenchTally`` counts it under.
+struct BenchFailure: Error {
+    var kind: String
+}

@@ -110,7 +110,7 @@ final class LeanSubscriber: ChannelInboundHandler {
         if self.phase == .joined {
             self.stats.value.tally.countClose(code: self.closeCode)
         } else {
-            self.joined.fail(LeanSubscriberError(kind: self.phase == .upgrading ? "connect_closed" : "join_closed"))
+            self.joined.fail(BenchFailure(kind: self.phase == .upgrading ? "connect_closed" : "join_closed"))
         }
         self.phase = .closed
         context.fireChannelInactive()
@@ -174,7 +174,7 @@ final class LeanSubscriber: ChannelInboundHandler {
         input.moveReaderIndex(forwardBy: end)
         guard statusLine.hasSuffix(" 101") else {
             let status = statusLine.split(separator: " ").dropFirst().first.map(String.init) ?? "?"
-            self.joined.fail(LeanSubscriberError(kind: "connect_http_\(status)"))
+            self.joined.fail(BenchFailure(kind: "connect_http_\(status)"))
             self.phase = .closed
             context.close(promise: nil)
             return false
@@ -326,7 +326,7 @@ final class LeanSubscriber: ChannelInboundHandler {
                 }
             }
         } else {
-            self.joined.fail(LeanSubscriberError(kind: "join_refused"))
+            self.joined.fail(BenchFailure(kind: "join_refused"))
             self.phase = .closed
             context.close(promise: nil)
         }
@@ -350,10 +350,6 @@ final class LeanSubscriber: ChannelInboundHandler {
     }
 }
 
-struct LeanSubscriberError: Error {
-    var kind: String
-}
-
 @available(*, unavailable)
 extension LeanSubscriber: Sendable {}
 
@@ -367,19 +363,13 @@ enum LeanRamp {
     }
 
     static func open(count: Int, options: BenchOptions, stats: LoopStatsSet, echoEvent: String = "ping") async -> Outcome {
-        let collected = LeanCollector()
-        let launcher = PacedLauncher(
-            rate: options.connectRate,
-            concurrency: options.connectConcurrency,
-            count: count,
-            launchWindow: Double(count) / options.connectRate * 3 + 30
-        )
+        let collected = RampCollector<any NIOCore.Channel>()
+        let launcher = PacedLauncher.ramp(of: count, options: options)
         let request = LeanSubscriber.upgradeRequest(options: options)
         let sources = options.sources
         let loops = stats.loops
         let result = await launcher.run { elapsed, started in
-            let (joined, failed) = collected.state.withLock { ($0.channels.count, $0.failures.values.reduce(0, +)) }
-            BenchOutput.progress("[ramp \(Int(elapsed.rounded()))s] joined \(joined)/\(count)  failed \(failed)  in flight \(started - joined - failed)")
+            collected.reportProgress(elapsed: elapsed, started: started, of: count)
         } operation: { index in
             let began = MonotonicClock.now()
             let loop = loops[index % loops.count]
@@ -388,25 +378,16 @@ enum LeanRamp {
                 source: sources.isEmpty ? nil : sources[index % sources.count],
                 stats: stats.box(for: loop)
             )
-            let ended = MonotonicClock.now()
-            collected.state.withLock { state in
-                switch outcome {
-                case .success(let channel):
-                    state.channels.append(channel)
-                    state.joinLatency.record(from: began, to: ended)
-                case .failure(let failure):
-                    BenchTally.count(failure.kind, in: &state.failures)
-                }
-            }
+            collected.record(outcome, began: began, ended: MonotonicClock.now())
         }
         return collected.state.withLock { state in
-            Outcome(channels: state.channels, failures: state.failures, seconds: result.seconds, joinLatency: state.joinLatency)
+            Outcome(channels: state.connections, failures: state.failures, seconds: result.seconds, joinLatency: state.joinLatency)
         }
     }
 
     private static func openOne(
         loop: any EventLoop, options: BenchOptions, request: String, echoEvent: String, source: String?, stats: NIOLoopBoundBox<LoopStats>
-    ) async -> Result<any NIOCore.Channel, LeanSubscriberError> {
+    ) async -> Result<any NIOCore.Channel, BenchFailure> {
         let joined = loop.makePromise(of: Void.self)
         let topic = options.topic
         let heartbeat = options.heartbeat
@@ -429,11 +410,11 @@ enum LeanRamp {
         do {
             channel = try await bootstrap.connect(host: options.host, port: options.port).get()
         } catch {
-            joined.fail(LeanSubscriberError(kind: "connect_failed"))
-            return .failure(LeanSubscriberError(kind: FailureKind.of(error, stage: "connect")))
+            joined.fail(BenchFailure(kind: "connect_failed"))
+            return .failure(BenchFailure(kind: FailureKind.of(error, stage: "connect")))
         }
         let timer = loop.scheduleTask(in: options.joinTimeoutAmount) {
-            joined.fail(LeanSubscriberError(kind: "join_timeout"))
+            joined.fail(BenchFailure(kind: "join_timeout"))
             channel.close(promise: nil)
         }
         do {
@@ -443,7 +424,7 @@ enum LeanRamp {
         } catch {
             timer.cancel()
             channel.close(promise: nil)
-            return .failure(error as? LeanSubscriberError ?? LeanSubscriberError(kind: "join_failed"))
+            return .failure(error as? BenchFailure ?? BenchFailure(kind: "join_failed"))
         }
     }
 
@@ -455,14 +436,4 @@ enum LeanRamp {
             try? await channel.closeFuture.get()
         }
     }
-}
-
-final class LeanCollector: Sendable {
-    struct State {
-        var channels: [any NIOCore.Channel] = []
-        var failures: [String: Int] = [:]
-        var joinLatency = LatencyHistogram()
-    }
-
-    let state = Mutex(State())
 }

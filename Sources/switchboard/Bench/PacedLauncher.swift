@@ -12,6 +12,18 @@ struct PacedLauncher {
     /// Seconds after which no further operation is started.
     var launchWindow: Double
 
+    /// The connection ramp of `count` connections: at `--connect-rate` with
+    /// `--connect-concurrency` in flight, attempts not started within three
+    /// times the planned ramp time plus 30 s not made.
+    static func ramp(of count: Int, options: BenchOptions) -> PacedLauncher {
+        PacedLauncher(
+            rate: options.connectRate,
+            concurrency: options.connectConcurrency,
+            count: count,
+            launchWindow: Double(count) / options.connectRate * 3 + 30
+        )
+    }
+
     struct Outcome {
         /// Operations started.
         var started: Int
