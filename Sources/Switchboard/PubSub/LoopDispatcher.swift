@@ -134,12 +134,13 @@ final class LoopDispatcher: @unchecked Sendable {
         broadcastPending = false
         let connections = pendingFlush
         pendingFlush.removeAll(keepingCapacity: true)
-        let started = eventLoop.now
+        // Only broadcast flushes are timed: replies and pushes pay no clock read.
+        let started = carriedBroadcasts ? eventLoop.now : nil
         for connection in connections {
             connection.flushPending = false
             connection.flush()
         }
-        if carriedBroadcasts {
+        if let started {
             broadcastPacing.flushed(from: started, to: eventLoop.now)
         }
     }
