@@ -247,20 +247,25 @@ static void publish(int count) {
     close(fd);
 }
 
-static double process_cpu_seconds(int pid) {
+/* A process's user and system CPU seconds, from /proc/PID/stat. */
+typedef struct { double user, system; } ProcessCPU;
+
+static ProcessCPU process_cpu(int pid) {
+    ProcessCPU none = {-1, -1};
     char path[64], text[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
     FILE *file = fopen(path, "r");
-    if (!file) return -1;
+    if (!file) return none;
     size_t n = fread(text, 1, sizeof text - 1, file);
     fclose(file);
     text[n] = 0;
     char *end = strrchr(text, ')');
-    if (!end) return -1;
+    if (!end) return none;
     unsigned long long utime = 0, stime = 0;
     /* Fields after the command: state(3) ... utime(14) stime(15). */
-    if (sscanf(end + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) return -1;
-    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+    if (sscanf(end + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) return none;
+    double tick = (double)sysconf(_SC_CLK_TCK);
+    return (ProcessCPU){(double)utime / tick, (double)stime / tick};
 }
 
 static double self_cpu_seconds(void) {
@@ -331,7 +336,8 @@ int main(int argc, char **argv) {
     }
 
     int broadcasts = rate * duration;
-    double server_start = server_pid ? process_cpu_seconds(server_pid) : -1, self_start = self_cpu_seconds();
+    ProcessCPU server_start = process_cpu(server_pid);
+    double self_start = self_cpu_seconds();
     uint64_t start = now_ns();
     publish(broadcasts);
     uint64_t expected = (uint64_t)broadcasts * (uint64_t)connections, deadline = now_ns() + 5000000000ULL;
@@ -343,7 +349,8 @@ int main(int argc, char **argv) {
         nanosleep(&pause, NULL);
     }
     double seconds = (double)(now_ns() - start) / 1e9;
-    double server_cpu = server_pid ? process_cpu_seconds(server_pid) - server_start : -1, self_cpu = self_cpu_seconds() - self_start;
+    ProcessCPU server_end = process_cpu(server_pid);
+    double self_cpu = self_cpu_seconds() - self_start;
     stop_receiving = 1;
     uint64_t received = 0, max_ns = 0;
     for (int t = 0; t < threads; t++) {
@@ -361,8 +368,12 @@ int main(int argc, char **argv) {
                percentile_ms(receivers[0].histogram, received, 99), percentile_ms(receivers[0].histogram, received, 99.9),
                (double)max_ns / 1e6);
     printf("generator: %.3f s CPU, %.2f us per frame\n", self_cpu, received ? self_cpu * 1e6 / (double)received : 0);
-    if (server_cpu >= 0)
-        printf("server: %.3f s CPU, %.2f us per delivery\n", server_cpu, received ? server_cpu * 1e6 / (double)received : 0);
+    if (server_pid && server_start.user >= 0 && server_end.user >= 0) {
+        double user = server_end.user - server_start.user, system = server_end.system - server_start.system;
+        double per = received ? 1e6 / (double)received : 0;
+        printf("server: %.3f s CPU, %.2f us per delivery (user %.2f, system %.2f)\n", user + system, (user + system) * per,
+               user * per, system * per);
+    }
     for (int i = 0; i < connections; i++) close(subscribers[i].fd);
     return received == expected ? 0 : 1;
 }

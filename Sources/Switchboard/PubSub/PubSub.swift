@@ -103,8 +103,12 @@ public final class PubSub: Sendable {
     }
 
     /// Hands a message to every event loop's dispatcher.
+    /// Each loop after the first gets its own copy of the frame: a fan-out
+    /// retains and releases it once per subscriber, and one reference count
+    /// shared by loops on different cores would bounce between their caches.
     func dispatchLocally(_ message: PubSubMessage) {
-        for dispatcher in dispatchers {
+        for (index, dispatcher) in dispatchers.enumerated() {
+            let message = index == 0 ? message : message.withOwnFrame()
             if dispatcher.eventLoop.inEventLoop {
                 dispatcher.deliver(message)
             } else {

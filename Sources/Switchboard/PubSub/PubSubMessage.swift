@@ -23,6 +23,14 @@ public struct PubSubMessage: Sendable {
         self.originNode = originNode
         self.frame = frame
     }
+
+    /// The same message with a frame that shares no storage with this one's.
+    func withOwnFrame() -> PubSubMessage {
+        guard let frame else { return self }
+        var copy = self
+        copy.frame = ByteBuffer(bytes: frame.readableBytesView)
+        return copy
+    }
 }
 
 /// Identifies one local subscriber (a channel instance or a handler).

@@ -44,6 +44,11 @@ struct LocalSubscriber {
     var id: SubscriberID
     var target: Target
 
+    /// The connection a fastlane subscriber writes to.
+    var fastlaneConnection: SocketConnection? {
+        if case .fastlane(let connection) = target { connection } else { nil }
+    }
+
     /// The subscriber for a joined channel instance.
     static func channel(_ instance: ChannelInstance) -> LocalSubscriber {
         LocalSubscriber(id: instance.id, target: instance.intercepts.isEmpty ? .fastlane(instance.connection) : .intercepting(instance))

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOWebSocket
+import CSwitchboardCache
 
 /// The server side of one WebSocket connection (Phoenix's socket process):
 /// routes frames to channel instances, answers heartbeats, enforces the
@@ -9,15 +10,33 @@ import NIOWebSocket
 /// Its mutable state belongs to the connection's event loop; the methods that
 /// may be called from elsewhere (`send`, `completeJoin`, `remove`) hop there.
 final class SocketConnection: @unchecked Sendable {
+    // The fields a fan-out touches for every delivery come first, so that
+    // they share the object's first cache lines (Swift keeps declaration order).
+
+    /// Set while the connection waits in the dispatcher's flush list.
+    var flushPending = false
+    private(set) var isOpen = true
+    /// Broadcast frames held for the dispatcher's batched flush (see
+    /// ``writeBroadcast(_:now:)``).
+    private var heldFrame: ByteBuffer?
+    /// Where raw, already framed bytes are written: the context of the
+    /// ``FramedWriter`` at the head of the pipeline, below the WebSocket encoder.
+    var writerContext: ChannelHandlerContext? {
+        didSet { writePath = WritePathAddresses(writerContext) }
+    }
+    /// The objects a write touches, for ``prefetchWritePath()``.
+    private var writePath = WritePathAddresses(nil)
+    let version: SerializerVersion
+    let dispatcher: LoopDispatcher
+    private var moreHeldFrames: [ByteBuffer] = []
+
     let channel: any NIOCore.Channel
     let eventLoop: any EventLoop
-    let version: SerializerVersion
     let serializer: any Serializer
     let router: ChannelRouter
     let assigns: Assigns
     let socketID: String?
     let pubsub: PubSub
-    let dispatcher: LoopDispatcher
     let limits: ServerConfiguration.Limits
     let logger: Logger
     /// Where this socket's channel handlers run: its event loop, unless the
@@ -26,17 +45,6 @@ final class SocketConnection: @unchecked Sendable {
     /// When the WebSocket was accepted (for ``ConnectionAgeLimit``).
     let openedAt = NIODeadline.now()
 
-    /// Where raw, already framed bytes are written: the context of the
-    /// ``FramedWriter`` at the head of the pipeline, below the WebSocket encoder.
-    var writerContext: ChannelHandlerContext?
-    /// Set while the connection waits in the dispatcher's flush list.
-    var flushPending = false
-    /// Broadcast frames held for the dispatcher's flush, which writes them
-    /// and flushes in one pass over the connection, while its pipeline and
-    /// socket objects are in the CPU cache (see ``holdBroadcastFrame(_:)``).
-    private var heldFrame: ByteBuffer?
-    private var moreHeldFrames: [ByteBuffer] = []
-    private(set) var isOpen = true
     private var instances: [String: ChannelInstance] = [:]
 
     init(
@@ -60,6 +68,21 @@ final class SocketConnection: @unchecked Sendable {
         self.limits = limits
         self.logger = logger
         self.taskExecutor = taskExecutor
+    }
+
+    /// For a loop that writes to many connections in turn: starts loading
+    /// into the CPU cache the fields of the connection two steps ahead, and
+    /// the write path (``WritePathAddresses``) of the next one, whose fields
+    /// were loaded a step earlier. `connection(i)` is the connection at step
+    /// `i`, if any.
+    @inline(__always)
+    static func prefetch(aheadOf index: Int, count: Int, _ connection: (Int) -> SocketConnection?) {
+        if index &+ 2 < count, let later = connection(index &+ 2) {
+            switchboard_prefetch(WritePathAddresses.address(of: later), 2)
+        }
+        if index &+ 1 < count, let next = connection(index &+ 1) {
+            next.writePath.prefetch()
+        }
     }
 
     /// Number of joined or joining channels.
@@ -194,29 +217,36 @@ final class SocketConnection: @unchecked Sendable {
     }
 
     /// Writes bytes that already carry their WebSocket header; the flush comes
-    /// once per event loop step for all frames written in it. Broadcast
-    /// frames pass `coalescing`: they are held for the dispatcher's flush,
-    /// which at saturation may wait a few milliseconds for more
-    /// (``BroadcastFlushPacing``).
-    func writeFramed(_ bytes: ByteBuffer, coalescing: Bool = false) {
+    /// once per event loop step for all frames written in it.
+    func writeFramed(_ bytes: ByteBuffer) {
         eventLoop.assertInEventLoop()
         guard isOpen, let writerContext else { return }
         dispatcher.counts.framesOut &+= 1
-        if coalescing {
+        // Held broadcasts first: frames leave in the order they were written.
+        writeHeldFrames(to: writerContext)
+        writerContext.write(NIOAny(bytes), promise: nil)
+        dispatcher.scheduleFlush(self)
+    }
+
+    /// Writes a broadcast frame (WebSocket header included): written and
+    /// flushed `now`, or held for the dispatcher's flush, which at saturation
+    /// may wait a few milliseconds for more (``BroadcastFlushPacing``).
+    func writeBroadcast(_ bytes: ByteBuffer, now: Bool) {
+        guard isOpen, let writerContext else { return }
+        dispatcher.counts.framesOut &+= 1
+        if now {
+            writeHeldFrames(to: writerContext)
+            writerContext.writeAndFlush(NIOAny(bytes), promise: nil)
+        } else {
             holdBroadcastFrame(bytes)
             dispatcher.scheduleBroadcastFlush(self)
-        } else {
-            // Held broadcasts first: frames leave in the order they were written.
-            writeHeldFrames(to: writerContext)
-            writerContext.write(NIOAny(bytes), promise: nil)
-            dispatcher.scheduleFlush(self)
         }
     }
 
     /// Holds a broadcast frame until the flush rather than writing it now: a
     /// fan-out visits thousands of connections, and writing at delivery, then
     /// flushing in a second pass, would bring each connection's objects into
-    /// the cache twice.
+    /// the CPU cache twice.
     private func holdBroadcastFrame(_ bytes: ByteBuffer) {
         if heldFrame == nil {
             heldFrame = bytes

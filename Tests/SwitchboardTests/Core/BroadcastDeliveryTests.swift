@@ -1,0 +1,90 @@
+import Logging
+import NIOCore
+import NIOEmbedded
+import Testing
+@testable import Switchboard
+
+/// How a loop's dispatcher writes a broadcast: at once when nothing waits,
+/// held behind earlier frames otherwise.
+@Suite("Broadcast delivery")
+struct BroadcastDeliveryTests {
+    private struct SilentChannel: Switchboard.Channel {
+        func join(topic: String, payload: JSONValue, context: ChannelContext) async throws -> JoinResult { .ok(.object([:])) }
+    }
+
+    private struct AnonymousSocket: Socket {
+        func connect(params: [String: String], info: ConnectInfo) async throws -> ConnectResult { .ok([:]) }
+    }
+
+    /// Connections joined to `room:test` on one embedded loop.
+    private final class Fixture {
+        let loop = EmbeddedEventLoop()
+        let dispatcher: LoopDispatcher
+        let pubsub: PubSub
+        private(set) var channels: [EmbeddedChannel] = []
+        private(set) var connections: [SocketConnection] = []
+
+        init(subscribers: Int) throws {
+            let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            dispatcher = LoopDispatcher(eventLoop: loop)
+            pubsub = PubSub(adapter: LocalAdapter(nodeName: "test"), dispatchers: [dispatcher], logger: logger)
+            let endpoint = SocketEndpoint(socket: AnonymousSocket(), router: ChannelRouter())
+            for _ in 0..<subscribers {
+                let channel = EmbeddedChannel(loop: loop)
+                try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+                let connection = SocketConnection(
+                    channel: channel,
+                    accepted: AcceptedSocket(endpoint: endpoint, version: .v2, assigns: [:], socketID: nil),
+                    pubsub: pubsub, dispatcher: dispatcher, limits: ServerConfiguration.Limits(), logger: logger
+                )
+                try channel.pipeline.syncOperations.addHandler(FramedWriter(connection: connection))
+                let instance = ChannelInstance(topic: "room:test", joinRef: "1", channel: SilentChannel(), connection: connection)
+                dispatcher.subscribe(topic: "room:test", .channel(instance))
+                channels.append(channel)
+                connections.append(connection)
+            }
+        }
+
+        func broadcast(_ text: String) throws {
+            try pubsub.localBroadcast(topic: "room:test", event: "msg", payload: .json(["body": .string(text)]))
+        }
+
+        /// The text frames `channel` has flushed so far, payloads only.
+        func flushedTexts(_ channel: EmbeddedChannel) throws -> [String] {
+            var texts: [String] = []
+            while var buffer = try channel.readOutbound(as: ByteBuffer.self) {
+                // Server frames are unmasked; these are all under 126 bytes.
+                buffer.moveReaderIndex(forwardBy: 2)
+                texts.append(buffer.readString(length: buffer.readableBytes) ?? "")
+            }
+            return texts
+        }
+    }
+
+    @Test func aBroadcastAtLightLoadIsFlushedAsItIsDelivered() throws {
+        let fixture = try Fixture(subscribers: 3)
+        try fixture.broadcast("first")
+        // No loop task has run: the frames left during delivery itself.
+        for channel in fixture.channels {
+            let texts = try fixture.flushedTexts(channel)
+            #expect(texts.count == 1)
+            #expect(texts.first?.contains("\"first\"") == true)
+        }
+    }
+
+    @Test func aBroadcastBehindAnUnflushedReplyWaitsForTheLoopsFlush() throws {
+        let fixture = try Fixture(subscribers: 2)
+        let reply = OutboundFrame.reply(Reply(joinRef: "1", ref: "7", topic: "room:test", status: .ok))
+        fixture.connections[0].write(reply)
+        try fixture.broadcast("second")
+        // A flush is due at the end of this loop step: the broadcast joins it.
+        #expect(try fixture.flushedTexts(fixture.channels[0]).isEmpty)
+        #expect(try fixture.flushedTexts(fixture.channels[1]).isEmpty)
+        fixture.loop.run()
+        let first = try fixture.flushedTexts(fixture.channels[0])
+        #expect(first.count == 2)
+        #expect(first.first?.contains("\"7\"") == true)
+        #expect(first.last?.contains("\"second\"") == true)
+        #expect(try fixture.flushedTexts(fixture.channels[1]).count == 1)
+    }
+}
