@@ -67,6 +67,8 @@ struct AdminMetricsTests {
             #expect(Self.sample(after, #"switchboard_shed_connections_total{reason="operator"}"#) == 1)
             #expect(Self.sample(after, #"switchboard_shed_connections_total{reason="drain"}"#) == 0)
             #expect(Self.sample(after, "switchboard_connections") == 1)
+            // The shed connection's channel is counted out with it.
+            #expect(Self.sample(after, "switchboard_channels") == 1)
             await first.disconnect()
             await second.disconnect()
         }

@@ -16,6 +16,8 @@ final class LoopDispatcher: @unchecked Sendable {
     private var broadcastPending = false
     private var broadcastPacing = BroadcastFlushPacing()
     private(set) var connections: [ObjectIdentifier: SocketConnection] = [:]
+    /// Joined or joining channels of this loop's connections, kept by them.
+    var channelCount = 0
     /// Connections closed because their client read too slowly.
     private(set) var slowConsumerCloses = 0
     /// Where ``counts`` are published.

@@ -20,7 +20,7 @@ extension ServerRuntime {
         var total = 0
         for dispatcher in dispatchers {
             total += (try? await dispatcher.eventLoop.submit {
-                dispatcher.connections.values.reduce(0) { $0 + $1.channelCount }
+                dispatcher.channelCount
             }.get()) ?? 0
         }
         return total

@@ -85,9 +85,6 @@ final class SocketConnection: @unchecked Sendable {
         }
     }
 
-    /// Number of joined or joining channels.
-    var channelCount: Int { instances.count }
-
     // MARK: - Inbound
 
     /// Handles one decoded client message. Runs on the event loop.
@@ -138,6 +135,7 @@ final class SocketConnection: @unchecked Sendable {
             return
         }
         if let previous = instances.removeValue(forKey: message.topic) {
+            dispatcher.channelCount -= 1
             // Phoenix closes the old instance and joins anew.
             dispatcher.unsubscribe(topic: previous.topic, id: previous.id)
             write(.message(Message(joinRef: previous.joinRef, ref: previous.joinRef, topic: previous.topic,
@@ -151,6 +149,7 @@ final class SocketConnection: @unchecked Sendable {
         }
         let instance = ChannelInstance(topic: message.topic, joinRef: message.joinRef, channel: route.factory(), connection: self)
         instances[message.topic] = instance
+        dispatcher.channelCount += 1
         instance.enqueueFromRead(.join(payload: payload, ref: message.ref))
     }
 
@@ -178,6 +177,7 @@ final class SocketConnection: @unchecked Sendable {
             self.dispatcher.unsubscribe(topic: instance.topic, id: instance.id)
             guard self.instances[instance.topic] === instance else { return }
             self.instances[instance.topic] = nil
+            self.dispatcher.channelCount -= 1
             for frame in frames {
                 self.write(frame)
             }
@@ -191,6 +191,7 @@ final class SocketConnection: @unchecked Sendable {
         isOpen = false
         let ended = instances.values
         instances.removeAll()
+        dispatcher.channelCount -= ended.count
         for instance in ended {
             dispatcher.unsubscribe(topic: instance.topic, id: instance.id)
             instance.enqueue(.terminate(.socketClosed))
