@@ -66,6 +66,10 @@ final class LoopDispatcher: @unchecked Sendable {
 
     // MARK: - Delivery
 
+    /// The fewest subscribers for which a broadcast at light load is written
+    /// during delivery rather than by the loop step's flush (see ``deliver(_:)``).
+    static let directWriteFanout = 64
+
     /// Delivers a broadcast to this loop's subscribers of its topic.
     /// Non-intercepting V2 subscribers all get the same pre-encoded bytes.
     func deliver(_ message: PubSubMessage) {
@@ -73,11 +77,15 @@ final class LoopDispatcher: @unchecked Sendable {
         if countsBroadcasts { counts.broadcasts &+= 1 }
         guard let subscribers = topics[message.topic]?.subscribers else { return }
         let started = eventLoop.now
-        // At light load (no flush waiting or put off), each subscriber's
-        // frame is written and flushed as the loop reaches it: one pass, and
+        // A big fan-out at light load (no flush waiting or put off) writes
+        // and flushes each subscriber's frame as the loop reaches it: one
+        // pass over connections whose objects are out of the CPU cache, and
         // nothing added to the latency. Otherwise frames are held for the
-        // batched flush.
-        let writesNow = !flushScheduled && deferredFlush == nil && broadcastPacing.deferredUntil(now: started) == nil
+        // batched flush: at the end of this loop step, where broadcasts that
+        // arrive together (a batch read from Redis) leave in one write per
+        // connection, or later if ``BroadcastFlushPacing`` puts it off.
+        let writesNow = subscribers.count >= Self.directWriteFanout
+            && !flushScheduled && deferredFlush == nil && broadcastPacing.deferredUntil(now: started) == nil
         var frames = BroadcastFrames(message: message)
         var delivered = 0
         for index in subscribers.indices {
