@@ -39,10 +39,10 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                "CSwitchboardCache",
+                "CSwitchboardShims",
             ]
         ),
-        .target(name: "CSwitchboardCache"),
+        .target(name: "CSwitchboardShims"),
         .systemLibrary(
             name: "CHiredis",
             providers: [.apt(["libhiredis-dev"])]

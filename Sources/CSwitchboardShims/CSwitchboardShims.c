@@ -1,2 +1,2 @@
 // The module is header-only (static inline functions); a C target needs one source file.
-#include "CSwitchboardCache.h"
+#include "CSwitchboardShims.h"

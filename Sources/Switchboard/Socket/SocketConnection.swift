@@ -1,7 +1,7 @@
 import Logging
 import NIOCore
 import NIOWebSocket
-import CSwitchboardCache
+import CSwitchboardShims
 
 /// The server side of one WebSocket connection (Phoenix's socket process):
 /// routes frames to channel instances, answers heartbeats, enforces the

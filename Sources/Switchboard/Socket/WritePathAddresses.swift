@@ -1,4 +1,4 @@
-import CSwitchboardCache
+import CSwitchboardShims
 import NIOCore
 
 /// Where the objects a write to one connection goes through live: the
