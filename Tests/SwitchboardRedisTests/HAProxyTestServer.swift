@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Switchboard
 
 /// A real `haproxy` for one test: `balance leastconn` over the given
 /// backends with `/readyz` health checks, its runtime API on a unix socket,
@@ -13,11 +14,11 @@ final class HAProxyTestServer: @unchecked Sendable {
 
     let port: Int
     let directory: URL
-    private let process: Process
+    private let process: ChildProcess
 
     var runtimeSocket: String { directory.appendingPathComponent("admin.sock").path }
 
-    private init(port: Int, directory: URL, process: Process) {
+    private init(port: Int, directory: URL, process: ChildProcess) {
         self.port = port
         self.directory = directory
         self.process = process
@@ -56,21 +57,16 @@ final class HAProxyTestServer: @unchecked Sendable {
             """
         let file = directory.appendingPathComponent("haproxy.cfg")
         try configuration.write(to: file, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["-db", "-f", file.path]
         let log = directory.appendingPathComponent("haproxy.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let logHandle = try FileHandle(forWritingTo: log)
-        process.standardOutput = logHandle
-        process.standardError = logHandle
-        try process.run()
+        let process = try ChildProcess(
+            executable: executable, arguments: ["-db", "-f", file.path], standardOutput: .file(log.path), standardError: .file(log.path)
+        )
         let server = HAProxyTestServer(port: port, directory: directory, process: process)
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
-            guard process.isRunning else {
+            if let termination = process.termination {
                 let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-                throw RedisTestServer.NotStarting(description: "haproxy exited with status \(process.terminationStatus): \(output)\nconfiguration:\n\(configuration)")
+                throw RedisTestServer.NotStarting(description: "haproxy exited with status \(termination.status): \(output)\nconfiguration:\n\(configuration)")
             }
             if (try? TestSocket(port: port)) != nil, (try? server.runtime("show info")) != nil { return server }
             try await Task.sleep(for: .milliseconds(50))
@@ -123,8 +119,7 @@ final class HAProxyTestServer: @unchecked Sendable {
     }
 
     func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+        if process.kill() {
             process.waitUntilExit()
         }
         try? FileManager.default.removeItem(at: directory)

@@ -21,7 +21,7 @@ final class RedisTestServer: @unchecked Sendable {
     let port: Int
     let password: String?
     private let lock = NSLock()
-    private var process: Process?
+    private var process: ChildProcess?
 
     private init(port: Int, password: String?) {
         self.port = port
@@ -53,22 +53,19 @@ final class RedisTestServer: @unchecked Sendable {
     /// Starts the process on ``port`` and waits until it answers PING.
     func launch() async throws {
         guard let executable = Self.executable else { throw Missing() }
-        let process = Process()
-        process.executableURL = executable
         var arguments = [
             "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--daemonize", "no", "--loglevel", "warning",
         ]
         if let password { arguments += ["--requirepass", password] }
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ChildProcess(
+            executable: executable.path, arguments: arguments, standardOutput: .nullDevice, standardError: .nullDevice
+        )
         lock.withLock { self.process = process }
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
-            if !process.isRunning {
-                throw NotStarting(description: "redis-server exited with status \(process.terminationStatus) on port \(port)")
+            if let termination = process.termination {
+                throw NotStarting(description: "redis-server exited with status \(termination.status) on port \(port)")
             }
             if let reply = try? command(["PING"]), reply.hasPrefix("+PONG") || reply.hasPrefix("-NOAUTH") {
                 return
@@ -80,11 +77,11 @@ final class RedisTestServer: @unchecked Sendable {
 
     /// Kills the process with SIGKILL, as a crash would.
     func kill() {
-        guard let process = lock.withLock({ () -> Process? in
+        guard let process = lock.withLock({ () -> ChildProcess? in
             defer { self.process = nil }
             return self.process
         }) else { return }
-        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.kill()
         process.waitUntilExit()
     }
 

@@ -294,11 +294,11 @@ private final class LatencySamples: @unchecked Sendable {
 private final class BenchRedis: @unchecked Sendable {
     let url: RedisURL
     let version: String
-    private let process: Process?
+    private let process: ChildProcess?
 
     var port: Int { url.port }
 
-    private init(url: RedisURL, version: String, process: Process?) {
+    private init(url: RedisURL, version: String, process: ChildProcess?) {
         self.url = url
         self.version = version
         self.process = process
@@ -312,17 +312,16 @@ private final class BenchRedis: @unchecked Sendable {
             throw ValidationError("redis-server not found; install it (apt-get install redis-server) or pass --redis-url")
         }
         let port = try freePort()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ChildProcess(
+            executable: executable,
+            arguments: ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"],
+            standardOutput: .nullDevice, standardError: .nullDevice
+        )
         let url = RedisURL(port: port)
         let deadline = ContinuousClock.now + .seconds(10)
         while !canConnect(port: port) {
             guard ContinuousClock.now < deadline, process.isRunning else {
-                kill(process.processIdentifier, SIGKILL)
+                process.kill()
                 throw ValidationError("redis-server did not start on port \(port)")
             }
             try await Task.sleep(for: .milliseconds(20))
@@ -330,11 +329,9 @@ private final class BenchRedis: @unchecked Sendable {
         return BenchRedis(url: url, version: run(executable, ["--version"]).split(separator: " ").prefix(3).joined(separator: " "), process: process)
     }
 
-    /// Kills the private server (SIGKILL: a child spawned from a thread that
-    /// blocks SIGTERM would ignore a plain terminate).
+    /// Kills the private server (SIGKILL: it holds nothing worth a graceful stop).
     func stop() {
-        guard let process, process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
+        guard let process, process.kill() else { return }
         process.waitUntilExit()
     }
 
@@ -365,14 +362,9 @@ private final class BenchRedis: @unchecked Sendable {
     }
 
     private static func run(_ executable: String, _ arguments: [String]) -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return "" }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        guard let process = try? ChildProcess(executable: executable, arguments: arguments, standardOutput: .pipe, standardError: .nullDevice)
+        else { return "" }
+        let data = (try? process.standardOutput!.readToEnd()) ?? []
         process.waitUntilExit()
         return String(decoding: data, as: UTF8.self)
     }

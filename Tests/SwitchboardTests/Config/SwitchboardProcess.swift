@@ -1,4 +1,5 @@
 import Foundation
+import Switchboard
 import Testing
 
 /// The built `switchboard` executable, run as a child process with its own
@@ -27,7 +28,7 @@ final class SwitchboardProcess: Sendable {
         }
     }
 
-    private let process: Process
+    private let process: ChildProcess
     private let stdoutURL: URL
     private let stderrURL: URL
 
@@ -40,30 +41,21 @@ final class SwitchboardProcess: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         stdoutURL = directory.appendingPathComponent("stdout")
         stderrURL = directory.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
 
         var childEnvironment = ProcessInfo.processInfo.environment.filter { !$0.key.uppercased().hasPrefix("SWITCHBOARD_") }
         childEnvironment.merge(environment) { _, new in new }
 
-        process = Process()
-        if let command = launcher.first {
-            process.executableURL = URL(fileURLWithPath: command)
-            process.arguments = Array(launcher.dropFirst()) + [Self.binaryPath] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: Self.binaryPath)
-            process.arguments = arguments
-        }
-        process.environment = childEnvironment
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
-        process.standardError = try FileHandle(forWritingTo: stderrURL)
-        try process.run()
+        let executable = launcher.first ?? Self.binaryPath
+        let childArguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [Self.binaryPath] + arguments
+        process = try ChildProcess(
+            executable: executable, arguments: childArguments, environment: childEnvironment,
+            standardInput: .nullDevice, standardOutput: .file(stdoutURL.path), standardError: .file(stderrURL.path)
+        )
     }
 
     deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+        if process.kill() {
+            process.waitUntilExit()
         }
         try? FileManager.default.removeItem(at: stdoutURL.deletingLastPathComponent())
     }
@@ -91,8 +83,8 @@ final class SwitchboardProcess: Sendable {
                     return port
                 }
             }
-            guard process.isRunning else {
-                throw RawTCPError("switchboard exited (status \(process.terminationStatus)) before listening:\n\(stderr)")
+            if let termination = process.termination {
+                throw RawTCPError("switchboard exited (status \(termination.status)) before listening:\n\(stderr)")
             }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -100,23 +92,27 @@ final class SwitchboardProcess: Sendable {
     }
 
     /// The child's process id.
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { process.pid }
 
     /// Sends SIGTERM.
     func terminate() {
-        kill(process.processIdentifier, SIGTERM)
+        process.send(signal: SIGTERM)
     }
 
     /// The exit status once the process ends; a death by signal `n` gives `128 + n`.
     func waitForExit(timeout: Duration) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
+        while true {
+            switch process.termination {
+            case .exited(let code): return code
+            case .signalled(let signal): return 128 + signal
+            case nil: break
+            }
             guard ContinuousClock.now < deadline else {
-                kill(process.processIdentifier, SIGKILL)
+                process.kill()
                 throw RawTCPError("switchboard did not exit within \(timeout):\n\(stderr)")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        return process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
     }
 }

@@ -11,24 +11,18 @@ final class BackgroundProcess: @unchecked Sendable {
     let name: String
     let stdoutURL: URL
     let stderrURL: URL
-    private let process = Process()
+    private let process: ChildProcess
 
     init(name: String, _ executable: String, _ arguments: [String], environment: [String: String] = [:], directory: URL) throws {
         self.name = name
         self.stdoutURL = directory.appendingPathComponent("\(name).out")
         self.stderrURL = directory.appendingPathComponent("\(name).err")
-        _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         var childEnvironment = ProcessInfo.processInfo.environment.filter { !$0.key.uppercased().hasPrefix("SWITCHBOARD") }
         childEnvironment.merge(environment) { _, new in new }
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = childEnvironment
-        process.currentDirectoryURL = directory
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
-        process.standardError = try FileHandle(forWritingTo: stderrURL)
-        try process.run()
+        process = try ChildProcess(
+            executable: executable, arguments: arguments, environment: childEnvironment, directory: directory.path,
+            standardInput: .nullDevice, standardOutput: .file(stdoutURL.path), standardError: .file(stderrURL.path)
+        )
     }
 
     var isRunning: Bool { process.isRunning }
@@ -37,7 +31,7 @@ final class BackgroundProcess: @unchecked Sendable {
 
     /// Sends `signal`, then waits up to `timeout` for the exit; true if it exited.
     func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(10)) async -> Bool {
-        if process.isRunning { Glibc.kill(process.processIdentifier, signal) }
+        process.send(signal: signal)
         let deadline = ContinuousClock.now + timeout
         while process.isRunning && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(50))
@@ -47,8 +41,7 @@ final class BackgroundProcess: @unchecked Sendable {
 
     /// SIGKILL if still running.
     func kill() {
-        if process.isRunning {
-            Glibc.kill(process.processIdentifier, SIGKILL)
+        if process.kill() {
             process.waitUntilExit()
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Switchboard
 import Testing
 
 /// The deployment kit's files (deploy/, Dockerfile, haproxy.cfg, VERSION),
@@ -49,31 +50,24 @@ enum DeployFiles {
         defer { try? FileManager.default.removeItem(at: scratch) }
         let stdoutURL = scratch.appendingPathComponent("stdout")
         let stderrURL = scratch.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
 
         var childEnvironment = ProcessInfo.processInfo.environment.filter { !$0.key.uppercased().hasPrefix("SWITCHBOARD") }
         childEnvironment.merge(environment) { _, new in new }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = childEnvironment
-        process.currentDirectoryURL = directory ?? root
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
-        process.standardError = try FileHandle(forWritingTo: stderrURL)
-        try process.run()
+        let process = try ChildProcess(
+            executable: executable, arguments: arguments, environment: childEnvironment, directory: (directory ?? root).path,
+            standardInput: .nullDevice, standardOutput: .file(stdoutURL.path), standardError: .file(stderrURL.path)
+        )
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             guard ContinuousClock.now < deadline else {
-                process.terminate()
+                process.send(signal: SIGTERM)
                 throw DeployTestError("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
         let stdout = (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? ""
         let stderr = (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? ""
-        return (process.terminationStatus, stdout, stderr)
+        return (process.waitUntilExit().status, stdout, stderr)
     }
 }
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Switchboard
 import Testing
 
 /// The deploy test's world under `.build/deploy-tests/<id>`: redis-server,
@@ -235,16 +236,14 @@ final class DeployTestCluster: @unchecked Sendable {
 
     /// One HAProxy runtime API command through the stats socket.
     func runtime(_ command: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: DeployFiles.which("socat") ?? "/usr/bin/socat")
-        process.arguments = ["-t", "5", "stdio", "UNIX-CONNECT:\(socketPath)"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        input.fileHandleForWriting.write(Data((command + "\n").utf8))
-        try input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let process = try ChildProcess(
+            executable: DeployFiles.which("socat") ?? "/usr/bin/socat",
+            arguments: ["-t", "5", "stdio", "UNIX-CONNECT:\(socketPath)"],
+            standardInput: .pipe, standardOutput: .pipe
+        )
+        try process.standardInput!.write(Array((command + "\n").utf8))
+        process.standardInput!.close()
+        let data = try process.standardOutput!.readToEnd()
         process.waitUntilExit()
         return String(decoding: data, as: UTF8.self)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Switchboard
 
 /// Hand-made JWTs for the failure modes a well-behaved signer never
 /// produces (no `iat`, a future `nbf`, `alg: none`, a numeric `sub`…). The
@@ -28,18 +29,16 @@ enum CraftedToken {
     }
 
     private static func hmacSHA256(_ message: String, key: String) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl", "dgst", "-sha256", "-mac", "HMAC", "-macopt", "key:\(key)", "-binary"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        input.fileHandleForWriting.write(Data(message.utf8))
-        try input.fileHandleForWriting.close()
-        let digest = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, digest.count == 32 else {
+        let process = try ChildProcess(
+            executable: "/usr/bin/env",
+            arguments: ["openssl", "dgst", "-sha256", "-mac", "HMAC", "-macopt", "key:\(key)", "-binary"],
+            standardInput: .pipe, standardOutput: .pipe
+        )
+        try process.standardInput!.write(Array(message.utf8))
+        process.standardInput!.close()
+        let digest = Data(try process.standardOutput!.readToEnd())
+        let termination = process.waitUntilExit()
+        guard termination == .exited(0), digest.count == 32 else {
             throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "openssl HMAC failed"])
         }
         return digest
