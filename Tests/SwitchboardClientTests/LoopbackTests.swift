@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOPosix
 import Switchboard
@@ -94,9 +97,10 @@ struct LoopbackTests {
 
     @Test("connection refused at TCP level throws")
     func tcpRefused() async throws {
-        let server = try await FakePhoenixServer.start()
-        let port = server.port
-        await server.stop()
+        // A port bound but not listening refuses connections, and no other
+        // test can take it meanwhile (as it could a port just closed).
+        let (fd, port) = try #require(LoopbackPort.bind())
+        defer { close(fd) }
         var configuration = PhoenixClient.Configuration(host: "127.0.0.1", port: port)
         configuration.connectTimeout = .seconds(2)
         let client = PhoenixClient(configuration: configuration)
