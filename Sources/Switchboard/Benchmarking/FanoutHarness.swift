@@ -25,22 +25,29 @@ public final class FanoutHarness {
         var router = ChannelRouter()
         router.channel("*") { SilentChannel() }
         let endpoint = SocketEndpoint(socket: AnonymousSocket(), router: router)
-        var channels: [EmbeddedChannel] = []
-        for _ in 0..<subscribers {
-            let channel = EmbeddedChannel(loop: loop)
-            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
-            let connection = SocketConnection(
-                channel: channel,
-                accepted: AcceptedSocket(endpoint: endpoint, version: .v2, assigns: [:], socketID: nil),
-                pubsub: pubsub, dispatcher: dispatcher, limits: ServerConfiguration.Limits(), logger: logger
-            )
-            try channel.pipeline.syncOperations.addHandler(FramedWriter(connection: connection))
-            let instance = ChannelInstance(topic: topic, joinRef: "1", channel: SilentChannel(), connection: connection)
-            dispatcher.subscribe(topic: topic, .channel(instance))
-            channels.append(channel)
+        let loop = self.loop
+        self.channels = try (0..<subscribers).map { _ in
+            try Self.joinedConnection(topic: topic, loop: loop, dispatcher: dispatcher, pubsub: pubsub, endpoint: endpoint, logger: logger).channel
         }
-        self.channels = channels
         self.pubsub = pubsub
+    }
+
+    /// A V2 connection on an embedded channel, behind the real ``FramedWriter``,
+    /// joined to `topic` by a channel that intercepts nothing (the fastlane).
+    static func joinedConnection(
+        topic: String, loop: EmbeddedEventLoop, dispatcher: LoopDispatcher, pubsub: PubSub, endpoint: SocketEndpoint, logger: Logger
+    ) throws -> (channel: EmbeddedChannel, connection: SocketConnection) {
+        let channel = EmbeddedChannel(loop: loop)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let connection = SocketConnection(
+            channel: channel,
+            accepted: AcceptedSocket(endpoint: endpoint, version: .v2, assigns: [:], socketID: nil),
+            pubsub: pubsub, dispatcher: dispatcher, limits: ServerConfiguration.Limits(), logger: logger
+        )
+        try channel.pipeline.syncOperations.addHandler(FramedWriter(connection: connection))
+        let instance = ChannelInstance(topic: topic, joinRef: "1", channel: SilentChannel(), connection: connection)
+        dispatcher.subscribe(topic: topic, .channel(instance))
+        return (channel, connection)
     }
 
     /// Encodes one broadcast and delivers it to every subscriber, then runs
@@ -71,7 +78,7 @@ public final class FanoutHarness {
     }
 }
 
-/// Accepts every connection with no assigns.
-private struct AnonymousSocket: Socket {
+/// Accepts every connection with no assigns (the harness's and the tests' sockets).
+struct AnonymousSocket: Socket {
     func connect(params: [String: String], info: ConnectInfo) async throws -> ConnectResult { .ok([:]) }
 }

@@ -2,47 +2,31 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import Testing
-@testable import Switchboard
+@_spi(Benchmarks) @testable import Switchboard
 
 /// How a loop's dispatcher writes a broadcast: at once when nothing waits,
 /// held behind earlier frames otherwise.
 @Suite("Broadcast delivery")
 struct BroadcastDeliveryTests {
-    private struct SilentChannel: Switchboard.Channel {
-        func join(topic: String, payload: JSONValue, context: ChannelContext) async throws -> JoinResult { .ok(.object([:])) }
-    }
-
-    private struct AnonymousSocket: Socket {
-        func connect(params: [String: String], info: ConnectInfo) async throws -> ConnectResult { .ok([:]) }
-    }
-
     /// Connections joined to `room:test` on one embedded loop.
     private final class Fixture {
         let loop = EmbeddedEventLoop()
-        let dispatcher: LoopDispatcher
         let pubsub: PubSub
-        private(set) var channels: [EmbeddedChannel] = []
-        private(set) var connections: [SocketConnection] = []
+        let channels: [EmbeddedChannel]
+        let connections: [SocketConnection]
 
         init(subscribers: Int) throws {
             let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-            dispatcher = LoopDispatcher(eventLoop: loop)
-            pubsub = PubSub(adapter: LocalAdapter(nodeName: "test"), dispatchers: [dispatcher], logger: logger)
+            let dispatcher = LoopDispatcher(eventLoop: loop)
+            let pubsub = PubSub(adapter: LocalAdapter(nodeName: "test"), dispatchers: [dispatcher], logger: logger)
             let endpoint = SocketEndpoint(socket: AnonymousSocket(), router: ChannelRouter())
-            for _ in 0..<subscribers {
-                let channel = EmbeddedChannel(loop: loop)
-                try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
-                let connection = SocketConnection(
-                    channel: channel,
-                    accepted: AcceptedSocket(endpoint: endpoint, version: .v2, assigns: [:], socketID: nil),
-                    pubsub: pubsub, dispatcher: dispatcher, limits: ServerConfiguration.Limits(), logger: logger
-                )
-                try channel.pipeline.syncOperations.addHandler(FramedWriter(connection: connection))
-                let instance = ChannelInstance(topic: "room:test", joinRef: "1", channel: SilentChannel(), connection: connection)
-                dispatcher.subscribe(topic: "room:test", .channel(instance))
-                channels.append(channel)
-                connections.append(connection)
+            let loop = self.loop
+            let joined = try (0..<subscribers).map { _ in
+                try FanoutHarness.joinedConnection(topic: "room:test", loop: loop, dispatcher: dispatcher, pubsub: pubsub, endpoint: endpoint, logger: logger)
             }
+            self.pubsub = pubsub
+            channels = joined.map(\.channel)
+            connections = joined.map(\.connection)
         }
 
         func broadcast(_ text: String) throws {
