@@ -28,7 +28,7 @@ enum RedisCommand {
     static func writePublish(channel: ByteBuffer, message: ByteBuffer, into output: inout ByteBuffer) {
         channel.withUnsafeReadableBytes { channel in
             message.withUnsafeReadableBytes { message in
-                withPublish(channel: channel, message: message) { output.writeBytes($0) }
+                withPublish(channel: channel, message: message) { _ = output.writeBytes($0) }
             }
         }
     }
