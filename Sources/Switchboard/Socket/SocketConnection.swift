@@ -24,7 +24,7 @@ final class SocketConnection: @unchecked Sendable {
     var writerContext: ChannelHandlerContext? {
         didSet { writePath = WritePathAddresses(writerContext) }
     }
-    /// The objects a write touches, for ``prefetchWritePath()``.
+    /// The objects a write touches, for ``prefetch(aheadOf:count:_:)``.
     private var writePath = WritePathAddresses(nil)
     let version: SerializerVersion
     let dispatcher: LoopDispatcher
