@@ -236,6 +236,9 @@ final class SocketConnection: @unchecked Sendable {
         guard isOpen, let writerContext else { return }
         dispatcher.counts.framesOut &+= 1
         if now {
+            // At light load nothing is held, unless this delivery runs inside
+            // the dispatcher's own flush (re-entered from a write's callbacks):
+            // frames held earlier must still go first.
             writeHeldFrames(to: writerContext)
             writerContext.writeAndFlush(NIOAny(bytes), promise: nil)
         } else {
