@@ -7,7 +7,9 @@ let package = Package(
     products: [
         .library(name: "Switchboard", targets: ["Switchboard"]),
         .library(name: "SwitchboardClient", targets: ["SwitchboardClient"]),
+        .library(name: "SwitchboardProtocol", targets: ["SwitchboardProtocol"]),
         .library(name: "SwitchboardRedis", targets: ["SwitchboardRedis"]),
+        .library(name: "SwitchboardTesting", targets: ["SwitchboardTesting"]),
         .executable(name: "switchboard", targets: ["switchboard"]),
     ],
     dependencies: [
@@ -25,13 +27,20 @@ let package = Package(
     ],
     targets: [
         .target(
+            name: "SwitchboardProtocol",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ]
+        ),
+        .target(
             name: "Switchboard",
             dependencies: [
+                "SwitchboardProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -61,11 +70,37 @@ let package = Package(
         .target(
             name: "SwitchboardClient",
             dependencies: [
-                "Switchboard",
+                "SwitchboardProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "SwitchboardTesting",
+            dependencies: [
+                "Switchboard",
+                "CSwitchboardShims",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "SwitchboardBench",
+            dependencies: [
+                "Switchboard",
+                "SwitchboardRedis",
+                "SwitchboardClient",
+                "SwitchboardTesting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -74,9 +109,8 @@ let package = Package(
             dependencies: [
                 "Switchboard",
                 "SwitchboardRedis",
-                "SwitchboardClient",
+                "SwitchboardBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -87,9 +121,36 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "SwitchboardProtocolTests",
+            dependencies: [
+                "SwitchboardProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "SwitchboardTests",
             dependencies: [
                 "Switchboard",
+                "SwitchboardTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "SwitchboardTestingTests",
+            dependencies: [
+                "Switchboard",
+                "SwitchboardTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "SwitchboardCLITests",
+            dependencies: [
+                "switchboard",
+                "Switchboard",
+                "SwitchboardRedis",
+                "SwitchboardTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
@@ -97,8 +158,9 @@ let package = Package(
         .testTarget(
             name: "SwitchboardClientTests",
             dependencies: [
-                "Switchboard",
+                "SwitchboardProtocol",
                 "SwitchboardClient",
+                "SwitchboardTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -111,6 +173,7 @@ let package = Package(
                 "Switchboard",
                 "SwitchboardRedis",
                 "SwitchboardClient",
+                "SwitchboardTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -120,6 +183,7 @@ let package = Package(
             dependencies: [
                 "Switchboard",
                 "SwitchboardClient",
+                "SwitchboardTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -1,5 +1,5 @@
 import NIOCore
-import Switchboard
+import SwitchboardProtocol
 
 /// The state of one ``ClientChannel``, confined to the client's event loop:
 /// join and rejoin as phoenix.js does them, pushes awaiting replies, the

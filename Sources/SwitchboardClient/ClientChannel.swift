@@ -1,5 +1,5 @@
 import NIOCore
-import Switchboard
+import SwitchboardProtocol
 import Synchronization
 
 /// One topic joined (or to be joined) over a ``PhoenixClient``, as a

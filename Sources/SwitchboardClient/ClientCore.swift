@@ -3,7 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
-import Switchboard
+import SwitchboardProtocol
 
 /// The state of one ``PhoenixClient``, confined to the client's event loop:
 /// the connection and its attempts, reconnects, heartbeats, refs, routing of

@@ -1,4 +1,4 @@
-import Switchboard
+import SwitchboardProtocol
 
 /// Errors thrown by ``PhoenixClient`` and ``ClientChannel``.
 public enum ClientError: Error, Sendable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-import Switchboard
+import SwitchboardProtocol
 
 /// The pushes of one channel that await a reply, keyed by the `ref` they
 /// were sent with. A reply completes the push whose ref and topic it echoes;

@@ -2,7 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import Switchboard
+import SwitchboardProtocol
 
 extension PhoenixClient {
     /// Everything a ``PhoenixClient`` needs to know before it connects.

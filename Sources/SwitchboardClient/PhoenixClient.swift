@@ -1,5 +1,5 @@
 import NIOCore
-import Switchboard
+import SwitchboardProtocol
 
 /// A Phoenix Channels client on SwiftNIO, behaving as phoenix.js 1.8:
 /// one WebSocket, channels joined over it, heartbeats, automatic reconnect

@@ -1,6 +1,6 @@
 import NIOCore
 import NIOWebSocket
-import Switchboard
+import SwitchboardProtocol
 
 /// The last handler of an upgraded connection: hands text and binary
 /// messages to the client core on the event loop (no hop, no copy), answers

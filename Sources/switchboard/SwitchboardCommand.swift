@@ -1,5 +1,6 @@
 import ArgumentParser
 import Switchboard
+import SwitchboardBench
 
 /// The `switchboard` command line.
 @main

@@ -7,6 +7,7 @@ import Switchboard
 import Synchronization
 import SwitchboardClient
 import Testing
+@testable import SwitchboardTesting
 
 /// The client against ``FakePhoenixServer`` over real loopback TCP.
 @Suite("Client over loopback")

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Switchboard
+import SwitchboardTesting
 
 /// A real `haproxy` for one test: `balance leastconn` over the given
 /// backends with `/readyz` health checks, its runtime API on a unix socket,

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Switchboard
+import SwitchboardTesting
 import Foundation
 
 /// A real `redis-server` for one test: started on a free loopback port with

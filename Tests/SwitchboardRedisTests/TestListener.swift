@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Switchboard
+import SwitchboardTesting
 
 /// A loopback listening socket that never accepts (nor answers).
 final class TestListener: @unchecked Sendable {

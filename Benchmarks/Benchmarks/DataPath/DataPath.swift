@@ -1,6 +1,7 @@
 import Benchmark
 import NIOCore
-@_spi(Benchmarks) import Switchboard
+import Switchboard
+@_spi(Benchmarks) import SwitchboardTesting
 
 /// Micro-benchmarks of the data path. Names carry no spaces: the threshold
 /// files are looked up by name.

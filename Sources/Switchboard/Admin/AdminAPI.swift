@@ -134,7 +134,7 @@ struct AdminAPI: Sendable {
     static func window(_ value: JSONValue?, default defaultWindow: Duration) -> Duration? {
         switch value {
         case nil, .null?: defaultWindow
-        case .string(let text)?: ServeSettings.parseDuration(text)
+        case .string(let text)?: Duration(settingText: text)
         case .int(let seconds)? where seconds >= 0: .seconds(seconds)
         case .double(let seconds)? where seconds >= 0 && seconds.isFinite: .milliseconds(Int64(seconds * 1000))
         default: nil

@@ -7,7 +7,7 @@ import Synchronization
 ///
 /// Work for the instance runs through its mailbox, one item at a time, so
 /// `phase` and `subscribed` are only ever touched by one task at a time.
-final class ChannelInstance: @unchecked Sendable {
+package final class ChannelInstance: @unchecked Sendable {
     /// Work queued for the instance, handled in order.
     enum Work: Sendable {
         case join(payload: JSONValue, ref: String?)
@@ -38,7 +38,7 @@ final class ChannelInstance: @unchecked Sendable {
     private var phase = Phase.joining
     private var subscribed = false
 
-    init(topic: String, joinRef: String?, channel: any Channel, connection: SocketConnection) {
+    package init(topic: String, joinRef: String?, channel: any Channel, connection: SocketConnection) {
         self.topic = topic
         self.joinRef = joinRef
         self.id = SubscriberID.next()

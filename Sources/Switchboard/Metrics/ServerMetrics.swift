@@ -8,7 +8,7 @@ import Prometheus
 /// Counters of the per-message fast path (messages in, frames out,
 /// deliveries) are counted in plain integers by each event loop's
 /// ``LoopDispatcher`` and added here in batches (``LoopCounts``).
-final class ServerMetrics: Sendable {
+package final class ServerMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
     let connections: CoreMetrics.Gauge
     let channels: CoreMetrics.Gauge
@@ -33,7 +33,7 @@ final class ServerMetrics: Sendable {
     /// The `reason` values of `switchboard_shed_connections_total`.
     static let shedReasons = ["operator", "drain", "shutdown", "rebalance", "max_age", "resource_guard"]
 
-    init() {
+    package init() {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         // Fan-out on one loop takes microseconds to milliseconds.

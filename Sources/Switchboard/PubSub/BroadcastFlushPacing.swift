@@ -12,9 +12,9 @@ import NIOCore
 /// broadcasts spends at most 1 / (factor + 1) of its time flushing them, and
 /// each write carries several frames, which cuts the system calls per
 /// delivery on both ends of each connection.
-struct BroadcastFlushPacing {
+package struct BroadcastFlushPacing {
     /// The longest a flush is put off.
-    static let window = TimeAmount.milliseconds(30)
+    package static let window = TimeAmount.milliseconds(30)
     /// A flush may be put off by this many times the last one's duration.
     static let factor: Int64 = 3
 

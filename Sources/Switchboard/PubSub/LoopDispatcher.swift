@@ -3,7 +3,7 @@ import NIOCore
 /// The subscribers and connections of one event loop, and the batched flush
 /// of their writes. Everything here runs on that loop, so delivering a
 /// broadcast takes no lock and allocates nothing per subscriber.
-final class LoopDispatcher: @unchecked Sendable {
+package final class LoopDispatcher: @unchecked Sendable {
     let eventLoop: any EventLoop
     /// Runs channel handlers of this loop's connections on the loop itself.
     let taskExecutor: EventLoopTaskExecutor
@@ -27,7 +27,7 @@ final class LoopDispatcher: @unchecked Sendable {
     /// Fast-path counts not yet published to ``metrics``.
     var counts = LoopCounts()
 
-    init(eventLoop: any EventLoop, metrics: ServerMetrics = ServerMetrics(), countsBroadcasts: Bool = true) {
+    package init(eventLoop: any EventLoop, metrics: ServerMetrics = ServerMetrics(), countsBroadcasts: Bool = true) {
         self.eventLoop = eventLoop
         self.taskExecutor = EventLoopTaskExecutor(eventLoop: eventLoop)
         self.metrics = metrics
@@ -43,7 +43,7 @@ final class LoopDispatcher: @unchecked Sendable {
 
     // MARK: - Subscriptions
 
-    func subscribe(topic: String, _ subscriber: LocalSubscriber) {
+    package func subscribe(topic: String, _ subscriber: LocalSubscriber) {
         eventLoop.assertInEventLoop()
         topics[topic, default: TopicSubscribers()].insert(subscriber)
     }
@@ -188,7 +188,7 @@ final class LoopDispatcher: @unchecked Sendable {
 }
 
 /// The frames of one broadcast, encoded at most once per serializer.
-struct BroadcastFrames {
+package struct BroadcastFrames {
     private let message: PubSubMessage
     private var v2: ByteBuffer?
     private var v1: ByteBuffer?
@@ -224,7 +224,7 @@ struct BroadcastFrames {
     }
 
     /// `[null, null, topic, event, payload]` with its WebSocket header.
-    static func encode(_ message: PubSubMessage, version: SerializerVersion, allocator: ByteBufferAllocator) throws(ProtocolError) -> ByteBuffer {
+    package static func encode(_ message: PubSubMessage, version: SerializerVersion, allocator: ByteBufferAllocator) throws(ProtocolError) -> ByteBuffer {
         let frame = OutboundFrame.message(Message(topic: message.topic, event: message.event, payload: message.payload))
         let serializer = version.serializer
         return try WebSocketFraming.frame(allocator: allocator) { buffer throws(ProtocolError) in

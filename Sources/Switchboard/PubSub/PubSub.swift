@@ -33,7 +33,7 @@ public final class PubSub: Sendable {
         var ready: Task<Void, Never>
     }
 
-    init(adapter: any PubSubAdapter, dispatchers: [LoopDispatcher], logger: Logger) {
+    package init(adapter: any PubSubAdapter, dispatchers: [LoopDispatcher], logger: Logger) {
         self.adapter = adapter
         self.dispatchers = dispatchers
         self.logger = logger

@@ -29,7 +29,7 @@ struct TopicSubscribers {
 }
 
 /// One subscriber as the dispatcher sees it.
-struct LocalSubscriber {
+package struct LocalSubscriber {
     enum Target {
         /// A joined channel instance that intercepts no event: broadcasts are
         /// written straight to its connection, without touching the instance.
@@ -50,7 +50,7 @@ struct LocalSubscriber {
     }
 
     /// The subscriber for a joined channel instance.
-    static func channel(_ instance: ChannelInstance) -> LocalSubscriber {
+    package static func channel(_ instance: ChannelInstance) -> LocalSubscriber {
         LocalSubscriber(id: instance.id, target: instance.intercepts.isEmpty ? .fastlane(instance.connection) : .intercepting(instance))
     }
 }

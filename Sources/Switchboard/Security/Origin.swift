@@ -43,7 +43,7 @@ public struct Origin: Sendable, Hashable, CustomStringConvertible {
     /// `host[:port]` (a `Host` header, or an origin without its scheme):
     /// the lowercased host and the port if given. `nil` when empty or
     /// malformed. Hosts are DNS names or IP literals; IPv6 in brackets.
-    static func authority(_ text: some StringProtocol) -> (host: String, port: Int?)? {
+    package static func authority(_ text: some StringProtocol) -> (host: String, port: Int?)? {
         let host: Substring
         let rest: Substring
         let text = Substring(text)

@@ -9,7 +9,7 @@ import CSwitchboardShims
 ///
 /// Its mutable state belongs to the connection's event loop; the methods that
 /// may be called from elsewhere (`send`, `completeJoin`, `remove`) hop there.
-final class SocketConnection: @unchecked Sendable {
+package final class SocketConnection: @unchecked Sendable {
     // The fields a fan-out touches for every delivery come first, so that
     // they share the object's first cache lines (Swift keeps declaration order).
 
@@ -47,7 +47,7 @@ final class SocketConnection: @unchecked Sendable {
 
     private var instances: [String: ChannelInstance] = [:]
 
-    init(
+    package init(
         channel: any NIOCore.Channel,
         accepted: AcceptedSocket,
         pubsub: PubSub,

@@ -8,26 +8,26 @@ import NIOCore
 /// node writes and the queue passes the write buffer's high water mark
 /// (``ServerConfiguration/Limits/maxOutboundBytes``), the connection is closed
 /// rather than left to grow the node's memory.
-final class FramedWriter: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = NIOAny
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
+package final class FramedWriter: ChannelDuplexHandler, RemovableChannelHandler {
+    package typealias InboundIn = NIOAny
+    package typealias OutboundIn = ByteBuffer
+    package typealias OutboundOut = ByteBuffer
 
     private let connection: SocketConnection
 
-    init(connection: SocketConnection) {
+    package init(connection: SocketConnection) {
         self.connection = connection
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    package func handlerAdded(context: ChannelHandlerContext) {
         connection.writerContext = context
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    package func handlerRemoved(context: ChannelHandlerContext) {
         connection.writerContext = nil
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
+    package func channelWritabilityChanged(context: ChannelHandlerContext) {
         if !context.channel.isWritable {
             connection.outboundOverflowed()
         }

@@ -4,11 +4,18 @@ import NIOHTTP1
 import NIOWebSocket
 
 /// A socket accepted by its endpoint's `connect`, waiting for the upgrade to finish.
-struct AcceptedSocket: Sendable {
+package struct AcceptedSocket: Sendable {
     var endpoint: SocketEndpoint
     var version: SerializerVersion
     var assigns: Assigns
     var socketID: String?
+
+    package init(endpoint: SocketEndpoint, version: SerializerVersion, assigns: Assigns, socketID: String?) {
+        self.endpoint = endpoint
+        self.version = version
+        self.assigns = assigns
+        self.socketID = socketID
+    }
 }
 
 /// What became of one connection's upgrade attempt. The WebSocket upgrader

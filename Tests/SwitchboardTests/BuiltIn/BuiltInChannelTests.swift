@@ -1,5 +1,6 @@
 import Logging
 import Testing
+@testable import SwitchboardTesting
 
 import Switchboard
 

@@ -2,7 +2,9 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import Testing
-@_spi(Benchmarks) @testable import Switchboard
+@testable import SwitchboardTesting
+@testable import Switchboard
+@_spi(Benchmarks) @testable import SwitchboardTesting
 
 /// How a loop's dispatcher writes a broadcast: at once when nothing waits,
 /// held behind earlier frames otherwise.

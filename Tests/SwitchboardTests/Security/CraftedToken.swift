@@ -1,5 +1,6 @@
 import Foundation
 import Switchboard
+import SwitchboardTesting
 
 /// Hand-made JWTs for the failure modes a well-behaved signer never
 /// produces (no `iat`, a future `nbf`, `alg: none`, a numeric `sub`…). The

@@ -188,8 +188,7 @@ struct FuzzTests {
             _ = QueryString.parse(text[...])
             _ = QueryString.decode(text[...])
             _ = AuthTokenSubprotocol.token(in: AuthTokenSubprotocol.offered(in: [text]))
-            _ = ServeSettings.parseDuration(text)
-            _ = ServeSettings.parseByteSize(text)
+            _ = Duration(settingText: text)
             return true
         }
     }

@@ -1,0 +1,101 @@
+import Switchboard
+
+/// A minimal WebSocket client on ``RawTCPConnection``: upgrade, masked text
+/// frames out, frames in exactly as the server wrote them.
+package final class RawWebSocket: Sendable {
+    /// A frame from the server.
+    package enum Frame: Equatable, Sendable {
+        case text(String)
+        case binary([UInt8])
+        case close(code: UInt16?)
+        case ping
+        case pong
+    }
+
+    package let connection: RawTCPConnection
+
+    private init(connection: RawTCPConnection) {
+        self.connection = connection
+    }
+
+    /// Opens `path` (with its query) on `127.0.0.1:port`; throws unless the
+    /// server answers 101.
+    package static func connect(port: Int, path: String) async throws -> RawWebSocket {
+        let connection = try await RawTCPConnection.connect(port: port)
+        try await connection.write(
+            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        let head = try await connection.read(through: "\r\n\r\n")
+        guard head.hasPrefix("HTTP/1.1 101") else {
+            throw RawTCPError("upgrade of \(path) refused: \(head.split(separator: "\r\n").first ?? "")")
+        }
+        return RawWebSocket(connection: connection)
+    }
+
+    /// Sends one masked text frame.
+    package func send(_ text: String) async throws {
+        let payload = Array(text.utf8)
+        var frame: [UInt8] = [0x81]
+        switch payload.count {
+        case ..<126:
+            frame.append(0x80 | UInt8(payload.count))
+        case ..<65_536:
+            frame.append(0x80 | 126)
+            frame.append(contentsOf: [UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)])
+        default:
+            frame.append(0x80 | 127)
+            frame.append(contentsOf: (0..<8).reversed().map { UInt8((payload.count >> ($0 * 8)) & 0xFF) })
+        }
+        let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
+        frame.append(contentsOf: mask)
+        frame.append(contentsOf: payload.enumerated().map { $0.element ^ mask[$0.offset % 4] })
+        try await connection.write(frame)
+    }
+
+    /// The next frame (unfragmented frames only, as the server writes them).
+    package func receive() async throws -> Frame {
+        let head = try await connection.read(count: 2)
+        var length = Int(head[1] & 0x7F)
+        if length == 126 {
+            let bytes = try await connection.read(count: 2)
+            length = Int(bytes[0]) << 8 | Int(bytes[1])
+        } else if length == 127 {
+            let bytes = try await connection.read(count: 8)
+            length = bytes.reduce(0) { $0 << 8 | Int($1) }
+        }
+        let payload = length > 0 ? try await connection.read(count: length) : []
+        switch head[0] & 0x0F {
+        case 0x1: return .text(String(decoding: payload, as: UTF8.self))
+        case 0x2: return .binary(payload)
+        case 0x8: return .close(code: payload.count >= 2 ? UInt16(payload[0]) << 8 | UInt16(payload[1]) : nil)
+        case 0x9: return .ping
+        case 0xA: return .pong
+        default: throw RawTCPError("unexpected opcode \(head[0] & 0x0F)")
+        }
+    }
+
+    /// The next text frame, skipping pings and pongs; throws on anything else.
+    package func receiveText() async throws -> String {
+        while true {
+            switch try await receive() {
+            case .text(let text): return text
+            case .ping, .pong: continue
+            case let other: throw RawTCPError("expected a text frame, got \(other)")
+            }
+        }
+    }
+
+    /// The next `count` text frames, in arrival order.
+    package func receiveTexts(_ count: Int) async throws -> [String] {
+        var texts: [String] = []
+        for _ in 0..<count {
+            texts.append(try await receiveText())
+        }
+        return texts
+    }
+
+    package func close() {
+        connection.close()
+    }
+}

@@ -1,0 +1,144 @@
+import Switchboard
+/// The demo chat page that `switchboard serve` shows at `/` with `auth: none`:
+/// one self-contained HTML document whose inline script is a minimal,
+/// hand-written Phoenix Channels V2 client (connect with a `user_id`,
+/// heartbeat every 30 s, join `room:lobby`, shout, reconnect with
+/// phoenix.js's backoff). It loads nothing from the network.
+public enum DemoPage {
+    /// The page, for sockets mounted at `socketPath` (`/socket`).
+    public static func html(socketPath: String) -> String {
+        let path = JSONValue.string(socketPath).jsonString.replacing("</", with: "<\\/")
+        return #"""
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>Switchboard demo chat</title>
+        <style>
+          body { font: 15px/1.45 system-ui, sans-serif; max-width: 44rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+          header { display: flex; justify-content: space-between; align-items: baseline; gap: 1rem; }
+          h1 { font-size: 1.4rem; margin: 0; }
+          #status { font-size: 13px; color: #a33; }
+          #status.up { color: #1a7f37; }
+          #log { list-style: none; margin: 1rem 0; padding: .5rem .75rem; border: 1px solid #ccc; border-radius: 6px; height: 22rem; overflow-y: auto; }
+          #log li { padding: 2px 0; overflow-wrap: anywhere; }
+          #log li.meta { color: #888; font-size: 13px; }
+          form { display: flex; gap: .5rem; }
+          input, button { font: inherit; padding: .35rem .6rem; }
+          #name { width: 8rem; }
+          #body { flex: 1; }
+        </style>
+        </head>
+        <body>
+        <header><h1>Switchboard demo chat</h1><span id="status">connecting…</span></header>
+        <p>Topic <code>room:lobby</code>. Open this page in a second window and shout.</p>
+        <ul id="log"></ul>
+        <form id="form">
+          <input id="name" aria-label="Your name" maxlength="32">
+          <input id="body" aria-label="Message" placeholder="Say something" autocomplete="off" maxlength="500">
+          <button>Shout</button>
+        </form>
+        <script>
+        "use strict";
+        // A minimal Phoenix Channels V2 client: frames are [join_ref, ref, topic, event, payload].
+        const SOCKET_PATH = \#(path);
+        const TOPIC = "room:lobby";
+        const BACKOFF_MS = [10, 50, 100, 150, 200, 250, 500, 1000, 2000]; // then every 5 s, as phoenix.js
+        const userID = String(Math.floor(Math.random() * 1000000));
+        const $ = (id) => document.getElementById(id);
+        $("name").value = "user" + userID;
+
+        let ws = null, ref = 0, joinRef = null, joined = false, attempts = 0;
+        let heartbeatTimer = null, heartbeatRef = null;
+        const pendingReplies = new Map(); // ref -> function(status, response)
+
+        function log(text, meta) {
+          const item = document.createElement("li");
+          if (meta) item.className = "meta";
+          item.textContent = text;
+          $("log").appendChild(item);
+          $("log").scrollTop = $("log").scrollHeight;
+        }
+
+        function setStatus(text, up) {
+          $("status").textContent = text;
+          $("status").className = up ? "up" : "";
+        }
+
+        function push(topic, event, payload, onReply) {
+          const msgRef = String(++ref);
+          if (onReply) pendingReplies.set(msgRef, onReply);
+          ws.send(JSON.stringify([topic === "phoenix" ? null : joinRef, msgRef, topic, event, payload]));
+          return msgRef;
+        }
+
+        function join() {
+          if (!ws || ws.readyState !== WebSocket.OPEN) return;
+          joinRef = String(ref + 1); // the join's own ref is its join_ref
+          push(TOPIC, "phx_join", {}, (status, response) => {
+            joined = status === "ok";
+            log(joined ? `joined ${TOPIC} as user ${userID}` : `join refused: ${JSON.stringify(response)}`, true);
+            if (!joined) setTimeout(join, 5000);
+          });
+        }
+
+        function sendHeartbeat() {
+          if (heartbeatRef) { ws.close(3000, "heartbeat timeout"); return; } // the last one got no reply
+          heartbeatRef = push("phoenix", "heartbeat", {}, () => { heartbeatRef = null; });
+        }
+
+        function connect() {
+          const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+          ws = new WebSocket(`${scheme}//${location.host}${SOCKET_PATH}/websocket?vsn=2.0.0&user_id=${encodeURIComponent(userID)}`);
+          ws.onopen = () => {
+            attempts = 0;
+            setStatus("connected", true);
+            heartbeatTimer = setInterval(sendHeartbeat, 30000);
+            join();
+          };
+          ws.onmessage = (message) => {
+            if (typeof message.data !== "string") return; // binary frames: not used by this page
+            const [msgJoinRef, msgRef, topic, event, payload] = JSON.parse(message.data);
+            if (event === "phx_reply") {
+              const onReply = pendingReplies.get(msgRef);
+              pendingReplies.delete(msgRef);
+              if (onReply) onReply(payload.status, payload.response);
+            } else if (topic === TOPIC && event === "shout") {
+              log(`${payload.name || "someone"}: ${payload.body}`);
+            } else if (topic === TOPIC && (event === "phx_error" || event === "phx_close") && msgJoinRef === joinRef) {
+              joined = false;
+              log(`channel ${event === "phx_error" ? "crashed" : "closed"}, rejoining`, true);
+              setTimeout(join, 1000);
+            }
+          };
+          ws.onclose = (event) => {
+            clearInterval(heartbeatTimer);
+            pendingReplies.clear();
+            heartbeatRef = null;
+            joined = false;
+            const delay = BACKOFF_MS[attempts++] || 5000;
+            setStatus(`disconnected (code ${event.code}), retrying in ${delay} ms`, false);
+            setTimeout(connect, delay);
+          };
+        }
+
+        $("form").addEventListener("submit", (event) => {
+          event.preventDefault();
+          const body = $("body").value.trim();
+          if (!body || !joined) return;
+          const name = $("name").value.trim() || "anonymous";
+          push(TOPIC, "shout", {name, body}, (status, response) => {
+            if (status !== "ok") log(`shout failed: ${JSON.stringify(response)}`, true);
+          });
+          $("body").value = "";
+        });
+
+        connect();
+        </script>
+        </body>
+        </html>
+
+        """#
+    }
+}

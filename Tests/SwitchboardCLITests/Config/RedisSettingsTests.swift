@@ -1,0 +1,63 @@
+import Switchboard
+import Testing
+@testable import switchboard
+
+/// The `pubsub.*` keys of `switchboard serve`: parsed, overridden by the
+/// environment, refused with the key's name.
+@Suite("Redis settings")
+struct RedisSettingsTests {
+    @Test("defaults, then the file, the environment and the flags, in that order")
+    func keysResolve() throws {
+        #expect(ServeSettingKey.redisURL.environmentVariable == "SWITCHBOARD_PUBSUB_REDIS_URL")
+        #expect(ServeSettingKey.redisOutageBuffer.environmentVariable == "SWITCHBOARD_PUBSUB_REDIS_OUTAGE_BUFFER")
+        #expect(ServeSettingKey.pubsubAdapter.flag == "--adapter")
+        #expect(ServeSettingKey.redisURL.flag == "--redis-url")
+        #expect(ServeSettingKey.redisMode.flag == "--redis-mode")
+
+        let defaults = try ServeSettings(sources: [])
+        #expect(defaults.pubsubAdapter == "local")
+        #expect(defaults.redisURL == "redis://127.0.0.1:6379/0")
+        #expect(defaults.redisMode == "per_topic")
+        #expect(defaults.redisPublishers == 1 && defaults.redisOutageBuffer == 0 && defaults.redisConnectTimeout == .seconds(5))
+
+        let settings = try ServeSettings(sources: [
+            .flags([.redisMode: "global"]),
+            .environment([
+                "SWITCHBOARD_PUBSUB_ADAPTER": "redis",
+                "SWITCHBOARD_PUBSUB_REDIS_URL": "redis://:secret@10.0.0.5:6380/2",
+                "SWITCHBOARD_PUBSUB_REDIS_MODE": "per_topic",
+                "SWITCHBOARD_PUBSUB_REDIS_NODE_NAME": "eu-1",
+                "SWITCHBOARD_PUBSUB_REDIS_CHANNEL_PREFIX": "staging",
+                "SWITCHBOARD_PUBSUB_REDIS_PUBLISHERS": "4",
+                "SWITCHBOARD_PUBSUB_REDIS_CONNECT_TIMEOUT": "500ms",
+                "SWITCHBOARD_PUBSUB_REDIS_OUTAGE_BUFFER": "1000",
+            ]),
+        ])
+        #expect(settings.pubsubAdapter == "redis")
+        #expect(settings.redisURL == "redis://:secret@10.0.0.5:6380/2")
+        #expect(settings.redisMode == "global")
+        #expect(settings.redisNodeName == "eu-1")
+        #expect(settings.redisChannelPrefix == "staging")
+        #expect(settings.redisPublishers == 4)
+        #expect(settings.redisConnectTimeout == .milliseconds(500))
+        #expect(settings.redisOutageBuffer == 1000)
+    }
+
+    @Test("bad values are refused with the key and where it was set", arguments: [
+        (ServeSettingKey.pubsubAdapter, "rabbitmq", "expected one of: local, redis"),
+        (.redisMode, "both", "expected one of: per_topic, global"),
+        (.redisPublishers, "0", "from 1 to 64"),
+        (.redisConnectTimeout, "0", "above zero"),
+        (.redisOutageBuffer, "-1", "from 0 to 1000000"),
+        (.redisNodeName, "has space", "letters, digits"),
+        (.redisChannelPrefix, "a/b", "letters, digits"),
+    ])
+    func badValues(key: ServeSettingKey, value: String, problem: String) {
+        let error = #expect(throws: ServeSettingsError.self) {
+            try ServeSettings(sources: [.environment([key.environmentVariable: value])])
+        }
+        #expect(error?.key == key)
+        #expect(error?.description.hasPrefix("invalid value \"\(value)\" for \(key.rawValue) (from \(key.environmentVariable)):") == true)
+        #expect(error?.problem.contains(problem) == true, "\(error?.problem ?? "")")
+    }
+}

@@ -1,0 +1,296 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Switchboard
+import Testing
+@testable import SwitchboardTesting
+
+/// The deploy test's world under `.build/deploy-tests/<id>`: redis-server,
+/// haproxy (root haproxy.cfg, ports and paths from SWITCHBOARD_* variables),
+/// an inventory of blue1…3 and green1…3 on free loopback ports, release
+/// tarballs packed from the release build, and the deploy scripts run
+/// against them. Everything it starts is killed by ``tearDown()``.
+final class DeployTestCluster: @unchecked Sendable {
+    /// Set by scripts/test: the release-built executable the test packs and runs.
+    static let binaryVariable = "SWITCHBOARD_RELEASE_BINARY"
+    static let adminToken = "deploy-test-admin-token-0123456789"
+    static let instanceNames = ["blue1", "blue2", "blue3", "green1", "green2", "green3"]
+
+    let binary: String
+    let directory: URL
+    let httpPort: Int
+    let statsPort: Int
+    let redisPort: Int
+    var ports: [String: (port: Int, admin: Int)] = [:]
+    private var tarballs: [String: String] = [:]
+    private var processes: [BackgroundProcess] = []
+
+    var socketPath: String { directory.appendingPathComponent("haproxy.sock").path }
+    var mapPath: String { directory.appendingPathComponent("active.map").path }
+    var inventoryPath: String { directory.appendingPathComponent("inventory").path }
+
+    private init(binary: String, directory: URL, ports: [Int]) {
+        self.binary = binary
+        self.directory = directory
+        (httpPort, statsPort, redisPort) = (ports[0], ports[1], ports[2])
+        for (index, name) in Self.instanceNames.enumerated() {
+            self.ports[name] = (ports[3 + 2 * index], ports[4 + 2 * index])
+        }
+    }
+
+    /// Packs the releases, starts redis-server and haproxy, writes the inventory.
+    static func start() async throws -> DeployTestCluster {
+        guard let binary = ProcessInfo.processInfo.environment[binaryVariable], FileManager.default.isExecutableFile(atPath: binary) else {
+            let message = "\(binaryVariable) is not set to a release-built switchboard: run scripts/test (it builds one), or `deploy/release --build-only` and export \(binaryVariable)=<the path it prints>"
+            Issue.record(Comment(rawValue: message))
+            throw DeployTestError(message)
+        }
+        let directory = DeployFiles.url(".build/deploy-tests/\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let cluster = DeployTestCluster(binary: binary, directory: directory, ports: try LoopbackPorts.free(3 + 2 * instanceNames.count))
+        do {
+            try await cluster.packReleases()
+            try await cluster.startRedis()
+            try cluster.writeInventory()
+            try await cluster.startHAProxy()
+        } catch {
+            cluster.tearDown()
+            throw error
+        }
+        return cluster
+    }
+
+    // MARK: - Setup
+
+    private func packReleases() async throws {
+        let dist = directory.appendingPathComponent("dist").path
+        let broken = directory.appendingPathComponent("broken-switchboard")
+        try """
+            #!/bin/sh
+            # A release whose server exits at start (it still reports its version).
+            if [ "$1" = --version ]; then cat "$(dirname "$0")/../VERSION"; exit 0; fi
+            echo "switchboard: this test release refuses to start" >&2
+            exit 1
+
+            """.write(to: broken, atomically: true, encoding: .utf8)
+        chmod(broken.path, 0o755)
+        for (version, executable) in [("e2e-1", binary), ("e2e-2", binary), ("e2e-3", binary), ("e2e-bad", broken.path)] {
+            let packed = try await DeployFiles.run(
+                DeployFiles.url("deploy/release").path, ["--binary", executable, "--version", version, "--dist", dist], timeout: .seconds(60)
+            )
+            guard packed.status == 0, let path = packed.stdout.split(separator: "\n").last.map(String.init), path.hasSuffix(".tar.gz") else {
+                throw DeployTestError("deploy/release --binary failed for \(version):\n\(packed.stdout)\(packed.stderr)")
+            }
+            tarballs[version] = path
+        }
+    }
+
+    private func startRedis() async throws {
+        guard let redis = DeployFiles.which("redis-server") else {
+            throw DeployTestError("redis-server is not installed: run scripts/test (it installs it) or apt-get install redis-server")
+        }
+        processes.append(try BackgroundProcess(
+            name: "redis", redis,
+            ["--port", "\(redisPort)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+            directory: directory
+        ))
+        try await LoopbackPorts.waitUntilAnswering(redisPort, what: "redis-server")
+    }
+
+    private func writeInventory() throws {
+        var inventory = "# name  host  port  admin_port  colour  release_dir\n"
+        for name in Self.instanceNames {
+            let (port, admin) = ports[name]!
+            let release = directory.appendingPathComponent("instances/\(name)")
+            let shared = release.appendingPathComponent("shared")
+            try FileManager.default.createDirectory(at: shared, withIntermediateDirectories: true)
+            try """
+                SWITCHBOARD_AUTH=none
+                SWITCHBOARD_LOG_LEVEL=warning
+                SWITCHBOARD_PUBSUB_ADAPTER=redis
+                SWITCHBOARD_PUBSUB_REDIS_URL=redis://127.0.0.1:\(redisPort)
+                SWITCHBOARD_ADMIN_TOKEN=\(Self.adminToken)
+                SWITCHBOARD_DRAIN_ON_SHUTDOWN=5s
+
+                """.write(to: shared.appendingPathComponent("switchboard.env"), atomically: true, encoding: .utf8)
+            inventory += "\(name) 127.0.0.1 \(port) \(admin) \(name.hasPrefix("blue") ? "blue" : "green") \(release.path)\n"
+        }
+        try inventory.write(toFile: inventoryPath, atomically: true, encoding: .utf8)
+        try DeployFiles.text("deploy/haproxy/active.map").write(toFile: mapPath, atomically: true, encoding: .utf8)
+    }
+
+    private func startHAProxy() async throws {
+        guard let haproxy = DeployFiles.which("haproxy") else {
+            throw DeployTestError("haproxy is not installed: run scripts/test (it installs it) or apt-get install haproxy")
+        }
+        let process = try BackgroundProcess(
+            name: "haproxy", haproxy, ["-db", "-f", DeployFiles.url("haproxy.cfg").path],
+            environment: [
+                "SWITCHBOARD_HTTP_BIND": "127.0.0.1", "SWITCHBOARD_HTTP_PORT": "\(httpPort)",
+                "SWITCHBOARD_STATS_PORT": "\(statsPort)", "SWITCHBOARD_HAPROXY_SOCKET": socketPath,
+                "SWITCHBOARD_ACTIVE_MAP": mapPath, "SWITCHBOARD_CHECK_INTERVAL": "1s",
+                "SWITCHBOARD_HAPROXY_LOG": directory.appendingPathComponent("haproxy.log").path,
+            ],
+            directory: directory
+        )
+        processes.append(process)
+        try await LoopbackPorts.waitUntilAnswering(httpPort, what: "haproxy (\(process.stderr))")
+    }
+
+    // MARK: - Deploys
+
+    func tarball(_ version: String) -> String { tarballs[version]! }
+
+    func names(of colour: String) -> [String] { Self.instanceNames.filter { $0.hasPrefix(colour) } }
+
+    /// Runs deploy/<script> with the cluster's settings; its output is echoed.
+    func deploy(_ script: String, _ arguments: String..., drain: Int = 5) async throws -> (status: Int32, stdout: String, stderr: String, seconds: Double) {
+        let started = ContinuousClock.now
+        let result = try await DeployFiles.run(
+            DeployFiles.url("deploy/\(script)").path, arguments,
+            environment: [
+                "DEPLOY_INVENTORY": inventoryPath, "DEPLOY_MODE": "local",
+                "SWITCHBOARD_HAPROXY_SOCKET": socketPath, "SWITCHBOARD_ACTIVE_MAP": mapPath,
+                "SWITCHBOARD_ADMIN_TOKEN": Self.adminToken,
+                "DEPLOY_DRAIN_WINDOW": "\(drain)s", "DEPLOY_READY_TIMEOUT": "30",
+                "DEPLOY_REBALANCE_TOLERANCE": "10%", "DEPLOY_REBALANCE_WINDOW": "10s",
+            ],
+            timeout: .seconds(300)
+        )
+        let seconds = Double((ContinuousClock.now - started).components.seconds)
+        print("--- deploy/\(script) \(arguments.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " ")) (exit \(result.status), \(Int(seconds)) s)\n\(result.stdout)\(result.stderr)")
+        return (result.status, result.stdout, result.stderr, seconds)
+    }
+
+    // MARK: - Clients
+
+    /// Starts `bench watch` through HAProxy and waits until its clients and publishers are in.
+    func startWatch(phase: String) async throws -> BackgroundProcess {
+        let watch = try BackgroundProcess(
+            name: "watch-\(phase)", binary,
+            [
+                "bench", "watch", "--port", "\(httpPort)", "--topic", "room:e2e",
+                "--connections", "\(DeployEndToEndTests.clients)", "--topics", "\(DeployEndToEndTests.topics)",
+                "--publish-rate", "20", "--publishers", "\(DeployEndToEndTests.publishers)",
+                "--duration", "600", "--heartbeat", "--threads", "2", "--connect-rate", "1000", "--settle", "15", "--json",
+            ],
+            directory: directory
+        )
+        processes.append(watch)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !watch.stderr.contains("publishers joined") {
+            guard watch.isRunning, ContinuousClock.now < deadline else {
+                throw DeployTestError("bench watch (\(phase)) did not get its clients in:\n\(watch.stderr.suffix(2000))")
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let joined = "\(DeployEndToEndTests.clients) of \(DeployEndToEndTests.clients) clients joined"
+        #expect(watch.stderr.contains(joined), "\(phase): \(watch.stderr.suffix(1000))")
+        try await Task.sleep(for: .seconds(2))
+        return watch
+    }
+
+    /// Ends a watch (SIGTERM) and answers its report.
+    func finish(_ watch: BackgroundProcess) async throws -> ReportJSON {
+        let exited = await watch.stop(signal: SIGTERM, timeout: .seconds(60))
+        guard exited, let report = ReportJSON(lastLineOf: watch.stdout) else {
+            watch.kill()
+            throw DeployTestError("\(watch.name) gave no report:\n\(watch.stdout.suffix(2000))\n\(watch.stderr.suffix(2000))")
+        }
+        return report
+    }
+
+    // MARK: - Instances
+
+    /// The node's admin `/stats`, through `switchboard admin stats --json`.
+    func stats(of name: String) async throws -> ReportJSON {
+        let result = try await DeployFiles.run(
+            binary, ["admin", "stats", "--json", "--url", "http://127.0.0.1:\(ports[name]!.admin)", "--token", Self.adminToken], timeout: .seconds(20)
+        )
+        guard result.status == 0, let stats = ReportJSON(lastLineOf: result.stdout) else {
+            throw DeployTestError("admin stats of \(name) failed: \(result.stdout)\(result.stderr)")
+        }
+        return stats
+    }
+
+    func version(of name: String) async throws -> String? { try await stats(of: name).string("version") }
+
+    /// Open connections per instance of `colour`, from the admin API.
+    func connections(of colour: String) async throws -> [(String, Int)] {
+        var counts: [(String, Int)] = []
+        for name in names(of: colour) {
+            counts.append((name, try await stats(of: name).int("connections") ?? -1))
+        }
+        return counts
+    }
+
+    /// Current sessions per slot of `colour`, from HAProxy's `show stat`.
+    func haproxyConnections(of colour: String) throws -> [(String, Int)] {
+        let stat = try runtime("show stat")
+        return names(of: colour).map { name in
+            let row = stat.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+                .first { $0.count > 4 && $0[0] == colour && $0[1] == name }
+            return (name, row.flatMap { Int($0[4]) } ?? -1)
+        }
+    }
+
+    /// One HAProxy runtime API command through the stats socket.
+    func runtime(_ command: String) throws -> String {
+        let process = try ChildProcess(
+            executable: DeployFiles.which("socat") ?? "/usr/bin/socat",
+            arguments: ["-t", "5", "stdio", "UNIX-CONNECT:\(socketPath)"],
+            standardInput: .pipe, standardOutput: .pipe
+        )
+        try process.standardInput!.write(Array((command + "\n").utf8))
+        process.standardInput!.close()
+        let data = try process.standardOutput!.readToEnd()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Whether the instance's server is not running (`switchboardctl status` exits 3).
+    func isStopped(_ name: String) async throws -> Bool {
+        let ctl = directory.appendingPathComponent("instances/\(name)/current/bin/switchboardctl").path
+        return try await DeployFiles.run(ctl, ["status"], timeout: .seconds(20)).status == 3
+    }
+
+    func currentRelease(of name: String) -> String? {
+        let link = directory.appendingPathComponent("instances/\(name)/current").path
+        return (try? FileManager.default.destinationOfSymbolicLink(atPath: link)).map { URL(fileURLWithPath: $0).lastPathComponent }
+    }
+
+    func activeMapFile() throws -> String { try String(contentsOfFile: mapPath, encoding: .utf8) }
+
+    // MARK: - Teardown
+
+    /// Kills every instance (from their pid files), the watches, haproxy and
+    /// redis, and deletes the binaries.
+    func tearDown() {
+        let instances = directory.appendingPathComponent("instances")
+        for name in Self.instanceNames {
+            let releases = instances.appendingPathComponent("\(name)/releases")
+            for release in (try? FileManager.default.contentsOfDirectory(atPath: releases.path)) ?? [] {
+                let pidFile = releases.appendingPathComponent("\(release)/run/switchboard.pid").path
+                guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+                      let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
+                      let commandLine = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
+                      commandLine.contains(releases.path)  // not a reused pid
+                else { continue }
+                kill(pid, SIGKILL)
+            }
+        }
+        for process in processes.reversed() { process.kill() }
+        processes.removeAll()
+        // Keep the logs and reports (small); drop the tarballs and the
+        // extracted binaries (about 1.4 GB a run).
+        let files = FileManager.default
+        try? files.removeItem(at: directory.appendingPathComponent("dist"))
+        for name in Self.instanceNames {
+            let releases = instances.appendingPathComponent("\(name)/releases")
+            for release in (try? files.contentsOfDirectory(atPath: releases.path)) ?? [] {
+                try? files.removeItem(at: releases.appendingPathComponent("\(release)/bin/switchboard"))
+            }
+        }
+    }
+}
