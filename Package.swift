@@ -82,7 +82,9 @@ let package = Package(
             name: "SwitchboardTesting",
             dependencies: [
                 "Switchboard",
+                "SwitchboardClient",
                 "CSwitchboardShims",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -140,6 +142,7 @@ let package = Package(
             name: "SwitchboardTestingTests",
             dependencies: [
                 "Switchboard",
+                "SwitchboardClient",
                 "SwitchboardTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
