@@ -47,7 +47,6 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
                 "CSwitchboardShims",
             ]
         ),
@@ -119,6 +118,8 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -185,6 +186,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "Switchboard",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 "SwitchboardClient",
                 "SwitchboardTesting",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -103,8 +103,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
         Self.raiseOpenFileLimit(logger: logger)
 
+        var serverConfiguration = settings.serverConfiguration
+        serverConfiguration.metrics.prometheusText = PrometheusBootstrap.run()
         let server = SwitchboardServer(
-            configuration: settings.serverConfiguration,
+            configuration: serverConfiguration,
             endpoints: [endpoint],
             adapter: adapter,
             logger: logger

@@ -1,4 +1,5 @@
 import Foundation
+import Prometheus
 import Switchboard
 import SwitchboardClient
 import Testing
@@ -78,6 +79,24 @@ struct AdminMetricsTests {
         try await withServer(AdminTestSupport.configure) { server async throws in
             #expect(try await AdminTestSupport.request(server, path: "/metrics").status == 404)
             #expect(try await RawHTTP.request(port: server.localPort!, method: "POST", path: "/metrics").status == 405)
+        }
+    }
+
+    @Test func metricsGoToTheApplicationsFactoryAndTheEndpointIsOffWithoutARenderer() async throws {
+        let registry = PrometheusCollectorRegistry()
+        try await withServer({ configuration in
+            configuration.metrics = MetricsOptions(factory: PrometheusMetricsFactory(registry: registry))
+        }) { server async throws in
+            #expect(try await Self.scrape(server).status == 404)
+            let client = try await TestServer.client(server)
+            _ = try await client.channel("room:factory").join()
+            await client.disconnect()
+            // The channel join was recorded in the application's registry.
+            var page: [UInt8] = []
+            registry.emit(into: &page)
+            let text = String(decoding: page, as: UTF8.self)
+            #expect(Self.sample(text, #"switchboard_channel_joins_total{status="ok"}"#) == 1)
+            #expect(Self.sample(text, #"switchboard_socket_connects_total{status="ok"}"#) == 1)
         }
     }
 }

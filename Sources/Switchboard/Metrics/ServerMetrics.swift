@@ -1,15 +1,13 @@
 import CoreMetrics
-import Prometheus
 
-/// The metrics of one server, in its own Prometheus registry (so several
-/// servers in one process keep separate counts), made through swift-metrics
-/// and served as Prometheus text by `GET /metrics`.
+/// The metrics of one server, recorded through a swift-metrics factory
+/// (``MetricsOptions``): the process's `MetricsSystem` unless the server was
+/// given its own.
 ///
 /// Counters of the per-message fast path (messages in, frames out,
 /// deliveries) are counted in plain integers by each event loop's
 /// ``LoopDispatcher`` and added here in batches (``LoopCounts``).
 package final class ServerMetrics: Sendable {
-    let registry: PrometheusCollectorRegistry
     let connections: CoreMetrics.Gauge
     let channels: CoreMetrics.Gauge
     let topics: CoreMetrics.Gauge
@@ -33,16 +31,7 @@ package final class ServerMetrics: Sendable {
     /// The `reason` values of `switchboard_shed_connections_total`.
     static let shedReasons = ["operator", "drain", "shutdown", "rebalance", "max_age", "resource_guard"]
 
-    package init() {
-        let registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
-        // Fan-out on one loop takes microseconds to milliseconds.
-        factory.durationHistogramBuckets["switchboard_broadcast_fanout_seconds"] = [
-            .microseconds(10), .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500),
-            .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25),
-            .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1),
-        ]
-        self.registry = registry
+    package init(factory: any MetricsFactory = MetricsSystem.factory) {
         connections = CoreMetrics.Gauge(label: "switchboard_connections", factory: factory)
         channels = CoreMetrics.Gauge(label: "switchboard_channels", factory: factory)
         topics = CoreMetrics.Gauge(label: "switchboard_topics", factory: factory)
@@ -50,7 +39,7 @@ package final class ServerMetrics: Sendable {
         framesOut = CoreMetrics.Counter(label: "switchboard_frames_out_total", factory: factory)
         broadcasts = CoreMetrics.Counter(label: "switchboard_broadcasts_total", factory: factory)
         deliveries = CoreMetrics.Counter(label: "switchboard_deliveries_total", factory: factory)
-        fanoutTime = CoreMetrics.Timer(label: "switchboard_broadcast_fanout_seconds", factory: factory)
+        fanoutTime = CoreMetrics.Timer(label: MetricsOptions.fanoutTimerLabel, factory: factory)
         func family(_ label: String, _ dimension: String, _ values: [String]) -> [String: CoreMetrics.Counter] {
             Dictionary(uniqueKeysWithValues: values.map { ($0, CoreMetrics.Counter(label: label, dimensions: [(dimension, $0)], factory: factory)) })
         }
@@ -89,13 +78,5 @@ package final class ServerMetrics: Sendable {
         if counts.framesOut > 0 { framesOut.increment(by: counts.framesOut) }
         if counts.deliveries > 0 { deliveries.increment(by: counts.deliveries) }
         if counts.broadcasts > 0 { broadcasts.increment(by: counts.broadcasts) }
-    }
-
-    /// The registry in Prometheus text exposition format.
-    func render() -> [UInt8] {
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(4096)
-        registry.emit(into: &buffer)
-        return buffer
     }
 }

@@ -1,7 +1,8 @@
 import NIOCore
 
 /// The automatic policies (``ConnectionAgeLimit``, ``ResourceGuard``) and
-/// the once-a-second sampling of the PubSub adapter's counters into metrics.
+/// the once-a-second sampling of the PubSub adapter's counters and of the
+/// gauges into metrics.
 extension ServerRuntime {
     /// Schedules the policies' repeated tasks on the event loops.
     func startPolicies() {
@@ -18,9 +19,17 @@ extension ServerRuntime {
             let counters = self.pubsub.adapterCounters
             self.metrics.add(counters.since(state.lastCounters))
             state.lastCounters = counters
+            Task { await self.recordGauges() }
             if state.monitor != nil { self.guardResources(&state.monitor!) }
         })
         policyTasks.withLock { $0 = tasks }
+    }
+
+    /// Records the connection, channel and topic counts in their gauges.
+    func recordGauges() async {
+        metrics.connections.record(connectionCount)
+        metrics.channels.record(await channelCount())
+        metrics.topics.record(pubsub.activeTopicCount)
     }
 
     func stopPolicies() {

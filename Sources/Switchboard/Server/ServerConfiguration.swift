@@ -44,6 +44,9 @@ public struct ServerConfiguration: Sendable {
     public var publicHost: String = "localhost"
     /// Reverse proxies whose `X-Forwarded-*` headers are believed; none by default.
     public var trustedProxies: TrustedProxies = TrustedProxies()
+    /// Where the metrics go (the process's `MetricsSystem` by default) and
+    /// whether `GET /metrics` shows them.
+    public var metrics: MetricsOptions = MetricsOptions()
 
     public init() {}
 

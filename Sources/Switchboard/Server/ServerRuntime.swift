@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import NIOCore
 import Synchronization
@@ -19,8 +20,8 @@ final class ServerRuntime: Sendable {
     /// Connections closed by shedding or draining since start.
     let shedConnections = Atomic<Int>(0)
     let startedAt = ContinuousClock.now
-    /// This server's Prometheus metrics (`GET /metrics`).
-    let metrics = ServerMetrics()
+    /// This server's metrics (see ``MetricsOptions``).
+    let metrics: ServerMetrics
     /// Every node's last report; see `ServerRuntime+Cluster.swift`.
     let clusterView: ClusterView
     /// Publishes this node's report while the server takes part in the cluster.
@@ -34,7 +35,8 @@ final class ServerRuntime: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.clusterView = ClusterView(interval: configuration.clusterReportInterval)
-        let metrics = self.metrics
+        let metrics = ServerMetrics(factory: configuration.metrics.factory ?? MetricsSystem.factory)
+        self.metrics = metrics
         let dispatchers = eventLoops.enumerated().map { index, loop in
             LoopDispatcher(eventLoop: loop, metrics: metrics, countsBroadcasts: index == 0)
         }

@@ -122,19 +122,22 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: - GET /metrics
 
-    /// Prometheus text: gauges are read now, and every loop's batched counts
-    /// are published first so the page is current.
+    /// Prometheus text (``MetricsOptions/prometheusText``): gauges are read
+    /// now, and every loop's batched counts are published first so the page
+    /// is current.
     private func metrics(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        guard let render = runtime.configuration.metrics.prometheusText else {
+            respond(context: context, head: head, status: .notFound, body: errorBody("not found"))
+            return
+        }
         let runtime = self.runtime
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         context.eventLoop.makeFutureWithTask {
             for dispatcher in runtime.dispatchers {
                 try? await dispatcher.eventLoop.submit { dispatcher.publishCounts() }.get()
             }
-            runtime.metrics.connections.record(runtime.connectionCount)
-            runtime.metrics.channels.record(await runtime.channelCount())
-            runtime.metrics.topics.record(runtime.pubsub.activeTopicCount)
-            return runtime.metrics.render()
+            await runtime.recordGauges()
+            return render()
         }.whenSuccess { (bytes: [UInt8]) in
             let (handler, context) = loopBound.value
             var buffer = context.channel.allocator.buffer(capacity: bytes.count)
