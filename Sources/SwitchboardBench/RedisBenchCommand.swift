@@ -126,6 +126,8 @@ struct RedisBenchCommand: AsyncParsableCommand {
             configuration.publishCoalescing = .microseconds(coalescingMicroseconds)
         }
         let adapter = RedisAdapter(configuration: configuration, logger: Self.quietLogger)
+        // As in a cluster whose nodes all read the newest envelope.
+        adapter.peersRead(wireVersion: adapter.wireVersion)
         try await adapter.start { _ in }
         // Keep a bounded window in flight: enough to pipeline, not so many
         // that the adapter's in-flight bound drops any.
@@ -232,22 +234,14 @@ struct RedisBenchCommand: AsyncParsableCommand {
 
     // MARK: - Helpers
 
-    /// A broadcast as the core makes it: the V2 frame `[null,null,topic,event,payload]` encoded once, header included.
+    /// A broadcast as the core makes it: the V2 message `[null,null,topic,event,payload]` serialized once, no transport framing.
     private static func message(topic: String, payload: JSONValue) -> PubSubMessage {
         var text = ByteBuffer(string: "[null,null,")
         JSONValue.string(topic).encode(into: &text)
         text.writeString(",\"bench\",")
         payload.encode(into: &text)
         text.writeString("]")
-        var frame = ByteBuffer(bytes: [0x81])
-        if text.readableBytes < 126 {
-            frame.writeInteger(UInt8(text.readableBytes))
-        } else {
-            frame.writeInteger(UInt8(126))
-            frame.writeInteger(UInt16(text.readableBytes))
-        }
-        frame.writeBuffer(&text)
-        return PubSubMessage(topic: topic, event: "bench", payload: .json(payload), originNode: "bench-publisher", frame: frame)
+        return PubSubMessage(topic: topic, event: "bench", payload: .json(payload), originNode: "bench-publisher", encoded: text)
     }
 
     private static var quietLogger: Logger {

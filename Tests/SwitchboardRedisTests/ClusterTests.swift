@@ -42,6 +42,63 @@ struct ClusterTests {
         }
     }
 
+    @Test("text and binary shouts cross nodes in either envelope version", arguments: [1, 2])
+    func shoutsCrossInEitherEnvelopeVersion(version: Int) async throws {
+        try await TestCluster.with(nodes: 2) { cluster in
+            for adapter in cluster.adapters {
+                adapter.peersRead(wireVersion: version)
+                #expect(adapter.envelopeVersion == UInt8(version))
+            }
+            let (_, roomA) = try await cluster.joined(0, "room:v")
+            let (_, roomB) = try await cluster.joined(1, "room:v")
+            let long = String(repeating: "é", count: 200)
+            _ = try await roomA.push("shout", ["text": .string(long)])
+            #expect(try await roomB.nextMessage(event: "shout").payload == .json(["text": .string(long)]))
+            let bytes = ByteBuffer(bytes: [0, 1, 2, 254, 255])
+            _ = try await roomB.push("shout", payload: .binary(bytes))
+            #expect(try await roomA.nextMessage(event: "shout").payload == .json(["text": .string(long)]))
+            #expect(try await roomA.nextMessage(event: "shout").payload == .binary(bytes))
+            #expect(cluster.adapters[0].statistics.malformedEnvelopes == 0)
+            #expect(cluster.adapters[1].statistics.malformedEnvelopes == 0)
+        }
+    }
+
+    @Test("nodes write envelope version 1 while a peer reports only version 1, version 2 once every live peer reads it")
+    func envelopeVersionFollowsThePeersReports() async throws {
+        try await TestCluster.with(nodes: 2, configureServer: { $0.clusterReportInterval = .milliseconds(100) }) { cluster in
+            // A node of the release before envelope version 2: its report has no wire_version.
+            let old = RedisAdapter(configuration: try TestCluster.adapterConfiguration(name: "node-old", redis: cluster.redis), logger: testLogger("node-old"))
+            try await old.start { _ in }
+            let oldReport: JSONValue = [
+                "node": "node-old", "version": "0.9.0", "connections": 0, "channels": 0, "topics": 0, "state": "serving",
+                "accepting": true, "pubsub_state": "connected", "uptime_seconds": 10.0,
+            ]
+            let reporter = Task {
+                while !Task.isCancelled {
+                    try? await old.broadcast(PubSubMessage(topic: PubSub.clusterTopic, event: "report", payload: .json(oldReport), originNode: "node-old"))
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            let (_, roomA) = try await cluster.joined(0, "room:rolling")
+            // Past two report intervals: the nodes have heard each other and the old one.
+            try await Task.sleep(for: .milliseconds(700))
+            for adapter in cluster.adapters {
+                #expect(adapter.envelopeVersion == 1, "an old node is in the cluster")
+            }
+            try await cluster.servers[1].pubsub.broadcast(topic: "room:rolling", event: "shout", payload: .json(["n": 1]))
+            #expect(try await roomA.nextMessage(event: "shout").payload == .json(["n": 1]))
+
+            // The old node leaves; once its report has expired, every node writes version 2.
+            reporter.cancel()
+            await reporter.value
+            await old.shutdown()
+            try await eventually(within: .seconds(3)) { cluster.adapters.allSatisfy { $0.envelopeVersion == 2 } }
+            try await cluster.servers[1].pubsub.broadcast(topic: "room:rolling", event: "shout", payload: .json(["n": 2]))
+            #expect(try await roomA.nextMessage(event: "shout").payload == .json(["n": 2]))
+            #expect(cluster.adapters[0].statistics.malformedEnvelopes == 0)
+        }
+    }
+
     @Test("a server-side broadcast on C reaches A; POST /api/broadcast on B reaches A", arguments: RedisMode.allCases)
     func serverBroadcastReachesOtherNodes(mode: RedisMode) async throws {
         try await TestCluster.with(nodes: 3, mode: mode) { cluster in

@@ -56,44 +56,54 @@ struct ProtocolTests {
         #expect(Array(buffer.readableBytesView) == Array("*3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$4\r\n".utf8) + [0, 13, 10, 255] + Array("\r\n".utf8))
     }
 
-    @Test("the publishing hot path writes the same channel name and envelope as the general one")
-    func hotPathEnvelopeMatchesTheGeneralOne() throws {
-        let frame = Self.frame(#"[null,null,"room:ü","shout",{"text":"hi"}]"#)
-        let message = PubSubMessage(topic: "room:ü", event: "shout", payload: .json(["text": "hi"]), originNode: "node-a", frame: frame)
-        let channel = RedisChannelName(prefix: "switchboard", kind: "t:", name: "room:ü")
-        let (channelBytes, envelopeBytes) = RedisEnvelope.withEncoded(.broadcast, message, instance: 7, channel: channel) { channel, envelope in
-            (Array(channel), Array(envelope))
+    @Test("the publishing hot path writes the same channel name and envelope as the general one", arguments: [UInt8(1), 2])
+    func hotPathEnvelopeMatchesTheGeneralOne(version: UInt8) throws {
+        let payloads: [Payload] = [
+            .json(["text": "hi"]),
+            .json(["text": .string(String(repeating: "ü", count: 100))]),
+            .json(["text": .string(String(repeating: "x", count: 70_000))]),
+            .binary(ByteBuffer(bytes: [0, 1, 2, 254, 255])),
+        ]
+        for payload in payloads {
+            let message = try Self.message(topic: "room:ü", event: "shout", payload: payload, node: "node-a")
+            let channel = RedisChannelName(prefix: "switchboard", kind: "t:", name: "room:ü")
+            let (channelBytes, envelopeBytes) = RedisEnvelope.withEncoded(version: version, .broadcast, message, instance: 7, channel: channel) { channel, envelope in
+                (Array(channel), Array(envelope))
+            }
+            var general = ByteBuffer()
+            RedisEnvelope(version: version, kind: .broadcast, message: message, instance: 7).encode(into: &general)
+            #expect(channelBytes == Array(channel.description.utf8))
+            #expect(envelopeBytes == Array(general.readableBytesView))
+            #expect(envelopeBytes[2] == version)
+            let decoded = try RedisEnvelope(decoding: ByteBuffer(bytes: envelopeBytes), limits: .default)
+            #expect(decoded.version == version)
+            #expect(decoded.topic == "room:ü" && decoded.event == "shout" && decoded.originNode == "node-a" && decoded.instance == 7)
+            #expect(decoded.payload == payload)
+            #expect(decoded.encoded == message.encoded, "the delivered message has no WebSocket header, whichever version carried it")
         }
-        var general = ByteBuffer()
-        RedisEnvelope(kind: .broadcast, message: message, instance: 7).encode(into: &general)
-        #expect(channelBytes == Array(channel.description.utf8))
-        #expect(envelopeBytes == Array(general.readableBytesView))
-        let decoded = try RedisEnvelope(decoding: ByteBuffer(bytes: envelopeBytes), limits: .default)
-        #expect(decoded.topic == "room:ü" && decoded.event == "shout" && decoded.originNode == "node-a" && decoded.instance == 7)
-        #expect(decoded.frame == frame)
     }
 
-    @Test("an envelope round-trips with its frame; damaged ones are refused")
+    @Test("an envelope round-trips with its message; damaged ones are refused")
     func envelopes() throws {
-        let frame = Self.frame(#"[null,null,"room:x","shout",{"text":"hi"}]"#)
-        let message = PubSubMessage(topic: "room:x", event: "shout", payload: .json(["text": "hi"]), originNode: "a", frame: frame)
+        let message = try Self.message(topic: "room:x", event: "shout", payload: .json(["text": "hi"]), node: "a")
+        let encoded = try #require(message.encoded)
         var bytes = ByteBuffer()
-        RedisEnvelope(kind: .broadcast, message: message, instance: 7).encode(into: &bytes)
-        #expect(bytes.readableBytes < 40 + frame.readableBytes + 20, "the payload is not repeated next to the frame")
+        RedisEnvelope(version: 2, kind: .broadcast, message: message, instance: 7).encode(into: &bytes)
+        #expect(bytes.readableBytes < 40 + encoded.readableBytes + 20, "the payload is not repeated next to the message")
         let decoded = try RedisEnvelope(decoding: bytes, limits: .default)
         #expect(decoded.kind == .broadcast)
         #expect(decoded.instance == 7)
         #expect(decoded.topic == "room:x" && decoded.event == "shout" && decoded.originNode == "a")
         #expect(decoded.payload == .json(["text": "hi"]))
-        #expect(decoded.frame == frame)
+        #expect(decoded.encoded == encoded)
 
         var binary = ByteBuffer()
         RedisEnvelope(kind: .direct, originNode: "b", instance: 1, topic: "t", event: "e", payload: .binary(ByteBuffer(bytes: [1, 2, 3]))).encode(into: &binary)
         #expect(try RedisEnvelope(decoding: binary, limits: .default).payload == .binary(ByteBuffer(bytes: [1, 2, 3])))
 
         var future = bytes
-        future.setInteger(UInt8(2), at: future.readerIndex + 2)
-        #expect(throws: RedisEnvelopeError.unknownVersion(2)) { try RedisEnvelope(decoding: future, limits: .default) }
+        future.setInteger(UInt8(3), at: future.readerIndex + 2)
+        #expect(throws: RedisEnvelopeError.unknownVersion(3)) { try RedisEnvelope(decoding: future, limits: .default) }
         #expect(throws: RedisEnvelopeError.notAnEnvelope) { try RedisEnvelope(decoding: ByteBuffer(string: "hello"), limits: .default) }
         for cut in [3, 20, bytes.readableBytes - 1] {
             #expect(throws: RedisEnvelopeError.self) { try RedisEnvelope(decoding: bytes.getSlice(at: 0, length: cut)!, limits: .default) }
@@ -103,12 +113,19 @@ struct ProtocolTests {
         #expect(throws: RedisEnvelopeError.invalid("frame header says 9 bytes, 5 follow")) {
             try RedisEnvelope(decoding: Self.envelope(frame: badFrame), limits: .default)
         }
-        #expect(throws: RedisEnvelopeError.invalid("frame is not a broadcast of room:x shout")) {
+        #expect(throws: RedisEnvelopeError.invalid("the message is not a broadcast of room:x shout")) {
             try RedisEnvelope(decoding: Self.envelope(frame: Self.frame(#"[null,null,"room:y","shout",{}]"#)), limits: .default)
         }
         #expect(throws: RedisEnvelopeError.self) {
             try RedisEnvelope(decoding: Self.envelope(frame: Self.frame("<script>alert(1)</script>")), limits: .default)
         }
+    }
+
+    /// A broadcast as the core makes it, serialized by the V2 serializer.
+    static func message(topic: String, event: String, payload: Payload, node: String) throws -> PubSubMessage {
+        var encoded = ByteBuffer()
+        _ = try V2Serializer().encodeServerFrame(.message(Message(topic: topic, event: event, payload: payload)), into: &encoded)
+        return PubSubMessage(topic: topic, event: event, payload: payload, originNode: node, encoded: encoded)
     }
 
     /// A server text frame (header included) holding `text`.
@@ -118,10 +135,9 @@ struct ProtocolTests {
         return frame
     }
 
-    /// A broadcast envelope for `room:x` / `shout` carrying `frame`.
+    /// A version 1 broadcast envelope for `room:x` / `shout` carrying `frame`,
+    /// laid out by hand as the documentation says (payload kind 2).
     static func envelope(frame: ByteBuffer) -> ByteBuffer {
-        var bytes = ByteBuffer()
-        RedisEnvelope(kind: .broadcast, originNode: "a", instance: 1, topic: "room:x", event: "shout", frame: frame).encode(into: &bytes)
-        return bytes
+        EnvelopeVersionTests.envelope(version: 1, payloadKind: 2, node: "a", instance: 1, topic: "room:x", event: "shout", last: Array(frame.readableBytesView))
     }
 }

@@ -38,4 +38,16 @@ final class ClusterView: Sendable {
             entries.values.filter { now - $0.receivedAt <= lifetime }.map(\.report)
         }.sorted { $0.node < $1.node }
     }
+
+    /// The lowest ``NodeReport/wireVersion`` among the nodes heard from
+    /// recently other than `node`; `nil` when there are none.
+    func lowestWireVersion(excluding node: String, at now: ContinuousClock.Instant = .now) -> Int? {
+        nodes(at: now).lazy.filter { $0.node != node }.map(\.wireVersion).min()
+    }
+
+    /// The wire version a node that reads `own` writes: the lowest that it
+    /// and its live peers (`lowestPeer`, `nil` when alone) read.
+    static func wireVersionToWrite(own: Int, lowestPeer: Int?) -> Int {
+        min(own, lowestPeer ?? own)
+    }
 }

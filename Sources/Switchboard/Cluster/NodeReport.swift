@@ -13,10 +13,14 @@ public struct NodeReport: Sendable, Hashable {
     /// The PubSub adapter's state: `connected`, `reconnecting`, …
     public var pubsubState: String
     public var uptimeSeconds: Double
+    /// The newest version of the PubSub adapter's wire format that the node
+    /// reads (``PubSubAdapter/wireVersion``), `wire_version` in JSON. Reports
+    /// of nodes that predate it have none: they read version 1.
+    public var wireVersion: Int
 
     public init(
         node: String, version: String, connections: Int, channels: Int, topics: Int,
-        state: String, accepting: Bool, pubsubState: String, uptimeSeconds: Double
+        state: String, accepting: Bool, pubsubState: String, uptimeSeconds: Double, wireVersion: Int = 1
     ) {
         self.node = node
         self.version = version
@@ -27,6 +31,7 @@ public struct NodeReport: Sendable, Hashable {
         self.accepting = accepting
         self.pubsubState = pubsubState
         self.uptimeSeconds = uptimeSeconds
+        self.wireVersion = wireVersion
     }
 
     /// The report as JSON, the payload of a `report` event on the cluster topic.
@@ -41,10 +46,13 @@ public struct NodeReport: Sendable, Hashable {
             "accepting": .bool(accepting),
             "pubsub_state": .string(pubsubState),
             "uptime_seconds": .double(uptimeSeconds),
+            "wire_version": .int(wireVersion),
         ]
     }
 
     /// Reads a report; `nil` when a field is missing or of the wrong type.
+    /// Unknown fields are ignored (so older nodes read newer reports), and a
+    /// missing `wire_version` is 1 (so newer nodes read older reports).
     public init?(json: JSONValue) {
         guard let node = json["node"]?.stringValue, !node.isEmpty,
               let version = json["version"]?.stringValue,
@@ -56,9 +64,17 @@ public struct NodeReport: Sendable, Hashable {
               let pubsubState = json["pubsub_state"]?.stringValue,
               let uptimeSeconds = json["uptime_seconds"]?.doubleValue
         else { return nil }
+        let wireVersion: Int
+        if let field = json["wire_version"] {
+            guard let value = field.intValue, value >= 1 else { return nil }
+            wireVersion = value
+        } else {
+            wireVersion = 1
+        }
         self.init(
             node: node, version: version, connections: connections, channels: channels, topics: topics,
-            state: state, accepting: accepting, pubsubState: pubsubState, uptimeSeconds: uptimeSeconds
+            state: state, accepting: accepting, pubsubState: pubsubState, uptimeSeconds: uptimeSeconds,
+            wireVersion: wireVersion
         )
     }
 }

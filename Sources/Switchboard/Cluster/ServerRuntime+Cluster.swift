@@ -7,6 +7,14 @@ import NIOCore
 ///
 /// Commands travel through the PubSub adapter, so whoever may publish on it
 /// (Redis access) may send them: the same trust as Phoenix's PubSub.
+///
+/// The reports also choose the adapter's wire version: each says which
+/// version its node reads at most (`wire_version`, 1 when absent), and the
+/// adapter is told the lowest among the live peers
+/// (``PubSubAdapter/peersRead(wireVersion:)``). A report of an older peer
+/// lowers it as soon as it arrives; a newer version is only chosen from the
+/// second interval on, once every live peer has been heard from, and once
+/// the older peers' reports have expired (``ClusterView/missedReportsToForget``).
 extension ServerRuntime {
     /// The reserved topic of reports and commands; clients cannot join it and
     /// `/api/broadcast` refuses it.
@@ -27,10 +35,15 @@ extension ServerRuntime {
         let reporter = Task { [self] in
             // This node's own report is recorded at once; others hear of it after one interval.
             self.clusterView.record(await self.currentReport())
+            var intervals = 0
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
                 guard !Task.isCancelled else { return }
                 await self.publishReport()
+                intervals += 1
+                if intervals >= 2 {
+                    self.updateWireVersion()
+                }
             }
         }
         clusterReporter.withLock { $0 = reporter }
@@ -54,8 +67,16 @@ extension ServerRuntime {
             state: operationalState,
             accepting: isAcceptingSockets,
             pubsubState: pubsub.adapterStatus.state,
-            uptimeSeconds: (ContinuousClock.now - startedAt).inSeconds
+            uptimeSeconds: (ContinuousClock.now - startedAt).inSeconds,
+            wireVersion: pubsub.wireVersion
         )
+    }
+
+    /// Tells the adapter the lowest wire version that this node and its live peers read.
+    private func updateWireVersion() {
+        let own = pubsub.wireVersion
+        let peers = clusterView.lowestWireVersion(excluding: pubsub.nodeName)
+        pubsub.peersRead(wireVersion: ClusterView.wireVersionToWrite(own: own, lowestPeer: peers))
     }
 
     private func publishReport() async {
@@ -82,6 +103,10 @@ extension ServerRuntime {
                 return
             }
             clusterView.record(report)
+            if report.wireVersion < pubsub.wireVersion, report.node != pubsub.nodeName {
+                // An older peer: write what it reads from now on.
+                updateWireVersion()
+            }
         case ClusterEvent.shed:
             guard let count = payload["count"]?.intValue, count >= 0,
                   let milliseconds = payload["over_ms"]?.intValue, milliseconds >= 0

@@ -71,7 +71,8 @@ package final class LoopDispatcher: @unchecked Sendable {
     static let directWriteFanout = 64
 
     /// Delivers a broadcast to this loop's subscribers of its topic.
-    /// Non-intercepting V2 subscribers all get the same pre-encoded bytes.
+    /// Non-intercepting V2 subscribers all get the same frame: this loop's
+    /// framed copy of the message the sender serialized (``BroadcastFrames``).
     func deliver(_ message: PubSubMessage) {
         eventLoop.assertInEventLoop()
         if countsBroadcasts { counts.broadcasts &+= 1 }
@@ -187,7 +188,10 @@ package final class LoopDispatcher: @unchecked Sendable {
     }
 }
 
-/// The frames of one broadcast, encoded at most once per serializer.
+/// The frames of one broadcast on one loop, made at most once per serializer:
+/// for V2 a framed copy of the sender's serialized message (one small copy
+/// per broadcast and loop, so loops share no buffer and no reference count),
+/// for V1 an encoding of its own.
 package struct BroadcastFrames {
     private let message: PubSubMessage
     private var v2: ByteBuffer?
@@ -196,26 +200,28 @@ package struct BroadcastFrames {
 
     init(message: PubSubMessage) {
         self.message = message
-        self.v2 = message.frame
     }
 
-    /// The frame for `connection`'s serializer, encoded with its channel's
+    /// The frame for `connection`'s serializer, made with its channel's
     /// allocator the first time it is needed.
     mutating func bytes(for connection: SocketConnection) -> ByteBuffer? {
         switch connection.version {
         case .v2:
-            if v2 == nil { v2 = encode(.v2, allocator: connection.channel.allocator) }
+            if v2 == nil { v2 = frame(.v2, allocator: connection.channel.allocator) }
             return v2
         case .v1:
-            if v1 == nil { v1 = encode(.v1, allocator: connection.channel.allocator) }
+            if v1 == nil { v1 = frame(.v1, allocator: connection.channel.allocator) }
             return v1
         }
     }
 
-    private mutating func encode(_ version: SerializerVersion, allocator: ByteBufferAllocator) -> ByteBuffer? {
+    private mutating func frame(_ version: SerializerVersion, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        if version == .v2, let encoded = message.encoded {
+            return WebSocketFraming.frame(encoded, kind: message.encodedKind, allocator: allocator)
+        }
         guard !failed.contains(version) else { return nil }
         do {
-            return try Self.encode(message, version: version, allocator: allocator)
+            return try Self.frame(message, version: version, allocator: allocator)
         } catch {
             // V1 cannot carry binary payloads: those subscribers miss this broadcast.
             failed.insert(version)
@@ -223,12 +229,25 @@ package struct BroadcastFrames {
         }
     }
 
-    /// `[null, null, topic, event, payload]` with its WebSocket header.
-    package static func encode(_ message: PubSubMessage, version: SerializerVersion, allocator: ByteBufferAllocator) throws(ProtocolError) -> ByteBuffer {
-        let frame = OutboundFrame.message(Message(topic: message.topic, event: message.event, payload: message.payload))
+    /// `[null, null, topic, event, payload]` as `version` serializes it, with
+    /// no transport framing (``PubSubMessage/encoded``).
+    package static func serialize(_ message: PubSubMessage, version: SerializerVersion, allocator: ByteBufferAllocator) throws(ProtocolError) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 256)
+        _ = try version.serializer.encodeServerFrame(outbound(message), into: &buffer)
+        return buffer
+    }
+
+    /// `[null, null, topic, event, payload]` with its WebSocket header,
+    /// encoded in place (no serialized message to copy).
+    package static func frame(_ message: PubSubMessage, version: SerializerVersion, allocator: ByteBufferAllocator) throws(ProtocolError) -> ByteBuffer {
+        let frame = outbound(message)
         let serializer = version.serializer
         return try WebSocketFraming.frame(allocator: allocator) { buffer throws(ProtocolError) in
             try serializer.encodeServerFrame(frame, into: &buffer)
         }
+    }
+
+    private static func outbound(_ message: PubSubMessage) -> OutboundFrame {
+        .message(Message(topic: message.topic, event: message.event, payload: message.payload))
     }
 }

@@ -48,6 +48,14 @@ public final class PubSub: Sendable {
     /// The adapter's totals, for metrics.
     public var adapterCounters: PubSubAdapterCounters { adapter.counters }
 
+    /// The newest version of the adapter's wire format that this node reads.
+    var wireVersion: Int { adapter.wireVersion }
+
+    /// Tells the adapter the wire version to write (``PubSubAdapter/peersRead(wireVersion:)``).
+    func peersRead(wireVersion: Int) {
+        adapter.peersRead(wireVersion: wireVersion)
+    }
+
     func start() async throws {
         try await adapter.start { [weak self] message in
             guard let self else { return }
@@ -98,17 +106,17 @@ public final class PubSub: Sendable {
 
     private func makeMessage(topic: String, event: String, payload: Payload) throws(ProtocolError) -> PubSubMessage {
         var message = PubSubMessage(topic: topic, event: event, payload: payload, originNode: nodeName)
-        message.frame = try BroadcastFrames.encode(message, version: .v2, allocator: allocator)
+        message.encoded = try BroadcastFrames.serialize(message, version: .v2, allocator: allocator)
         return message
     }
 
     /// Hands a message to every event loop's dispatcher.
-    /// Each loop after the first gets its own copy of the frame: a fan-out
-    /// retains and releases it once per subscriber, and one reference count
-    /// shared by loops on different cores would bounce between their caches.
+    /// Each loop writes its own framed copy of ``PubSubMessage/encoded``
+    /// (``BroadcastFrames``): a fan-out retains and releases its frame once
+    /// per subscriber, and one reference count shared by loops on different
+    /// cores would bounce between their caches.
     func dispatchLocally(_ message: PubSubMessage) {
-        for (index, dispatcher) in dispatchers.enumerated() {
-            let message = index == 0 ? message : message.withOwnFrame()
+        for dispatcher in dispatchers {
             if dispatcher.eventLoop.inEventLoop {
                 dispatcher.deliver(message)
             } else {

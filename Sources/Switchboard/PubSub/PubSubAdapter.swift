@@ -21,6 +21,18 @@ public protocol PubSubAdapter: Sendable {
     /// The local subscriber count of `topic` went from 1 to 0.
     func topicDeactivated(_ topic: String) async
 
+    /// The newest version of this adapter's wire format (how it carries
+    /// messages between nodes) that it reads. The node reports it to the
+    /// others as `wire_version` (``NodeReport/wireVersion``). 1 by default.
+    var wireVersion: Int { get }
+    /// The lowest ``wireVersion`` among the live peers, as the core learns it
+    /// from their reports (a peer that reports none reads version 1). An
+    /// adapter with several wire versions writes no newer one than this, so
+    /// that every node reads what it sends during a rolling deploy; until the
+    /// first call it writes its oldest. Called again whenever it changes,
+    /// at most once per report interval. Does nothing by default.
+    func peersRead(wireVersion: Int)
+
     /// State for health checks: `"connected"`, `"reconnecting"`, …
     var status: AdapterStatus { get }
     /// Totals since start, for metrics.
@@ -68,6 +80,11 @@ public struct PubSubAdapterCounters: Sendable, Hashable {
 }
 
 extension PubSubAdapter {
+    /// Adapters with a single wire format have version 1.
+    public var wireVersion: Int { 1 }
+    /// Adapters with a single wire format have nothing to choose.
+    public func peersRead(wireVersion: Int) {}
+
     /// Adapters that count nothing (the local one, which carries nothing) report zeros.
     public var counters: PubSubAdapterCounters { PubSubAdapterCounters() }
 }

@@ -2,9 +2,10 @@ import NIOCore
 
 /// A broadcast travelling through PubSub, locally and between nodes.
 ///
-/// `frame` is the V2 client frame, WebSocket header included, encoded once by
-/// the sender: every V2 subscriber gets these same bytes, and a receiving node
-/// can write them without encoding again.
+/// `encoded` is the message as the V2 serializer writes it, serialized once
+/// by the sender: every V2 subscriber gets these bytes (each transport adds
+/// its own framing), and a receiving node delivers them without encoding
+/// again. Nothing here belongs to a transport.
 public struct PubSubMessage: Sendable {
     public var topic: String
     public var event: String
@@ -13,23 +14,26 @@ public struct PubSubMessage: Sendable {
     public var originNode: String
     /// A local subscriber that must not receive it (``PubSub/broadcastFrom(_:topic:event:payload:)``).
     var excluding: SubscriberID?
-    /// The pre-encoded V2 frame, when already known.
-    public var frame: ByteBuffer?
+    /// The serialized V2 broadcast, when already known: what
+    /// ``V2Serializer/encodeServerFrame(_:into:)`` writes for
+    /// `[null, null, topic, event, payload]` — the JSON array text for a JSON
+    /// payload, the kind 2 binary broadcast for a binary one
+    /// (``encodedKind``). No transport framing.
+    public var encoded: ByteBuffer?
 
-    public init(topic: String, event: String, payload: Payload, originNode: String, frame: ByteBuffer? = nil) {
+    public init(topic: String, event: String, payload: Payload, originNode: String, encoded: ByteBuffer? = nil) {
         self.topic = topic
         self.event = event
         self.payload = payload
         self.originNode = originNode
-        self.frame = frame
+        self.encoded = encoded
     }
 
-    /// The same message with a frame that shares no storage with this one's.
-    func withOwnFrame() -> PubSubMessage {
-        guard let frame else { return self }
-        var copy = self
-        copy.frame = ByteBuffer(bytes: frame.readableBytesView)
-        return copy
+    /// Whether ``encoded`` is text or binary, as the V2 serializer decides
+    /// it: text for a JSON payload, binary for a binary one.
+    public var encodedKind: FrameKind {
+        if case .binary = payload { return .binary }
+        return .text
     }
 }
 

@@ -37,4 +37,25 @@ enum WebSocketFraming {
         buffer.moveReaderIndex(to: start)
         return buffer
     }
+
+    /// A frame holding a copy of `payload`, already encoded: the header and
+    /// the bytes in one allocation of exactly their size.
+    static func frame(_ payload: ByteBuffer, kind: FrameKind, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let length = payload.readableBytes
+        let headerLength = length < 126 ? 2 : length <= Int(UInt16.max) ? 4 : 10
+        var buffer = allocator.buffer(capacity: headerLength + length)
+        buffer.writeInteger(0x80 | (kind == .text ? 0x1 : 0x2) as UInt8)
+        switch headerLength {
+        case 2:
+            buffer.writeInteger(UInt8(length))
+        case 4:
+            buffer.writeInteger(UInt8(126))
+            buffer.writeInteger(UInt16(length))
+        default:
+            buffer.writeInteger(UInt8(127))
+            buffer.writeInteger(UInt64(length))
+        }
+        buffer.writeImmutableBuffer(payload)
+        return buffer
+    }
 }

@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Switchboard
+import Synchronization
 
 /// Carries broadcasts between Switchboard nodes through Redis PUBLISH /
 /// SUBSCRIBE, with hiredis doing the RESP work over SwiftNIO connections.
@@ -13,7 +14,10 @@ import Switchboard
 ///   subscribers (a join waits for the confirmation); `global` mode uses one
 ///   channel for everything. Node-direct messages use a channel per node.
 /// - Each message is published once, as a ``RedisEnvelope`` that carries the
-///   client frame already encoded by the sender. Receivers skip their own.
+///   V2 message already serialized by the sender. Receivers skip their own.
+/// - The envelope version written is the lowest one the live peers read
+///   (``peersRead(wireVersion:)``), version 1 until the core says otherwise:
+///   a rolling deploy never sends a node an envelope it cannot read.
 /// - The first connection must succeed (``start(deliver:)`` throws a
 ///   descriptive ``RedisAdapterError``); after that, Redis going away never
 ///   takes the node down: connections come back with backoff and jitter,
@@ -45,6 +49,8 @@ public final class RedisAdapter: PubSubAdapter {
     private let board: RedisStatusBoard
     private let tally = RedisAdapterCounters()
     private let logger: Logger
+    /// The envelope version this node writes (see ``peersRead(wireVersion:)``).
+    private let writtenVersion = Atomic<UInt8>(RedisEnvelope.oldestVersion)
 
     public init(
         configuration: RedisAdapterConfiguration,
@@ -178,7 +184,7 @@ public final class RedisAdapter: PubSubAdapter {
         let publisher = publisher(for: message.topic)
         // At-most-once: a message Redis cannot take now is counted, not thrown,
         // so the local delivery that already happened stands.
-        _ = RedisEnvelope.withEncoded(.broadcast, message, instance: instance, channel: channel) { channel, envelope in
+        _ = RedisEnvelope.withEncoded(version: envelopeVersion, .broadcast, message, instance: instance, channel: channel) { channel, envelope in
             publisher.publish(channel: channel, message: envelope)
         }
     }
@@ -187,7 +193,7 @@ public final class RedisAdapter: PubSubAdapter {
         try checkPublishable(message)
         let publisher = publisher(for: message.topic)
         let reply = publisher.eventLoop.makePromise(of: RedisValue.self)
-        let outcome = RedisEnvelope.withEncoded(.direct, message, instance: instance, channel: configuration.nodeChannel(node)) { channel, envelope in
+        let outcome = RedisEnvelope.withEncoded(version: envelopeVersion, .direct, message, instance: instance, channel: configuration.nodeChannel(node)) { channel, envelope in
             publisher.publish(channel: channel, message: envelope, reply: reply)
         }
         switch outcome {
@@ -227,8 +233,31 @@ public final class RedisAdapter: PubSubAdapter {
     /// sizing and benchmarks.
     public static func envelopeSize(of message: PubSubMessage) -> Int {
         var buffer = ByteBufferAllocator().buffer(capacity: 256)
-        RedisEnvelope(kind: .broadcast, message: message, instance: 1).encode(into: &buffer)
+        RedisEnvelope(version: RedisEnvelope.latestVersion, kind: .broadcast, message: message, instance: 1).encode(into: &buffer)
         return buffer.readableBytes
+    }
+
+    // MARK: - Envelope version
+
+    /// The newest envelope version this node reads; its node reports it to
+    /// the others as `wire_version`.
+    public var wireVersion: Int { Int(RedisEnvelope.latestVersion) }
+
+    /// The core's word on the lowest envelope version that every live peer
+    /// reads (from their reports). From then on this node writes that
+    /// version, or its own newest if lower; before the first call it writes
+    /// version 1, which every node reads.
+    public func peersRead(wireVersion: Int) {
+        let version = UInt8(clamping: min(max(wireVersion, Int(RedisEnvelope.oldestVersion)), Int(RedisEnvelope.latestVersion)))
+        let previous = writtenVersion.exchange(version, ordering: .relaxed)
+        if previous != version {
+            logger.notice("redis pubsub: writing envelope version \(version) (was \(previous)), the lowest that the live nodes read")
+        }
+    }
+
+    /// The envelope version written now.
+    var envelopeVersion: UInt8 {
+        writtenVersion.load(ordering: .relaxed)
     }
 
     private func publisher(for topic: String) -> RedisPublisher {

@@ -13,7 +13,7 @@ enum RedisEnvelopeError: Error, Sendable, Hashable, CustomStringConvertible {
     var description: String {
         switch self {
         case .notAnEnvelope: return "not a Switchboard envelope"
-        case .unknownVersion(let version): return "unknown envelope version \(version) (this node reads version \(RedisEnvelope.version))"
+        case .unknownVersion(let version): return "unknown envelope version \(version) (this node reads versions \(RedisEnvelope.oldestVersion) to \(RedisEnvelope.latestVersion))"
         case .truncated(let field): return "envelope truncated at \(field)"
         case .invalid(let problem): return "malformed envelope: \(problem)"
         }

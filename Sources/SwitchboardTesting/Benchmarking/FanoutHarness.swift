@@ -72,10 +72,12 @@ public final class FanoutHarness {
         return bytes
     }
 
-    /// One broadcast frame with its WebSocket header, as the fastlane encodes it.
+    /// One broadcast as the sender serializes it, once for every loop and
+    /// node: the V2 message, no transport framing (each loop then frames a
+    /// copy of it for its WebSocket subscribers, which the fan-out benchmarks count).
     public static func encodeBroadcastFrame(topic: String, event: String, payload: Payload) throws -> ByteBuffer {
         let message = PubSubMessage(topic: topic, event: event, payload: payload, originNode: "bench")
-        return try BroadcastFrames.encode(message, version: .v2, allocator: ByteBufferAllocator())
+        return try BroadcastFrames.serialize(message, version: .v2, allocator: ByteBufferAllocator())
     }
 }
 

@@ -30,6 +30,53 @@ struct ClusterPlanningTests {
         #expect(NodeReport(json: try JSONValue(parsing: text)) == nil)
     }
 
+    @Test func anOldNodesReportWithoutAWireVersionReadsVersion1() throws {
+        // As the release before wire versions wrote it.
+        let old = #"{"node":"old","version":"0.9.0","connections":1,"channels":0,"topics":0,"state":"serving","accepting":true,"pubsub_state":"connected","uptime_seconds":1}"#
+        let report = try #require(NodeReport(json: try JSONValue(parsing: old)))
+        #expect(report.wireVersion == 1)
+        var new = Self.report("new", 1)
+        new.wireVersion = 2
+        #expect(new.json["wire_version"] == .int(2))
+        #expect(NodeReport(json: new.json)?.wireVersion == 2)
+        // A wire version that is there must be a positive integer.
+        guard case .object(var bad) = new.json else { Issue.record("a report is an object"); return }
+        bad["wire_version"] = .int(0)
+        #expect(NodeReport(json: .object(bad)) == nil)
+        bad["wire_version"] = .string("2")
+        #expect(NodeReport(json: .object(bad)) == nil)
+    }
+
+    @Test func theWireVersionWrittenIsTheLowestALivePeerReads() {
+        let view = ClusterView(interval: .seconds(1))
+        let start = ContinuousClock.now
+        func report(_ node: String, wire: Int) -> NodeReport {
+            var report = Self.report(node, 1)
+            report.wireVersion = wire
+            return report
+        }
+        // Alone: its own.
+        view.record(report("self", wire: 2), at: start)
+        #expect(view.lowestWireVersion(excluding: "self", at: start) == nil)
+        #expect(ClusterView.wireVersionToWrite(own: 2, lowestPeer: nil) == 2)
+        // A peer that reads only version 1 (an old node): version 1.
+        view.record(report("old", wire: 1), at: start)
+        view.record(report("new", wire: 2), at: start)
+        let mixed = view.lowestWireVersion(excluding: "self", at: start)
+        #expect(mixed == 1)
+        #expect(ClusterView.wireVersionToWrite(own: 2, lowestPeer: mixed) == 1)
+        // The old node gone (its report expired), all read version 2: version 2.
+        let later = start + .seconds(4)
+        view.record(report("new", wire: 2), at: later)
+        view.record(report("self", wire: 2), at: later)
+        let afterwards = later + .seconds(2)
+        let allNew = view.lowestWireVersion(excluding: "self", at: afterwards)
+        #expect(allNew == 2)
+        #expect(ClusterView.wireVersionToWrite(own: 2, lowestPeer: allNew) == 2)
+        // Never newer than its own.
+        #expect(ClusterView.wireVersionToWrite(own: 1, lowestPeer: 3) == 1)
+    }
+
     @Test func aNewNodeMakesTheOthersShedDownToTheMean() {
         let plan = RebalancePlan(nodes: [Self.report("a", 300), Self.report("b", 300), Self.report("c", 0)], tolerance: 0.1)
         #expect(plan.mean == 200)

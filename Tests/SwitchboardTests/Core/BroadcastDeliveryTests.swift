@@ -87,4 +87,50 @@ struct BroadcastDeliveryTests {
             #expect(try fixture.flushedTexts(channel).count == 1)
         }
     }
+
+    /// The base address of a buffer's readable bytes, to tell shared storage from copies.
+    private static func address(_ buffer: ByteBuffer) -> UInt {
+        buffer.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+    }
+
+    @Test func eachLoopFramesTheSerializedMessageOnceAndItsSubscribersShareThatFrame() throws {
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let loops = [EmbeddedEventLoop(), EmbeddedEventLoop()]
+        let dispatchers = loops.map { LoopDispatcher(eventLoop: $0) }
+        let pubsub = PubSub(adapter: LocalAdapter(nodeName: "test"), dispatchers: dispatchers, logger: logger)
+        let endpoint = SocketEndpoint(socket: AnonymousSocket(), router: ChannelRouter())
+        let channels = try zip(loops, dispatchers).map { loop, dispatcher in
+            try (0..<2).map { _ in
+                try FanoutHarness.joinedConnection(topic: "room:test", loop: loop, dispatcher: dispatcher, pubsub: pubsub, endpoint: endpoint, logger: logger).channel
+            }
+        }
+        let payloads: [(Payload, UInt8)] = [
+            (.json(["body": "hi"]), 0x81),
+            (.json(["body": .string(String(repeating: "x", count: 200))]), 0x81),
+            (.binary(ByteBuffer(bytes: [0, 1, 2, 254, 255])), 0x82),
+        ]
+        for (payload, opcode) in payloads {
+            try pubsub.localBroadcast(topic: "room:test", event: "msg", payload: payload)
+            loops.forEach { $0.run() }
+            var serialized = ByteBuffer()
+            _ = try V2Serializer().encodeServerFrame(.message(Message(topic: "room:test", event: "msg", payload: payload)), into: &serialized)
+            let length = serialized.readableBytes
+            let header: [UInt8] = length < 126 ? [opcode, UInt8(length)] : [opcode, 126, UInt8(length >> 8), UInt8(length & 0xFF)]
+            var addresses: [[UInt]] = []
+            for loopChannels in channels {
+                var loopAddresses: [UInt] = []
+                for channel in loopChannels {
+                    let frame = try #require(try channel.readOutbound(as: ByteBuffer.self))
+                    #expect(Array(frame.readableBytesView) == header + Array(serialized.readableBytesView))
+                    #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)
+                    loopAddresses.append(Self.address(frame))
+                }
+                addresses.append(loopAddresses)
+            }
+            // One frame per loop, shared by its subscribers; no two loops share one.
+            #expect(Set(addresses[0]).count == 1)
+            #expect(Set(addresses[1]).count == 1)
+            #expect(addresses[0][0] != addresses[1][0])
+        }
+    }
 }
