@@ -82,21 +82,18 @@ public final class SwitchboardServer: Service, Sendable {
             .childChannelOption(.writeBufferWaterMark, value: ChannelOptions.Types.WriteBufferWaterMark(
                 low: configuration.limits.maxOutboundBytes / 2, high: configuration.limits.maxOutboundBytes))
             .childChannelInitializer { channel in
-                let outcome = UpgradeOutcome()
-                let httpHandler = HTTPRequestHandler(runtime: runtime, upgrader: upgrader, outcome: outcome)
-                let boundHandler = NIOLoopBound(httpHandler, eventLoop: channel.eventLoop)
-                return channel.eventLoop.makeCompletedFuture {
+                channel.eventLoop.makeCompletedFuture {
+                    // An upgrade configuration without upgraders: it makes the
+                    // request decoder hand on the bytes that follow an upgrade
+                    // request instead of dropping them, and its handler leaves
+                    // after the first request. Upgrades, on any request of the
+                    // connection, are HTTPRequestHandler's.
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withServerUpgrade: (
-                            upgraders: [upgrader.makeUpgrader(outcome: outcome)],
-                            completionHandler: { context in
-                                context.pipeline.syncOperations.removeHandler(boundHandler.value, promise: nil)
-                            }
-                        ),
+                        withServerUpgrade: (upgraders: [], completionHandler: { _ in }),
                         withEncoderConfiguration: .init(),
                         withDecoderLimitConfiguration: decoderLimits
                     )
-                    try channel.pipeline.syncOperations.addHandler(httpHandler)
+                    try channel.pipeline.syncOperations.addHandler(HTTPRequestHandler(runtime: runtime, upgrader: upgrader))
                 }
             }
             .bind(host: configuration.host, port: configuration.port)
