@@ -12,6 +12,9 @@ final class ServerRuntime: Sendable {
     private let dispatcherByLoop: [ObjectIdentifier: LoopDispatcher]
     private let accepting = Atomic<Bool>(true)
     private let openConnections = Atomic<Int>(0)
+    /// The once-a-second publishing of each loop's batched counts, cancelled
+    /// at shutdown (the loops may outlive the server: a shared group).
+    private let countPublishers: Mutex<[RepeatedTask]>
     /// Shedding and draining state; see `ServerRuntime+Operations.swift`.
     let operations = Mutex<OperationsState>(OperationsState())
     /// Closes scheduled by a shed or drain that have not run yet.
@@ -38,12 +41,12 @@ final class ServerRuntime: Sendable {
         let dispatchers = eventLoops.enumerated().map { index, loop in
             LoopDispatcher(eventLoop: loop, metrics: metrics, countsBroadcasts: index == 0)
         }
-        for dispatcher in dispatchers {
-            // Fast-path counts reach the metrics in batches, once a second.
+        // Fast-path counts reach the metrics in batches, once a second.
+        self.countPublishers = Mutex(dispatchers.map { dispatcher in
             dispatcher.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
                 dispatcher.publishCounts()
             }
-        }
+        })
         self.dispatchers = dispatchers
         self.dispatcherByLoop = Dictionary(uniqueKeysWithValues: dispatchers.map { (ObjectIdentifier($0.eventLoop), $0) })
         self.pubsub = PubSub(adapter: adapter, dispatchers: dispatchers, logger: logger)
@@ -79,5 +82,12 @@ final class ServerRuntime: Sendable {
 
     func connectionClosed() {
         openConnections.subtract(1, ordering: .relaxed)
+    }
+
+    /// Cancels the loops' repeated count publishing (at shutdown).
+    func stopCountPublishers() {
+        for task in countPublishers.withLock({ tasks in defer { tasks = [] }; return tasks }) {
+            task.cancel()
+        }
     }
 }

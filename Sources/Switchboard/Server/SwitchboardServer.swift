@@ -15,7 +15,10 @@ import ServiceLifecycle
 public final class SwitchboardServer: Service, Sendable {
     public let configuration: ServerConfiguration
     private let endpoints: [SocketEndpoint]
-    private let group: MultiThreadedEventLoopGroup
+    private let group: any EventLoopGroup
+    /// The group the server made itself (``ServerConfiguration/eventLoopThreads``),
+    /// shut down when it stops; `nil` when it runs on a group it was given.
+    private let ownedGroup: MultiThreadedEventLoopGroup?
     private let runtime: ServerRuntime
     private let listener = NIOLockedValueBox<(any NIOCore.Channel)?>(nil)
     private let adminListener = NIOLockedValueBox<(any NIOCore.Channel)?>(nil)
@@ -25,10 +28,17 @@ public final class SwitchboardServer: Service, Sendable {
 
     /// - Parameters:
     ///   - adapter: carries broadcasts to other nodes; a ``LocalAdapter`` when `nil`.
+    ///   - eventLoopGroup: the event loops the listeners and connections run
+    ///     on; pass the same group to the PubSub adapter so the process has one.
+    ///     When `nil`: a group of ``ServerConfiguration/eventLoopThreads``
+    ///     threads if that is set, which the server shuts down when it stops;
+    ///     otherwise `MultiThreadedEventLoopGroup.singleton` (one loop per
+    ///     core). A group that was given is never shut down by the server.
     public init(
         configuration: ServerConfiguration,
         endpoints: [SocketEndpoint],
         adapter: (any PubSubAdapter)? = nil,
+        eventLoopGroup: (any EventLoopGroup)? = nil,
         logger: Logger = Logger(label: "switchboard")
     ) {
         let nodeName = adapter?.nodeName ?? configuration.nodeName ?? NodeName.generate()
@@ -37,7 +47,17 @@ public final class SwitchboardServer: Service, Sendable {
         self.configuration = configuration
         self.endpoints = endpoints
         self.logger = logger
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
+        if let eventLoopGroup {
+            self.group = eventLoopGroup
+            self.ownedGroup = nil
+        } else if let threads = configuration.eventLoopThreads {
+            let owned = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+            self.group = owned
+            self.ownedGroup = owned
+        } else {
+            self.group = MultiThreadedEventLoopGroup.singleton
+            self.ownedGroup = nil
+        }
         self.runtime = ServerRuntime(
             configuration: configuration,
             logger: logger,
@@ -204,7 +224,8 @@ public final class SwitchboardServer: Service, Sendable {
 
     /// Stops accepting, closes every socket with code 1012 so clients
     /// reconnect elsewhere, waits for them to go (at most the grace period),
-    /// and releases the event loops. Calling it again waits for the first call.
+    /// and releases the event loops if it made them. Calling it again waits
+    /// for the first call.
     public func shutdown() async {
         let task = shutdownTask.withLockedValue { task in
             if let task { return task }
@@ -235,9 +256,10 @@ public final class SwitchboardServer: Service, Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         runtime.stopPolicies()
+        runtime.stopCountPublishers()
         await runtime.stopCluster()
         await runtime.pubsub.shutdown()
-        try? await group.shutdownGracefully()
+        try? await ownedGroup?.shutdownGracefully()
         logger.notice("switchboard stopped")
     }
 }
