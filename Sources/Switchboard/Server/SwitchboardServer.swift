@@ -216,10 +216,7 @@ public final class SwitchboardServer: Service, Sendable {
         guard window > .zero, runtime.connectionCount > 0 else { return }
         runtime.beginShutdown()
         await runtime.drain(over: window)
-        let deadline = ContinuousClock.now + window + .seconds(1)
-        while runtime.connectionCount > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        await runtime.waitForNoConnections(timeout: window + .seconds(1))
     }
 
     /// Stops accepting, closes every socket with code 1012 so clients
@@ -251,10 +248,7 @@ public final class SwitchboardServer: Service, Sendable {
                 }
             }
         }
-        let deadline = ContinuousClock.now + configuration.shutdownGracePeriod
-        while runtime.connectionCount > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        await runtime.waitForNoConnections(timeout: configuration.shutdownGracePeriod)
         runtime.stopPolicies()
         runtime.stopCountPublishers()
         await runtime.stopCluster()
