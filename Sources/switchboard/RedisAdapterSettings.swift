@@ -1,14 +1,16 @@
 import Foundation
 import Logging
+import NIOCore
 import Switchboard
 import SwitchboardRedis
 
 /// Builds the PubSub adapter that `pubsub.adapter` names: `nil` for `local`
 /// (the server's default), a ``RedisAdapter`` for `redis`.
 extension ServeSettings {
-    func makePubSubAdapter(logger: Logger) throws(ServeSettingsError) -> (any PubSubAdapter)? {
+    /// A Redis adapter's connections run on `eventLoopGroup`, the server's.
+    func makePubSubAdapter(eventLoopGroup: any EventLoopGroup, logger: Logger) throws(ServeSettingsError) -> (any PubSubAdapter)? {
         guard pubsubAdapter == "redis" else { return nil }
-        return RedisAdapter(configuration: try redisAdapterConfiguration(), logger: logger)
+        return RedisAdapter(configuration: try redisAdapterConfiguration(), eventLoopGroup: eventLoopGroup, logger: logger)
     }
 
     /// The `pubsub.redis.*` settings as the adapter's configuration; the URL

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOPosix
 import ServiceLifecycle
 import Switchboard
 import SwitchboardRedis
@@ -84,11 +85,14 @@ struct ServeCommand: AsyncParsableCommand {
             Self.printError(TokenCommand.noKeyMessage)
             throw ExitCode.failure
         }
+        // One group of event loops (one per core) for the listener, the
+        // connections and the Redis adapter's connections.
+        let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
         let endpoint: SocketEndpoint
         let adapter: (any PubSubAdapter)?
         do {
             endpoint = try await settings.makeEndpoint(logger: logger)
-            adapter = try settings.makePubSubAdapter(logger: logger)
+            adapter = try settings.makePubSubAdapter(eventLoopGroup: eventLoopGroup, logger: logger)
         } catch {
             Self.printError(error.description)
             throw ExitCode.failure
@@ -109,6 +113,7 @@ struct ServeCommand: AsyncParsableCommand {
             configuration: serverConfiguration,
             endpoints: [endpoint],
             adapter: adapter,
+            eventLoopGroup: eventLoopGroup,
             logger: logger
         )
         let group = ServiceGroup(

@@ -15,8 +15,11 @@ public struct ServerConfiguration: Sendable {
     public var apiKey: String?
     /// Limits that protect the node from one connection.
     public var limits: Limits = Limits()
-    /// Event loop threads; defaults to one per core.
-    public var eventLoopThreads: Int = System.coreCount
+    /// Event loop threads of a group the server makes for itself (and shuts
+    /// down when it stops). `nil`, the default: the server runs on the group
+    /// it is given, or on `MultiThreadedEventLoopGroup.singleton`, one loop
+    /// per core, shared with the PubSub adapter and clients in the process.
+    public var eventLoopThreads: Int?
     /// How long a graceful shutdown waits for connections to close.
     public var shutdownGracePeriod: Duration = .seconds(10)
     /// On a graceful shutdown (SIGTERM in a `ServiceGroup`), the window over

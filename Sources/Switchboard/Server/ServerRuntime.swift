@@ -13,6 +13,11 @@ final class ServerRuntime: Sendable {
     private let dispatcherByLoop: [ObjectIdentifier: LoopDispatcher]
     private let accepting = Atomic<Bool>(true)
     private let openConnections = Atomic<Int>(0)
+    /// Tasks waiting for the last connection to close; see ``waitForNoConnections(timeout:)``.
+    private let idleWaiters = Mutex<IdleWaiters>(IdleWaiters())
+    /// The once-a-second publishing of each loop's batched counts, cancelled
+    /// at shutdown (the loops may outlive the server: a shared group).
+    private let countPublishers: Mutex<[RepeatedTask]>
     /// Shedding and draining state; see `ServerRuntime+Operations.swift`.
     let operations = Mutex<OperationsState>(OperationsState())
     /// Closes scheduled by a shed or drain that have not run yet.
@@ -40,12 +45,12 @@ final class ServerRuntime: Sendable {
         let dispatchers = eventLoops.enumerated().map { index, loop in
             LoopDispatcher(eventLoop: loop, metrics: metrics, countsBroadcasts: index == 0)
         }
-        for dispatcher in dispatchers {
-            // Fast-path counts reach the metrics in batches, once a second.
+        // Fast-path counts reach the metrics in batches, once a second.
+        self.countPublishers = Mutex(dispatchers.map { dispatcher in
             dispatcher.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
                 dispatcher.publishCounts()
             }
-        }
+        })
         self.dispatchers = dispatchers
         self.dispatcherByLoop = Dictionary(uniqueKeysWithValues: dispatchers.map { (ObjectIdentifier($0.eventLoop), $0) })
         self.pubsub = PubSub(adapter: adapter, dispatchers: dispatchers, logger: logger)
@@ -80,6 +85,73 @@ final class ServerRuntime: Sendable {
     }
 
     func connectionClosed() {
-        openConnections.subtract(1, ordering: .relaxed)
+        if openConnections.subtract(1, ordering: .relaxed).newValue == 0 {
+            for waiter in idleWaiters.withLock({ $0.removeAll() }) {
+                waiter.resume()
+            }
+        }
+    }
+
+    /// Waits until no connection is open, or at most `timeout`. True when
+    /// none is. Woken by the close of the last connection, not by polling.
+    @discardableResult
+    func waitForNoConnections(timeout: Duration) async -> Bool {
+        guard connectionCount > 0 else { return true }
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await self.lastConnectionClosed()
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            _ = await group.next()
+            group.cancelAll()
+            return self.connectionCount == 0
+        }
+    }
+
+    /// Returns once the connection count is zero, or when cancelled.
+    private func lastConnectionClosed() async {
+        let id = idleWaiters.withLock { $0.makeID() }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                // Checked under the lock `connectionClosed` takes after its
+                // decrement, so a close cannot slip between check and wait.
+                let now = idleWaiters.withLock { waiters -> Bool in
+                    if connectionCount == 0 || Task.isCancelled { return true }
+                    waiters.waiting[id] = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            idleWaiters.withLock { $0.waiting.removeValue(forKey: id) }?.resume()
+        }
+    }
+
+    /// Cancels the loops' repeated count publishing (at shutdown).
+    func stopCountPublishers() {
+        for task in countPublishers.withLock({ tasks in defer { tasks = [] }; return tasks }) {
+            task.cancel()
+        }
+    }
+}
+
+/// Continuations of ``ServerRuntime/waitForNoConnections(timeout:)`` calls.
+struct IdleWaiters {
+    private var nextID = 0
+    var waiting: [Int: CheckedContinuation<Void, Never>] = [:]
+
+    mutating func makeID() -> Int {
+        nextID += 1
+        return nextID
+    }
+
+    /// Every waiting continuation, leaving none.
+    mutating func removeAll() -> [CheckedContinuation<Void, Never>] {
+        defer { waiting = [:] }
+        return Array(waiting.values)
     }
 }

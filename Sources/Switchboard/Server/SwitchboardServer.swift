@@ -15,7 +15,10 @@ import ServiceLifecycle
 public final class SwitchboardServer: Service, Sendable {
     public let configuration: ServerConfiguration
     private let endpoints: [SocketEndpoint]
-    private let group: MultiThreadedEventLoopGroup
+    private let group: any EventLoopGroup
+    /// The group the server made itself (``ServerConfiguration/eventLoopThreads``),
+    /// shut down when it stops; `nil` when it runs on a group it was given.
+    private let ownedGroup: MultiThreadedEventLoopGroup?
     private let runtime: ServerRuntime
     private let listener = NIOLockedValueBox<(any NIOCore.Channel)?>(nil)
     private let adminListener = NIOLockedValueBox<(any NIOCore.Channel)?>(nil)
@@ -25,10 +28,17 @@ public final class SwitchboardServer: Service, Sendable {
 
     /// - Parameters:
     ///   - adapter: carries broadcasts to other nodes; a ``LocalAdapter`` when `nil`.
+    ///   - eventLoopGroup: the event loops the listeners and connections run
+    ///     on; pass the same group to the PubSub adapter so the process has one.
+    ///     When `nil`: a group of ``ServerConfiguration/eventLoopThreads``
+    ///     threads if that is set, which the server shuts down when it stops;
+    ///     otherwise `MultiThreadedEventLoopGroup.singleton` (one loop per
+    ///     core). A group that was given is never shut down by the server.
     public init(
         configuration: ServerConfiguration,
         endpoints: [SocketEndpoint],
         adapter: (any PubSubAdapter)? = nil,
+        eventLoopGroup: (any EventLoopGroup)? = nil,
         logger: Logger = Logger(label: "switchboard")
     ) {
         let nodeName = adapter?.nodeName ?? configuration.nodeName ?? NodeName.generate()
@@ -37,7 +47,17 @@ public final class SwitchboardServer: Service, Sendable {
         self.configuration = configuration
         self.endpoints = endpoints
         self.logger = logger
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
+        if let eventLoopGroup {
+            self.group = eventLoopGroup
+            self.ownedGroup = nil
+        } else if let threads = configuration.eventLoopThreads {
+            let owned = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+            self.group = owned
+            self.ownedGroup = owned
+        } else {
+            self.group = MultiThreadedEventLoopGroup.singleton
+            self.ownedGroup = nil
+        }
         self.runtime = ServerRuntime(
             configuration: configuration,
             logger: logger,
@@ -82,21 +102,18 @@ public final class SwitchboardServer: Service, Sendable {
             .childChannelOption(.writeBufferWaterMark, value: ChannelOptions.Types.WriteBufferWaterMark(
                 low: configuration.limits.maxOutboundBytes / 2, high: configuration.limits.maxOutboundBytes))
             .childChannelInitializer { channel in
-                let outcome = UpgradeOutcome()
-                let httpHandler = HTTPRequestHandler(runtime: runtime, upgrader: upgrader, outcome: outcome)
-                let boundHandler = NIOLoopBound(httpHandler, eventLoop: channel.eventLoop)
-                return channel.eventLoop.makeCompletedFuture {
+                channel.eventLoop.makeCompletedFuture {
+                    // An upgrade configuration without upgraders: it makes the
+                    // request decoder hand on the bytes that follow an upgrade
+                    // request instead of dropping them, and its handler leaves
+                    // after the first request. Upgrades, on any request of the
+                    // connection, are HTTPRequestHandler's.
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withServerUpgrade: (
-                            upgraders: [upgrader.makeUpgrader(outcome: outcome)],
-                            completionHandler: { context in
-                                context.pipeline.syncOperations.removeHandler(boundHandler.value, promise: nil)
-                            }
-                        ),
+                        withServerUpgrade: (upgraders: [], completionHandler: { _ in }),
                         withEncoderConfiguration: .init(),
                         withDecoderLimitConfiguration: decoderLimits
                     )
-                    try channel.pipeline.syncOperations.addHandler(httpHandler)
+                    try channel.pipeline.syncOperations.addHandler(HTTPRequestHandler(runtime: runtime, upgrader: upgrader))
                 }
             }
             .bind(host: configuration.host, port: configuration.port)
@@ -199,15 +216,13 @@ public final class SwitchboardServer: Service, Sendable {
         guard window > .zero, runtime.connectionCount > 0 else { return }
         runtime.beginShutdown()
         await runtime.drain(over: window)
-        let deadline = ContinuousClock.now + window + .seconds(1)
-        while runtime.connectionCount > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        await runtime.waitForNoConnections(timeout: window + .seconds(1))
     }
 
     /// Stops accepting, closes every socket with code 1012 so clients
     /// reconnect elsewhere, waits for them to go (at most the grace period),
-    /// and releases the event loops. Calling it again waits for the first call.
+    /// and releases the event loops if it made them. Calling it again waits
+    /// for the first call.
     public func shutdown() async {
         let task = shutdownTask.withLockedValue { task in
             if let task { return task }
@@ -233,14 +248,12 @@ public final class SwitchboardServer: Service, Sendable {
                 }
             }
         }
-        let deadline = ContinuousClock.now + configuration.shutdownGracePeriod
-        while runtime.connectionCount > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        await runtime.waitForNoConnections(timeout: configuration.shutdownGracePeriod)
         runtime.stopPolicies()
+        runtime.stopCountPublishers()
         await runtime.stopCluster()
         await runtime.pubsub.shutdown()
-        try? await group.shutdownGracefully()
+        try? await ownedGroup?.shutdownGracefully()
         logger.notice("switchboard stopped")
     }
 }

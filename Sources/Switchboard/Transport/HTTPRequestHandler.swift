@@ -3,8 +3,12 @@ import NIOCore
 import NIOHTTP1
 import NIOWebSocket
 
-/// Serves the plain HTTP requests of the public listener: health, readiness,
-/// the broadcast API, and the answers to refused WebSocket upgrades.
+/// Serves the plain HTTP requests of the public listener (health,
+/// readiness, the broadcast API, metrics, pages) and upgrades requests to a
+/// socket's WebSocket path, on any request of a keep-alive connection: the
+/// ``SocketUpgrader`` decides, and an accepted upgrade swaps the HTTP
+/// handlers for the WebSocket ones; a refused one is answered with its
+/// status and the connection closed.
 final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -14,17 +18,21 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let runtime: ServerRuntime
     private let upgrader: SocketUpgrader
-    private let outcome: UpgradeOutcome
     private var head: HTTPRequestHead?
     private var requestBody = RequestBodyCollector(limit: HTTPRequestHandler.maxBodySize)
     /// Closes a connection that takes longer than `limits.requestTimeout` to
     /// send a complete request (a slow-loris), or idles that long between requests.
     private var requestTimer: Scheduled<Void>?
+    /// Set once a complete request to a WebSocket path has arrived: HTTP is
+    /// over for this connection, which is upgraded or answered and closed.
+    private var upgrading = false
+    /// What arrives while upgrading (the bytes past the upgrade request that
+    /// the request decoder hands on as it leaves), for the WebSocket handlers.
+    private var pendingReads = CircularBuffer<NIOAny>()
 
-    init(runtime: ServerRuntime, upgrader: SocketUpgrader, outcome: UpgradeOutcome) {
+    init(runtime: ServerRuntime, upgrader: SocketUpgrader) {
         self.runtime = runtime
         self.upgrader = upgrader
-        self.outcome = outcome
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -36,17 +44,32 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         requestTimer = nil
     }
 
+    /// Leaving after an upgrade: what arrived meanwhile goes on to the
+    /// WebSocket handlers added behind this one.
+    func removeHandler(context: ChannelHandlerContext, removalToken: ChannelHandlerContext.RemovalToken) {
+        // Twice over: a read delivered here may re-enter and buffer more.
+        while !pendingReads.isEmpty {
+            while let data = pendingReads.popFirst() {
+                context.fireChannelRead(data)
+            }
+            context.fireChannelReadComplete()
+        }
+        context.leavePipeline(removalToken: removalToken)
+    }
+
     private func armRequestTimer(context: ChannelHandlerContext) {
         requestTimer?.cancel()
         let channel = context.channel
-        let outcome = self.outcome
         requestTimer = context.eventLoop.scheduleTask(in: TimeAmount(runtime.configuration.limits.requestTimeout)) {
-            // An upgrade being decided (the socket's connect may take a while) is not a slow request.
-            if !outcome.upgradeRequested { channel.close(promise: nil) }
+            channel.close(promise: nil)
         }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !upgrading else {
+            pendingReads.append(data)
+            return
+        }
         switch unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
@@ -56,22 +79,95 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let head else { return }
             self.head = nil
+            let (path, _) = QueryString.split(uri: head.uri)
+            if let endpoint = upgrader.endpoint(forPath: path) {
+                upgrade(context: context, head: head, endpoint: endpoint)
+                return
+            }
             armRequestTimer(context: context)
             route(context: context, head: head)
         }
     }
 
+    // MARK: - WebSocket upgrades
+
+    /// Asks the upgrader about a request to `endpoint`'s WebSocket path, then
+    /// upgrades, or answers the refusal (400 not a valid upgrade, 403, 429,
+    /// 503, 500) and closes.
+    private func upgrade(context: ChannelHandlerContext, head: HTTPRequestHead, endpoint: SocketEndpoint) {
+        upgrading = true
+        // Deciding may take a while (the socket's connect): not a slow request.
+        requestTimer?.cancel()
+        requestTimer = nil
+        upgrader.decide(channel: context.channel, head: head, endpoint: endpoint).assumeIsolated().whenSuccess { decision in
+            switch decision {
+            case .accept(let accepted, let responseHeaders):
+                let webSocket = self.upgrader.webSocketUpgrader(accepted: accepted, responseHeaders: responseHeaders)
+                self.performUpgrade(context: context, head: head, webSocket: webSocket)
+            case .refuse(let status):
+                self.runtime.metrics.socketConnect(Self.connectStatus(status))
+                self.respond(context: context, head: head, status: status, body: nil, close: true)
+            }
+        }
+    }
+
+    /// Switches the connection to WebSocket as NIO's `HTTPServerUpgradeHandler`
+    /// does: the HTTP handlers that read requests leave (reads are held here
+    /// meanwhile), the 101 goes out through the response encoder, which
+    /// leaves too, the WebSocket handlers are added behind this one, and this
+    /// one leaves last, handing on what it held.
+    private func performUpgrade(context: ChannelHandlerContext, head: HTTPRequestHead, webSocket: NIOWebSocketServerUpgrader) {
+        webSocket.buildUpgradeResponse(channel: context.channel, upgradeRequest: head, initialResponseHeaders: HTTPHeaders())
+            .assumeIsolated()
+            .flatMap { responseHeaders in
+                Self.removeInboundHTTPHandlers(context: context)
+                    .assumeIsolated()
+                    .flatMap {
+                        let response = HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: responseHeaders)
+                        return context.writeAndFlush(self.wrapOutboundOut(.head(response)))
+                    }
+                    .flatMap { Self.removeResponseEncoder(context: context) }
+                    .flatMap { webSocket.upgrade(context: context, upgradeRequest: head) }
+                    .nonisolated()
+            }
+            .whenComplete { result in
+                switch result {
+                case .success:
+                    context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+                case .failure(let error):
+                    self.runtime.logger.debug("WebSocket upgrade failed", metadata: ["error": "\(error)"])
+                    context.close(promise: nil)
+                }
+            }
+    }
+
+    /// Removes the HTTP handlers that read requests; the request decoder
+    /// hands on the bytes it holds past the upgrade request as it goes.
+    private static func removeInboundHTTPHandlers(context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+        let pipeline = context.pipeline.syncOperations
+        var removals: [EventLoopFuture<Void>] = []
+        func remove<Handler: RemovableChannelHandler>(_ type: Handler.Type) {
+            if let handler = try? pipeline.handler(type: type) {
+                removals.append(pipeline.removeHandler(handler))
+            }
+        }
+        remove(ByteToMessageHandler<HTTPRequestDecoder>.self)
+        remove(HTTPServerPipelineHandler.self)
+        remove(NIOHTTPResponseHeadersValidator.self)
+        remove(HTTPServerProtocolErrorHandler.self)
+        return .andAllSucceed(removals, on: context.eventLoop)
+    }
+
+    private static func removeResponseEncoder(context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+        let pipeline = context.pipeline.syncOperations
+        guard let encoder = try? pipeline.handler(type: HTTPResponseEncoder.self) else {
+            return context.eventLoop.makeSucceededVoidFuture()
+        }
+        return pipeline.removeHandler(encoder)
+    }
+
     private func route(context: ChannelHandlerContext, head: HTTPRequestHead) {
         let (path, _) = QueryString.split(uri: head.uri)
-        if upgrader.endpoint(forPath: path) != nil {
-            // A WebSocket request that was not upgraded: refused by connect
-            // (403), a bad method or vsn (400), or not an upgrade at all (400).
-            let status = outcome.rejection ?? .badRequest
-            outcome.rejection = nil
-            runtime.metrics.socketConnect(Self.connectStatus(status))
-            respond(context: context, head: head, status: status, body: nil, close: true)
-            return
-        }
         switch (head.method, path) {
         case (.GET, "/healthz"), (.HEAD, "/healthz"):
             respond(context: context, head: head, status: .ok, body: healthBody(status: "ok"))
@@ -218,7 +314,9 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         var headers = HTTPHeaders()
         headers.add(name: "content-length", value: "\(buffer.readableBytes)")
         if let contentType { headers.add(name: "content-type", value: contentType) }
-        let keepAlive = head.isKeepAlive && !close
+        // A request that asked for an upgrade (to a path that has none) ends
+        // the decoder's HTTP parsing: the connection cannot serve another.
+        let keepAlive = head.isKeepAlive && !close && head.headers["upgrade"].isEmpty
         headers.add(name: "connection", value: keepAlive ? "keep-alive" : "close")
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
         if head.method != .HEAD, buffer.readableBytes > 0 {
@@ -232,9 +330,6 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A failed upgrade attempt reports its error down the pipeline before
-        // the request reaches this handler; the request is answered then.
-        if error is NIOWebSocketUpgradeError { return }
         runtime.logger.debug("HTTP connection error", metadata: ["error": "\(error)"])
         context.close(promise: nil)
     }

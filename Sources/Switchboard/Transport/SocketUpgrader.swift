@@ -18,63 +18,54 @@ package struct AcceptedSocket: Sendable {
     }
 }
 
-/// What became of one connection's upgrade attempt. The WebSocket upgrader
-/// and the plain HTTP handler of the same connection share it, so a refused
-/// upgrade is answered with the right status (403 refused, 400 bad request).
-/// Only touched on the connection's event loop.
-final class UpgradeOutcome: @unchecked Sendable {
-    var accepted: AcceptedSocket?
-    var rejection: HTTPResponseStatus?
-    /// The client address holding a per-address connection slot for this
-    /// connection; the slot is given back when the connection closes.
-    var reservedAddress: String?
-    /// Set once a complete upgrade request has arrived: the request timeout
-    /// no longer applies (the connection is upgraded or refused and closed).
-    var upgradeRequested = false
+/// What becomes of a request to a socket's WebSocket path.
+enum UpgradeDecision: Sendable {
+    /// Upgrade, answering 101 with these extra headers (the agreed subprotocol).
+    case accept(AcceptedSocket, responseHeaders: HTTPHeaders)
+    /// Answer with this status and close: 400 (not a valid WebSocket
+    /// upgrade, a bad method or `vsn`), 403 (origin or `connect` refused),
+    /// 429 (too many connections from the address), 503 (draining or
+    /// guarded), 500 (`connect` threw).
+    case refuse(HTTPResponseStatus)
 }
 
-/// Decides WebSocket upgrades (path, method, origin, `vsn`, connections per
-/// address, the socket's `connect`) and sets up the WebSocket pipeline of
-/// accepted ones.
+/// Decides WebSocket upgrades (upgrade headers, method, origin, `vsn`,
+/// connections per address, the socket's `connect`) and sets up the
+/// WebSocket pipeline of accepted ones. ``HTTPRequestHandler`` asks it about
+/// every request to a WebSocket path, whichever request of the connection
+/// that is, and performs the upgrade it accepts.
 struct SocketUpgrader: Sendable {
     let endpoints: [SocketEndpoint]
     let runtime: ServerRuntime
     /// WebSocket connections per client address, for `limits.maxConnectionsPerAddress`.
     let connectionLimiter = ConnectionLimiter()
 
-    func makeUpgrader(outcome: UpgradeOutcome) -> NIOWebSocketServerUpgrader {
-        NIOWebSocketServerUpgrader(
-            maxFrameSize: runtime.configuration.limits.maxFrameSize,
-            automaticErrorHandling: true,
-            shouldUpgrade: { channel, head in
-                self.shouldUpgrade(channel: channel, head: head, outcome: outcome)
-            },
-            upgradePipelineHandler: { channel, _ in
-                self.upgraded(channel: channel, outcome: outcome)
-            }
-        )
-    }
-
     /// The endpoint serving a request path, if any.
     func endpoint(forPath path: Substring) -> SocketEndpoint? {
         endpoints.first { $0.websocketPath == path }
     }
 
-    private func shouldUpgrade(channel: any NIOCore.Channel, head: HTTPRequestHead, outcome: UpgradeOutcome) -> EventLoopFuture<HTTPHeaders?> {
+    /// Whether `head` is a WebSocket upgrade request as RFC 6455 has it
+    /// (`Upgrade: websocket`, one `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`),
+    /// the checks NIO's upgrader makes before it asks the application.
+    static func isWebSocketUpgrade(_ head: HTTPRequestHead) -> Bool {
+        let protocols = head.headers[canonicalForm: "upgrade"]
+        guard protocols.contains(where: { $0.lowercased() == "websocket" }) else { return false }
+        return head.headers["sec-websocket-key"].count == 1 && head.headers["sec-websocket-version"] == ["13"]
+    }
+
+    /// Decides the upgrade of `head`, a complete request to `endpoint`'s
+    /// WebSocket path. Never fails. A connection asks at most once: a
+    /// refusal closes it, an acceptance ends its HTTP.
+    func decide(channel: any NIOCore.Channel, head: HTTPRequestHead, endpoint: SocketEndpoint) -> EventLoopFuture<UpgradeDecision> {
         let eventLoop = channel.eventLoop
-        let (path, query) = QueryString.split(uri: head.uri)
-        guard let endpoint = endpoint(forPath: path) else {
-            return eventLoop.makeSucceededFuture(nil)
-        }
-        outcome.upgradeRequested = true
-        guard head.method == .GET else {
-            outcome.rejection = .badRequest
-            return eventLoop.makeSucceededFuture(nil)
+        guard Self.isWebSocketUpgrade(head), head.method == .GET else {
+            return eventLoop.makeSucceededFuture(.refuse(.badRequest))
         }
         if !runtime.isAcceptingSockets {
-            outcome.rejection = .serviceUnavailable
-            return eventLoop.makeSucceededFuture(nil)
+            return eventLoop.makeSucceededFuture(.refuse(.serviceUnavailable))
         }
+        let (path, query) = QueryString.split(uri: head.uri)
         let params = QueryString.parse(query)
         let offered = AuthTokenSubprotocol.offered(in: head.headers[canonicalForm: "sec-websocket-protocol"].map(String.init))
         let info = ConnectInfo(
@@ -84,43 +75,40 @@ struct SocketUpgrader: Sendable {
             authToken: AuthTokenSubprotocol.token(in: offered)
         )
         let logger = runtime.logger
-        if let refusal = admit(channel: channel, head: head, endpoint: endpoint, info: info, outcome: outcome) {
-            outcome.rejection = refusal
-            return eventLoop.makeSucceededFuture(nil)
+        if let refusal = admit(channel: channel, head: head, endpoint: endpoint, info: info) {
+            return eventLoop.makeSucceededFuture(.refuse(refusal))
         }
         guard let version = SerializerVersion(vsn: params["vsn"]) else {
-            outcome.rejection = .badRequest
-            return eventLoop.makeSucceededFuture(nil)
+            return eventLoop.makeSucceededFuture(.refuse(.badRequest))
         }
         let promise = eventLoop.makePromise(of: ConnectResult.self)
         promise.completeWithTask {
             try await endpoint.socket.connect(params: params, info: info)
         }
-        return promise.futureResult.map { result -> HTTPHeaders? in
+        return promise.futureResult.map { result -> UpgradeDecision in
             switch result {
             case .ok(let assigns):
-                outcome.accepted = AcceptedSocket(endpoint: endpoint, version: version, assigns: assigns,
-                                                  socketID: endpoint.socket.id(assigns: assigns))
+                let accepted = AcceptedSocket(endpoint: endpoint, version: version, assigns: assigns,
+                                              socketID: endpoint.socket.id(assigns: assigns))
                 var headers = HTTPHeaders()
                 if offered.contains(AuthTokenSubprotocol.phoenix) {
                     headers.add(name: "Sec-WebSocket-Protocol", value: AuthTokenSubprotocol.phoenix)
                 }
-                return headers
+                return .accept(accepted, responseHeaders: headers)
             case .error:
                 logger.info("socket connect refused", metadata: ["path": "\(path)", "peer": "\(info.peerAddress ?? "-")"])
-                outcome.rejection = .forbidden
-                return nil
+                return .refuse(.forbidden)
             }
-        }.flatMapErrorThrowing { error in
+        }.recover { error in
             logger.error("socket connect failed", metadata: ["path": "\(path)", "error": "\(error)"])
-            outcome.rejection = .internalServerError
-            return nil
+            return .refuse(.internalServerError)
         }
     }
 
     /// The origin check and the per-address connection limit: `nil` to go
-    /// on, or the status that refuses the request (logged here, once).
-    private func admit(channel: any NIOCore.Channel, head: HTTPRequestHead, endpoint: SocketEndpoint, info: ConnectInfo, outcome: UpgradeOutcome) -> HTTPResponseStatus? {
+    /// on, or the status that refuses the request (logged here, once). A
+    /// slot taken here is given back when the connection closes.
+    private func admit(channel: any NIOCore.Channel, head: HTTPRequestHead, endpoint: SocketEndpoint, info: ConnectInfo) -> HTTPResponseStatus? {
         let configuration = runtime.configuration
         let peer = channel.remoteAddress
         let origins = head.headers["origin"]
@@ -137,7 +125,7 @@ struct SocketUpgrader: Sendable {
             ])
             return .forbidden
         }
-        guard let limit = configuration.limits.maxConnectionsPerAddress, outcome.reservedAddress == nil,
+        guard let limit = configuration.limits.maxConnectionsPerAddress,
               let address = configuration.trustedProxies.clientAddress(peer: peer, forwardedFor: head.headers["x-forwarded-for"])
         else { return nil }
         guard connectionLimiter.reserve(address, limit: limit) else {
@@ -146,16 +134,24 @@ struct SocketUpgrader: Sendable {
             ])
             return .tooManyRequests
         }
-        outcome.reservedAddress = address
         let limiter = connectionLimiter
         channel.closeFuture.whenComplete { _ in limiter.release(address) }
         return nil
     }
 
-    private func upgraded(channel: any NIOCore.Channel, outcome: UpgradeOutcome) -> EventLoopFuture<Void> {
-        guard let accepted = outcome.accepted else {
-            return channel.eventLoop.makeFailedFuture(ChannelError.inappropriateOperationForState)
-        }
+    /// The WebSocket upgrader that performs the accepted upgrade: it checks
+    /// the key, answers 101 with `responseHeaders`, adds the frame codec and
+    /// then the connection's handlers (``upgraded(channel:accepted:)``).
+    func webSocketUpgrader(accepted: AcceptedSocket, responseHeaders: HTTPHeaders) -> NIOWebSocketServerUpgrader {
+        NIOWebSocketServerUpgrader(
+            maxFrameSize: runtime.configuration.limits.maxFrameSize,
+            automaticErrorHandling: true,
+            shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(responseHeaders) },
+            upgradePipelineHandler: { channel, _ in self.upgraded(channel: channel, accepted: accepted) }
+        )
+    }
+
+    private func upgraded(channel: any NIOCore.Channel, accepted: AcceptedSocket) -> EventLoopFuture<Void> {
         let limits = runtime.configuration.limits
         let dispatcher = runtime.dispatcher(for: channel.eventLoop)
         var logger = runtime.logger
