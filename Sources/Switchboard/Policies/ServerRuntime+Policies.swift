@@ -41,12 +41,12 @@ extension ServerRuntime {
     /// Closes this loop's connections past their age limit. On `dispatcher`'s loop.
     private func shedConnectionsOlderThan(_ limit: ConnectionAgeLimit, on dispatcher: LoopDispatcher) {
         let now = NIODeadline.now()
-        for (id, connection) in dispatcher.connections where connection.isOpen {
+        for (id, connection) in dispatcher.connections.all where connection.isOpen {
             let seed = UInt64(UInt(bitPattern: id.hashValue)) ^ connection.openedAt.uptimeNanoseconds
             guard limit.deadline(openedAt: connection.openedAt, seed: seed) <= now else { continue }
             shedConnections.add(1, ordering: .relaxed)
             metrics.shed("max_age")
-            connection.close(code: CloseCode.serviceRestart, reason: "connection age limit")
+            connection.close(.serviceRestart(detail: "connection age limit"))
         }
     }
 

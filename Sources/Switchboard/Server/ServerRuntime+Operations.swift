@@ -8,7 +8,7 @@ extension ServerRuntime {
         var all: [SocketConnection] = []
         for dispatcher in dispatchers {
             let connections = try? await dispatcher.eventLoop.submit {
-                dispatcher.connections.values.filter(\.isOpen)
+                dispatcher.connections.all.values.filter(\.isOpen)
             }.get()
             all += connections ?? []
         }
@@ -20,7 +20,7 @@ extension ServerRuntime {
         var total = 0
         for dispatcher in dispatchers {
             total += (try? await dispatcher.eventLoop.submit {
-                dispatcher.channelCount
+                dispatcher.connections.channelCount
             }.get()) ?? 0
         }
         return total
@@ -39,10 +39,10 @@ extension ServerRuntime {
             connection.eventLoop.scheduleTask(in: TimeAmount(step * index)) {
                 self.pendingSheds.subtract(1, ordering: .relaxed)
                 if let drainEpoch, self.operations.withLock({ $0.drainEpoch }) != drainEpoch { return }
-                guard connection.isOpen, connection.channel.isActive else { return }
+                guard connection.isOpen, connection.transport.isActive else { return }
                 self.shedConnections.add(1, ordering: .relaxed)
                 self.metrics.shed(metricReason)
-                connection.close(code: CloseCode.serviceRestart, reason: reason)
+                connection.close(.serviceRestart(detail: reason))
             }
         }
         if count > 0 {
@@ -73,10 +73,10 @@ extension ServerRuntime {
             guard self.operations.withLock({ $0.drainEpoch }) == epoch else { return }
             for dispatcher in self.dispatchers {
                 dispatcher.eventLoop.execute {
-                    for connection in dispatcher.connections.values where connection.isOpen {
+                    for connection in dispatcher.connections.all.values where connection.isOpen {
                         self.shedConnections.add(1, ordering: .relaxed)
                         self.metrics.shed(metricReason)
-                        connection.close(code: CloseCode.serviceRestart, reason: "node draining")
+                        connection.close(.serviceRestart(detail: "node draining"))
                     }
                 }
             }
@@ -114,8 +114,8 @@ extension ServerRuntime {
         for dispatcher in dispatchers {
             closed += (try? await dispatcher.eventLoop.submit {
                 var count = 0
-                for connection in dispatcher.connections.values where connection.isOpen && connection.socketID == socketID {
-                    connection.close(code: CloseCode.goingAway, reason: "disconnected")
+                for connection in dispatcher.connections.all.values where connection.isOpen && connection.socketID == socketID {
+                    connection.close(.disconnected)
                     count += 1
                 }
                 return count

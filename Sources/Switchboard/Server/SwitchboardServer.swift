@@ -243,8 +243,8 @@ public final class SwitchboardServer: Service, Sendable {
         }
         for dispatcher in runtime.dispatchers {
             dispatcher.eventLoop.execute {
-                for connection in dispatcher.connections.values {
-                    connection.close(code: CloseCode.serviceRestart, reason: "server shutting down")
+                for connection in dispatcher.connections.all.values {
+                    connection.close(.serviceRestart(detail: "server shutting down"))
                 }
             }
         }

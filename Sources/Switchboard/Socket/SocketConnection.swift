@@ -1,11 +1,11 @@
 import Logging
 import NIOCore
-import NIOWebSocket
 import CSwitchboardShims
 
-/// The server side of one WebSocket connection (Phoenix's socket process):
-/// routes frames to channel instances, answers heartbeats, enforces the
-/// channel limit and writes frames out.
+/// The server side of one client connection (Phoenix's socket process):
+/// routes messages to channel instances, answers heartbeats, enforces the
+/// channel limit, and writes encoded messages through its
+/// ``SocketTransport``, which it never looks behind.
 ///
 /// Its mutable state belongs to the connection's event loop; the methods that
 /// may be called from elsewhere (`send`, `completeJoin`, `remove`) hop there.
@@ -13,25 +13,25 @@ package final class SocketConnection: @unchecked Sendable {
     // The fields a fan-out touches for every delivery come first, so that
     // they share the object's first cache lines (Swift keeps declaration order).
 
-    /// Set while the connection waits in the dispatcher's flush list.
+    /// Set while the connection waits in the flush list of its loop.
     var flushPending = false
     private(set) var isOpen = true
-    /// Broadcast frames held for the dispatcher's batched flush (see
+    /// Broadcast messages held for the batched flush (see
     /// ``writeBroadcast(_:now:)``).
     private var heldFrame: ByteBuffer?
-    /// Where raw, already framed bytes are written: the context of the
-    /// ``FramedWriter`` at the head of the pipeline, below the WebSocket encoder.
-    var writerContext: ChannelHandlerContext? {
-        didSet { writePath = WritePathAddresses(writerContext) }
-    }
-    /// The objects a write touches, for ``prefetch(aheadOf:count:_:)``.
-    private var writePath = WritePathAddresses(nil)
+    /// Where encoded messages go.
+    let transport: any SocketTransport
+    /// The objects a write touches, for ``prefetch(aheadOf:count:_:)``; kept
+    /// up to date by the transport.
+    package var writePath = WritePathAddresses.none
     let version: SerializerVersion
+    /// The transport's framing (copied here: the fan-out reads it for every delivery).
+    let framing: MessageFraming
     let dispatcher: LoopDispatcher
     private var moreHeldFrames: [ByteBuffer] = []
 
-    let channel: any NIOCore.Channel
     let eventLoop: any EventLoop
+    let allocator: ByteBufferAllocator
     let serializer: any Serializer
     let router: ChannelRouter
     let assigns: Assigns
@@ -42,22 +42,26 @@ package final class SocketConnection: @unchecked Sendable {
     /// Where this socket's channel handlers run: its event loop, unless the
     /// server is configured to run them on the global concurrent pool.
     let taskExecutor: (any TaskExecutor)?
-    /// When the WebSocket was accepted (for ``ConnectionAgeLimit``).
+    /// When the socket was accepted (for ``ConnectionAgeLimit``).
     let openedAt = NIODeadline.now()
 
     private var instances: [String: ChannelInstance] = [:]
 
     package init(
-        channel: any NIOCore.Channel,
+        transport: any SocketTransport,
+        eventLoop: any EventLoop,
         accepted: AcceptedSocket,
         pubsub: PubSub,
         dispatcher: LoopDispatcher,
         limits: ServerConfiguration.Limits,
         logger: Logger,
+        allocator: ByteBufferAllocator = ByteBufferAllocator(),
         taskExecutor: (any TaskExecutor)? = nil
     ) {
-        self.channel = channel
-        self.eventLoop = channel.eventLoop
+        self.transport = transport
+        self.framing = transport.framing
+        self.eventLoop = eventLoop
+        self.allocator = allocator
         self.version = accepted.version
         self.serializer = accepted.version.serializer
         self.router = accepted.endpoint.router
@@ -135,7 +139,7 @@ package final class SocketConnection: @unchecked Sendable {
             return
         }
         if let previous = instances.removeValue(forKey: message.topic) {
-            dispatcher.channelCount -= 1
+            dispatcher.connections.channelCount -= 1
             // Phoenix closes the old instance and joins anew.
             dispatcher.unsubscribe(topic: previous.topic, id: previous.id)
             write(.message(Message(joinRef: previous.joinRef, ref: previous.joinRef, topic: previous.topic,
@@ -149,7 +153,7 @@ package final class SocketConnection: @unchecked Sendable {
         }
         let instance = ChannelInstance(topic: message.topic, joinRef: message.joinRef, channel: route.factory(), connection: self)
         instances[message.topic] = instance
-        dispatcher.channelCount += 1
+        dispatcher.connections.channelCount += 1
         instance.enqueueFromRead(.join(payload: payload, ref: message.ref))
     }
 
@@ -177,7 +181,7 @@ package final class SocketConnection: @unchecked Sendable {
             self.dispatcher.unsubscribe(topic: instance.topic, id: instance.id)
             guard self.instances[instance.topic] === instance else { return }
             self.instances[instance.topic] = nil
-            self.dispatcher.channelCount -= 1
+            self.dispatcher.connections.channelCount -= 1
             for frame in frames {
                 self.write(frame)
             }
@@ -191,7 +195,7 @@ package final class SocketConnection: @unchecked Sendable {
         isOpen = false
         let ended = instances.values
         instances.removeAll()
-        dispatcher.channelCount -= ended.count
+        dispatcher.connections.channelCount -= ended.count
         for instance in ended {
             dispatcher.unsubscribe(topic: instance.topic, id: instance.id)
             instance.enqueue(.terminate(.socketClosed))
@@ -200,7 +204,7 @@ package final class SocketConnection: @unchecked Sendable {
 
     // MARK: - Outbound
 
-    /// Encodes and writes a frame from any thread.
+    /// Encodes and writes a message from any thread.
     func send(_ frame: OutboundFrame) {
         guard let bytes = encode(frame) else { return }
         if eventLoop.inEventLoop {
@@ -211,46 +215,47 @@ package final class SocketConnection: @unchecked Sendable {
         }
     }
 
-    /// Encodes and writes a frame. Runs on the event loop.
+    /// Encodes and writes a message. Runs on the event loop.
     func write(_ frame: OutboundFrame) {
         guard let bytes = encode(frame) else { return }
         writeFramed(bytes)
     }
 
-    /// Writes bytes that already carry their WebSocket header; the flush comes
-    /// once per event loop step for all frames written in it.
+    /// Writes a message already wrapped in the transport's framing; the
+    /// flush comes once per event loop step for all messages written in it.
     func writeFramed(_ bytes: ByteBuffer) {
         eventLoop.assertInEventLoop()
-        guard isOpen, let writerContext else { return }
+        guard isOpen else { return }
         dispatcher.counts.framesOut &+= 1
-        // Held broadcasts first: frames leave in the order they were written.
-        writeHeldFrames(to: writerContext)
-        writerContext.write(NIOAny(bytes), promise: nil)
-        dispatcher.scheduleFlush(self)
+        // Held broadcasts first: messages leave in the order they were written.
+        writeHeldFrames()
+        transport.write(bytes)
+        dispatcher.flusher.scheduleFlush(self)
     }
 
-    /// Writes a broadcast frame (WebSocket header included): written and
-    /// flushed `now`, or held for the dispatcher's flush, which at saturation
-    /// may wait a few milliseconds for more (``BroadcastFlushPacing``).
+    /// Writes a broadcast message (already in the transport's framing):
+    /// written and flushed `now`, or held for the batched flush, which at
+    /// saturation may wait a few milliseconds for more (``BroadcastFlushPacing``).
     func writeBroadcast(_ bytes: ByteBuffer, now: Bool) {
-        guard isOpen, let writerContext else { return }
+        guard isOpen else { return }
         dispatcher.counts.framesOut &+= 1
         if now {
             // At light load nothing is held, unless this delivery runs inside
-            // the dispatcher's own flush (re-entered from a write's callbacks):
-            // frames held earlier must still go first.
-            writeHeldFrames(to: writerContext)
-            writerContext.writeAndFlush(NIOAny(bytes), promise: nil)
+            // the loop's own flush (re-entered from a write's callbacks):
+            // messages held earlier must still go first.
+            writeHeldFrames()
+            transport.write(bytes)
+            transport.flush()
         } else {
             holdBroadcastFrame(bytes)
-            dispatcher.scheduleBroadcastFlush(self)
+            dispatcher.flusher.scheduleBroadcastFlush(self)
         }
     }
 
-    /// Holds a broadcast frame until the flush rather than writing it now: a
-    /// fan-out visits thousands of connections, and writing at delivery, then
-    /// flushing in a second pass, would bring each connection's objects into
-    /// the CPU cache twice.
+    /// Holds a broadcast message until the flush rather than writing it now:
+    /// a fan-out visits thousands of connections, and writing at delivery,
+    /// then flushing in a second pass, would bring each connection's objects
+    /// into the CPU cache twice.
     private func holdBroadcastFrame(_ bytes: ByteBuffer) {
         if heldFrame == nil {
             heldFrame = bytes
@@ -259,69 +264,52 @@ package final class SocketConnection: @unchecked Sendable {
         }
     }
 
-    private func writeHeldFrames(to writerContext: ChannelHandlerContext) {
+    private func writeHeldFrames() {
         guard let first = heldFrame else { return }
         heldFrame = nil
-        writerContext.write(NIOAny(first), promise: nil)
+        transport.write(first)
         guard !moreHeldFrames.isEmpty else { return }
         for frame in moreHeldFrames {
-            writerContext.write(NIOAny(frame), promise: nil)
+            transport.write(frame)
         }
         moreHeldFrames = []
     }
 
-    /// Called by the dispatcher's batched flush: writes the held broadcast
-    /// frames, then flushes.
+    /// Called by the loop's batched flush: writes the held broadcast
+    /// messages, then flushes.
     func flush() {
-        guard let writerContext else {
-            heldFrame = nil
-            moreHeldFrames = []
-            return
-        }
-        writeHeldFrames(to: writerContext)
-        writerContext.flush()
+        writeHeldFrames()
+        transport.flush()
     }
 
     private func encode(_ frame: OutboundFrame) -> ByteBuffer? {
         do {
-            return try WebSocketFraming.frame(allocator: channel.allocator) { buffer throws(ProtocolError) in
-                try serializer.encodeServerFrame(frame, into: &buffer)
-            }
+            return try framing.encode(frame, serializer, allocator)
         } catch {
-            logger.warning("cannot encode frame", metadata: ["error": "\(error)"])
+            logger.warning("cannot encode message", metadata: ["error": "\(error)"])
             return nil
         }
     }
 
     /// The client stopped reading and the outbound queue passed its limit:
-    /// stop writing, say why, and drop the connection shortly after even if
-    /// the close frame cannot get through the full queue.
+    /// stop writing, say why, and end the socket.
     func outboundOverflowed() {
         eventLoop.assertInEventLoop()
         guard isOpen else { return }
         logger.warning("closing connection: client too slow, outbound queue over limit",
                        metadata: ["limit": "\(limits.maxOutboundBytes)"])
-        dispatcher.countSlowConsumerClose()
-        close(code: CloseCode.slowConsumer, reason: "too slow")
-        let channel = self.channel
-        eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+        dispatcher.connections.slowConsumerCloses += 1
+        close(.slowConsumer)
         closed()
     }
 
-    /// Closes the connection with a WebSocket close code.
-    func close(code: WebSocketErrorCode, reason: String) {
+    /// Ends the connection, telling the client why; broadcasts already
+    /// delivered go out first.
+    func close(_ reason: DisconnectReason) {
         onEventLoop {
-            guard self.channel.isActive else { return }
-            // Broadcasts already delivered go out before the close frame.
-            if let writerContext = self.writerContext {
-                self.writeHeldFrames(to: writerContext)
-            }
-            var data = self.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
-            data.write(webSocketErrorCode: code)
-            data.writeString(reason)
-            let frame = WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
-            let channel = self.channel
-            channel.writeAndFlush(frame).whenComplete { _ in channel.close(promise: nil) }
+            guard self.transport.isActive else { return }
+            self.writeHeldFrames()
+            self.transport.close(reason)
         }
     }
 

@@ -5,7 +5,7 @@ import Switchboard
 
 /// Drives the broadcast fastlane without sockets, for micro-benchmarks:
 /// `subscribers` joined connections on one embedded event loop, each behind
-/// the real ``FramedWriter``. Not for production use.
+/// the real ``WebSocketTransport``. Not for production use.
 @_spi(Benchmarks)
 public final class FanoutHarness {
     /// A channel that accepts every join and does nothing else.
@@ -33,19 +33,21 @@ public final class FanoutHarness {
         self.pubsub = pubsub
     }
 
-    /// A V2 connection on an embedded channel, behind the real ``FramedWriter``,
+    /// A V2 connection on an embedded channel, behind the real ``WebSocketTransport``,
     /// joined to `topic` by a channel that intercepts nothing (the fastlane).
     package static func joinedConnection(
         topic: String, loop: EmbeddedEventLoop, dispatcher: LoopDispatcher, pubsub: PubSub, endpoint: SocketEndpoint, logger: Logger
     ) throws -> (channel: EmbeddedChannel, connection: SocketConnection) {
         let channel = EmbeddedChannel(loop: loop)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let transport = WebSocketTransport()
         let connection = SocketConnection(
-            channel: channel,
+            transport: transport, eventLoop: loop,
             accepted: AcceptedSocket(endpoint: endpoint, version: .v2, assigns: [:], socketID: nil),
             pubsub: pubsub, dispatcher: dispatcher, limits: ServerConfiguration.Limits(), logger: logger
         )
-        try channel.pipeline.syncOperations.addHandler(FramedWriter(connection: connection))
+        transport.connection = connection
+        try channel.pipeline.syncOperations.addHandler(transport)
         let instance = ChannelInstance(topic: topic, joinRef: "1", channel: SilentChannel(), connection: connection)
         dispatcher.subscribe(topic: topic, .channel(instance))
         return (channel, connection)

@@ -22,13 +22,13 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        connection.dispatcher.register(connection)
+        connection.dispatcher.connections.register(connection)
         runtime.connectionOpened()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         connection.closed()
-        connection.dispatcher.unregister(connection)
+        connection.dispatcher.connections.unregister(connection)
         runtime.connectionClosed()
         context.fireChannelInactive()
     }
@@ -40,7 +40,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
             if rateLimiter?.admit() == false {
                 rateLimited = true
                 connection.logger.notice("closing connection: message rate limit exceeded")
-                connection.close(code: CloseCode.policyViolation, reason: "message rate limit exceeded")
+                connection.close(.rateLimited)
                 return
             }
         }
@@ -52,7 +52,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
                 connection.receive(message)
             } catch {
                 connection.logger.notice("closing connection: malformed frame", metadata: ["error": "\(error)"])
-                connection.close(code: CloseCode.protocolError, reason: "malformed message")
+                connection.close(.malformedMessage)
             }
         case .ping:
             let pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
@@ -73,7 +73,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
             connection.logger.info("closing connection: heartbeat timeout")
-            connection.close(code: CloseCode.heartbeatTimeout, reason: "heartbeat timeout")
+            connection.close(.heartbeatTimeout)
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -85,13 +85,13 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
             connection.logger.notice("closing connection: WebSocket protocol error", metadata: ["error": "\(error)"])
             return
         }
-        let code: WebSocketErrorCode
+        let reason: DisconnectReason
         if let error = error as? NIOWebSocketFrameAggregator.Error, error == .accumulatedFrameSizeIsTooLarge || error == .tooManyFragments {
-            code = CloseCode.messageTooLarge
+            reason = .messageTooLarge
         } else {
-            code = CloseCode.protocolError
+            reason = .protocolError(detail: "")
         }
         connection.logger.notice("closing connection", metadata: ["error": "\(error)"])
-        connection.close(code: code, reason: "")
+        connection.close(reason)
     }
 }

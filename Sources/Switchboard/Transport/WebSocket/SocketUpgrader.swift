@@ -157,14 +157,16 @@ struct SocketUpgrader: Sendable {
         var logger = runtime.logger
         logger[metadataKey: "peer"] = "\(channel.remoteAddress.map(Self.describe) ?? "-")"
         runtime.metrics.socketConnect("ok")
+        let transport = WebSocketTransport()
         let connection = SocketConnection(
-            channel: channel, accepted: accepted, pubsub: runtime.pubsub,
-            dispatcher: dispatcher, limits: limits, logger: logger,
+            transport: transport, eventLoop: channel.eventLoop, accepted: accepted, pubsub: runtime.pubsub,
+            dispatcher: dispatcher, limits: limits, logger: logger, allocator: channel.allocator,
             taskExecutor: runtime.configuration.handlerExecution == .eventLoop ? dispatcher.taskExecutor : nil
         )
+        transport.connection = connection
         return channel.eventLoop.makeCompletedFuture {
             let pipeline = channel.pipeline.syncOperations
-            try pipeline.addHandler(FramedWriter(connection: connection), position: .first)
+            try pipeline.addHandler(transport, position: .first)
             try pipeline.addHandler(IdleStateHandler(readTimeout: TimeAmount(limits.heartbeatTimeout)))
             try pipeline.addHandler(NIOWebSocketFrameAggregator(
                 minNonFinalFragmentSize: 0,

@@ -21,3 +21,19 @@ public enum CloseCode {
     /// ``ServerConfiguration/Limits/maxOutboundBytes``.
     public static let slowConsumer = WebSocketErrorCode(codeNumber: 4008)
 }
+
+extension CloseCode {
+    /// The close code and reason text that tell a WebSocket client `reason`.
+    static func closing(for reason: DisconnectReason) -> (code: WebSocketErrorCode, text: String) {
+        switch reason {
+        case .serviceRestart(let detail): (serviceRestart, detail)
+        case .disconnected: (goingAway, "disconnected")
+        case .heartbeatTimeout: (heartbeatTimeout, "heartbeat timeout")
+        case .slowConsumer: (slowConsumer, "too slow")
+        case .rateLimited: (policyViolation, "message rate limit exceeded")
+        case .malformedMessage: (protocolError, "malformed message")
+        case .protocolError(let detail): (protocolError, detail)
+        case .messageTooLarge: (messageTooLarge, "")
+        }
+    }
+}

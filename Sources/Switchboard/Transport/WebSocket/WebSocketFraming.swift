@@ -59,3 +59,16 @@ enum WebSocketFraming {
         return buffer
     }
 }
+
+extension MessageFraming {
+    /// A WebSocket text or binary frame around the message.
+    package static let webSocket = MessageFraming(
+        id: 1,
+        wrap: { serialized, kind, allocator in WebSocketFraming.frame(serialized, kind: kind, allocator: allocator) },
+        encode: { frame, serializer, allocator throws(ProtocolError) in
+            try WebSocketFraming.frame(allocator: allocator) { buffer throws(ProtocolError) in
+                try serializer.encodeServerFrame(frame, into: &buffer)
+            }
+        }
+    )
+}
