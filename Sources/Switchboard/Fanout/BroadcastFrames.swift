@@ -42,6 +42,9 @@ package struct BroadcastFrames {
     }
 
     private func encode(for connection: SocketConnection) -> ByteBuffer? {
+        if connection.version == .v2, let wrapped = message.wrapped, wrapped.framing == connection.framing.id {
+            return wrapped.bytes
+        }
         if connection.version == .v2, let encoded = message.encoded {
             return connection.framing.wrap(encoded, message.encodedKind, connection.allocator)
         }

@@ -11,6 +11,9 @@ public final class PubSub: Sendable {
     private let activations = NIOLockedValueBox(Activations())
     private let allocator = ByteBufferAllocator()
     private let logger: Logger
+    /// The framing of this node's transports, if they share one: local
+    /// broadcasts are serialized straight into it (see ``makeMessage(topic:event:payload:)``).
+    private let localFraming: MessageFraming?
     /// Receives the cluster topic's messages while this node is in the cluster.
     private let clusterHandler = Mutex<(@Sendable (PubSubMessage) -> Void)?>(nil)
 
@@ -33,8 +36,9 @@ public final class PubSub: Sendable {
         var ready: Task<Void, Never>
     }
 
-    package init(adapter: any PubSubAdapter, dispatchers: [LoopDispatcher], logger: Logger) {
+    package init(adapter: any PubSubAdapter, dispatchers: [LoopDispatcher], logger: Logger, localFraming: MessageFraming? = nil) {
         self.adapter = adapter
+        self.localFraming = localFraming
         self.dispatchers = dispatchers
         self.logger = logger
     }
@@ -104,9 +108,18 @@ public final class PubSub: Sendable {
         }
     }
 
+    /// Serializes the message once. With a ``localFraming`` it is serialized
+    /// straight into that framing, and ``PubSubMessage/encoded`` is the same
+    /// storage without the framing.
     private func makeMessage(topic: String, event: String, payload: Payload) throws(ProtocolError) -> PubSubMessage {
         var message = PubSubMessage(topic: topic, event: event, payload: payload, originNode: nodeName)
-        message.encoded = try BroadcastFrames.serialize(message, version: .v2, allocator: allocator)
+        if let localFraming {
+            let wrapped = try localFraming.encode(BroadcastFrames.outbound(message), V2Serializer(), allocator)
+            message.wrapped = (localFraming.id, wrapped)
+            message.encoded = localFraming.unwrap(wrapped)
+        } else {
+            message.encoded = try BroadcastFrames.serialize(message, version: .v2, allocator: allocator)
+        }
         return message
     }
 
@@ -116,7 +129,10 @@ public final class PubSub: Sendable {
     /// per subscriber, and one reference count shared by loops on different
     /// cores would bounce between their caches.
     func dispatchLocally(_ message: PubSubMessage) {
-        for dispatcher in dispatchers {
+        var unwrapped = message
+        unwrapped.wrapped = nil
+        for (index, dispatcher) in dispatchers.enumerated() {
+            let message = index == 0 ? message : unwrapped
             if dispatcher.eventLoop.inEventLoop {
                 dispatcher.deliver(message)
             } else {

@@ -20,6 +20,11 @@ public struct PubSubMessage: Sendable {
     /// payload, the kind 2 binary broadcast for a binary one
     /// (``encodedKind``). No transport framing.
     public var encoded: ByteBuffer?
+    /// The sender's own wrapping of ``encoded`` in this node's transport
+    /// framing, sharing its storage: the first event loop writes it as it
+    /// is, so a local broadcast costs one encoding and no copy there. Never
+    /// leaves the node, and only one loop gets it (``PubSub/dispatchLocally(_:)``).
+    var wrapped: (framing: UInt8, bytes: ByteBuffer)?
 
     public init(topic: String, event: String, payload: Payload, originNode: String, encoded: ByteBuffer? = nil) {
         self.topic = topic

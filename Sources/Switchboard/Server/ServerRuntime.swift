@@ -53,7 +53,9 @@ final class ServerRuntime: Sendable {
         })
         self.dispatchers = dispatchers
         self.dispatcherByLoop = Dictionary(uniqueKeysWithValues: dispatchers.map { (ObjectIdentifier($0.eventLoop), $0) })
-        self.pubsub = PubSub(adapter: adapter, dispatchers: dispatchers, logger: logger)
+        // Every socket of this server is on the WebSocket transport: local
+        // broadcasts are serialized straight into its framing.
+        self.pubsub = PubSub(adapter: adapter, dispatchers: dispatchers, logger: logger, localFraming: .webSocket)
     }
 
     func dispatcher(for eventLoop: any EventLoop) -> LoopDispatcher {

@@ -14,15 +14,19 @@ package struct MessageFraming: Sendable {
     package let wrap: @Sendable (_ serialized: ByteBuffer, _ kind: FrameKind, _ allocator: ByteBufferAllocator) -> ByteBuffer
     /// Serializes `frame` with `serializer` straight into its wrapping.
     package let encode: @Sendable (_ frame: OutboundFrame, _ serializer: any Serializer, _ allocator: ByteBufferAllocator) throws(ProtocolError) -> ByteBuffer
+    /// The serialized message inside a wrapped one, sharing its storage.
+    package let unwrap: @Sendable (_ wrapped: ByteBuffer) -> ByteBuffer
 
     package init(
         id: UInt8,
         wrap: @escaping @Sendable (ByteBuffer, FrameKind, ByteBufferAllocator) -> ByteBuffer,
-        encode: @escaping @Sendable (OutboundFrame, any Serializer, ByteBufferAllocator) throws(ProtocolError) -> ByteBuffer
+        encode: @escaping @Sendable (OutboundFrame, any Serializer, ByteBufferAllocator) throws(ProtocolError) -> ByteBuffer,
+        unwrap: @escaping @Sendable (ByteBuffer) -> ByteBuffer
     ) {
         self.id = id
         self.wrap = wrap
         self.encode = encode
+        self.unwrap = unwrap
     }
 
     /// The serialized message as it is, with no wrapping.
@@ -33,6 +37,7 @@ package struct MessageFraming: Sendable {
             var buffer = allocator.buffer(capacity: 256)
             _ = try serializer.encodeServerFrame(frame, into: &buffer)
             return buffer
-        }
+        },
+        unwrap: { $0 }
     )
 }

@@ -22,7 +22,7 @@ public final class FanoutHarness {
         self.topic = topic
         let logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
         let dispatcher = LoopDispatcher(eventLoop: loop)
-        let pubsub = PubSub(adapter: LocalAdapter(nodeName: "bench"), dispatchers: [dispatcher], logger: logger)
+        let pubsub = PubSub(adapter: LocalAdapter(nodeName: "bench"), dispatchers: [dispatcher], logger: logger, localFraming: .webSocket)
         var router = ChannelRouter()
         router.channel("*") { SilentChannel() }
         let endpoint = SocketEndpoint(socket: AnonymousSocket(), router: router)

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
 import Testing
@@ -93,11 +94,20 @@ struct BroadcastDeliveryTests {
         buffer.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
     }
 
-    @Test func eachLoopFramesTheSerializedMessageOnceAndItsSubscribersShareThatFrame() throws {
+    /// With or without a local framing (the sender serializing straight into
+    /// the transport's framing, which the first loop then writes as it is).
+    @Test(arguments: [false, true])
+    func eachLoopFramesTheSerializedMessageOnceAndItsSubscribersShareThatFrame(serializesIntoTheLocalFraming: Bool) throws {
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         let loops = [EmbeddedEventLoop(), EmbeddedEventLoop()]
         let dispatchers = loops.map { LoopDispatcher(eventLoop: $0) }
-        let pubsub = PubSub(adapter: LocalAdapter(nodeName: "test"), dispatchers: dispatchers, logger: logger)
+        let pubsub = PubSub(adapter: LocalAdapter(nodeName: "test"), dispatchers: dispatchers, logger: logger,
+                            localFraming: serializesIntoTheLocalFraming ? .webSocket : nil)
+        // What other nodes and handlers get: the serialized message, no framing.
+        let handed = NIOLockedValueBox<[ByteBuffer]>([])
+        dispatchers[1].subscribe(topic: "room:test", LocalSubscriber(id: .next(), target: .handler { message in
+            handed.withLockedValue { $0.append(message.encoded ?? ByteBuffer()) }
+        }))
         let endpoint = SocketEndpoint(socket: AnonymousSocket(), router: ChannelRouter())
         let channels = try zip(loops, dispatchers).map { loop, dispatcher in
             try (0..<2).map { _ in
@@ -131,6 +141,7 @@ struct BroadcastDeliveryTests {
             #expect(Set(addresses[0]).count == 1)
             #expect(Set(addresses[1]).count == 1)
             #expect(addresses[0][0] != addresses[1][0])
+            #expect(handed.withLockedValue { $0.removeFirst() } == serialized)
         }
     }
 }

@@ -38,6 +38,14 @@ enum WebSocketFraming {
         return buffer
     }
 
+    /// The payload of a server frame (unmasked, as ``frame(allocator:capacity:_:)``
+    /// makes them), sharing its storage.
+    static func payload(of frame: ByteBuffer) -> ByteBuffer {
+        let lengthByte = frame.getInteger(at: frame.readerIndex + 1, as: UInt8.self) ?? 0
+        let headerLength = lengthByte == 127 ? 10 : lengthByte == 126 ? 4 : 2
+        return frame.getSlice(at: frame.readerIndex + headerLength, length: frame.readableBytes - headerLength) ?? ByteBuffer()
+    }
+
     /// A frame holding a copy of `payload`, already encoded: the header and
     /// the bytes in one allocation of exactly their size.
     static func frame(_ payload: ByteBuffer, kind: FrameKind, allocator: ByteBufferAllocator) -> ByteBuffer {
@@ -69,6 +77,7 @@ extension MessageFraming {
             try WebSocketFraming.frame(allocator: allocator) { buffer throws(ProtocolError) in
                 try serializer.encodeServerFrame(frame, into: &buffer)
             }
-        }
+        },
+        unwrap: WebSocketFraming.payload(of:)
     )
 }
