@@ -21,15 +21,38 @@ public struct LocalAdapter: PubSubAdapter {
 }
 
 /// Errors of the PubSub layer.
-public enum PubSubError: Error, Sendable, CustomStringConvertible {
-    case unknownNode(String)
-    case unavailable(String)
+/// (A struct around a private enum: a new kind of error is not a breaking change.)
+public struct PubSubError: Error, Sendable, CustomStringConvertible {
+    private enum Base: Sendable {
+        case unknownNode(String)
+        case unavailable(String)
+        case notPublishable(String)
+    }
+
+    private let base: Base
+
+    private init(_ base: Base) {
+        self.base = base
+    }
+
+
+    public static func unknownNode(_ detail: String) -> PubSubError {
+        PubSubError(.unknownNode(detail))
+    }
+
+
+    public static func unavailable(_ detail: String) -> PubSubError {
+        PubSubError(.unavailable(detail))
+    }
+
     /// The message cannot cross to other nodes (a topic or event too long
     /// for them to accept); local subscribers got it.
-    case notPublishable(String)
+    public static func notPublishable(_ detail: String) -> PubSubError {
+        PubSubError(.notPublishable(detail))
+    }
 
     public var description: String {
-        switch self {
+        switch base {
         case .unknownNode(let node): return "no node named \(node)"
         case .unavailable(let reason): return "pubsub unavailable: \(reason)"
         case .notPublishable(let reason): return "not published to other nodes: \(reason)"

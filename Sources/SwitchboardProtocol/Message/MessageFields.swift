@@ -35,7 +35,7 @@ enum MessageFields {
         let payloadDepth = max(0, limits.maxJSONDepth)
         do {
             return try JSONValue.parse(data, maxDepth: payloadDepth + 1)
-        } catch .tooDeep {
+        } catch where error.isTooDeep {
             throw .tooDeep(limit: payloadDepth)
         }
     }

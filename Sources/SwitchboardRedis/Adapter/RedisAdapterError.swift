@@ -1,25 +1,64 @@
 /// Why a ``RedisAdapter`` could not start. Once started it survives Redis
 /// going away; only the first connection must succeed.
-public enum RedisAdapterError: Error, Sendable, CustomStringConvertible {
+/// (A struct around a private enum: a new kind of error is not a breaking change.)
+public struct RedisAdapterError: Error, Sendable, CustomStringConvertible {
+    private enum Base: Sendable {
+        case unreachable(url: RedisURL, reason: String)
+        case timedOut(url: RedisURL, after: Duration)
+        case authenticationRequired(url: RedisURL)
+        case authenticationFailed(url: RedisURL, message: String)
+        case databaseUnavailable(url: RedisURL, message: String)
+        case handshakeFailed(url: RedisURL, reason: String)
+        case invalidConfiguration(String)
+        case notStartable
+    }
+
+    private let base: Base
+
+    private init(_ base: Base) {
+        self.base = base
+    }
+
     /// Nothing answered at the URL's host and port.
-    case unreachable(url: RedisURL, reason: String)
+    public static func unreachable(url: RedisURL, reason: String) -> RedisAdapterError {
+        RedisAdapterError(.unreachable(url: url, reason: reason))
+    }
+
     /// Connecting or the handshake took longer than the connect timeout.
-    case timedOut(url: RedisURL, after: Duration)
+    public static func timedOut(url: RedisURL, after: Duration) -> RedisAdapterError {
+        RedisAdapterError(.timedOut(url: url, after: after))
+    }
+
     /// The server wants a password and the URL has none (`NOAUTH`).
-    case authenticationRequired(url: RedisURL)
+    public static func authenticationRequired(url: RedisURL) -> RedisAdapterError {
+        RedisAdapterError(.authenticationRequired(url: url))
+    }
+
     /// AUTH was refused (`WRONGPASS`, or a password sent to a server without one).
-    case authenticationFailed(url: RedisURL, message: String)
+    public static func authenticationFailed(url: RedisURL, message: String) -> RedisAdapterError {
+        RedisAdapterError(.authenticationFailed(url: url, message: message))
+    }
+
     /// SELECT was refused (`ERR DB index is out of range`).
-    case databaseUnavailable(url: RedisURL, message: String)
+    public static func databaseUnavailable(url: RedisURL, message: String) -> RedisAdapterError {
+        RedisAdapterError(.databaseUnavailable(url: url, message: message))
+    }
+
     /// Anything else the server or connection did wrong during the handshake.
-    case handshakeFailed(url: RedisURL, reason: String)
+    public static func handshakeFailed(url: RedisURL, reason: String) -> RedisAdapterError {
+        RedisAdapterError(.handshakeFailed(url: url, reason: reason))
+    }
+
     /// The configuration cannot work (e.g. a node name with spaces).
-    case invalidConfiguration(String)
+    public static func invalidConfiguration(_ detail: String) -> RedisAdapterError {
+        RedisAdapterError(.invalidConfiguration(detail))
+    }
+
     /// ``RedisAdapter/start(deliver:)`` was called twice, or after shutdown.
-    case notStartable
+    public static let notStartable = RedisAdapterError(.notStartable)
 
     public var description: String {
-        switch self {
+        switch base {
         case .unreachable(let url, let reason):
             return "cannot reach Redis at \(url.endpoint) (\(url)): \(reason)"
         case .timedOut(let url, let after):

@@ -107,14 +107,13 @@ enum RedisConnector {
     }
 
     private static func classify(_ error: any Error, url: RedisURL, serverError: (String) -> RedisAdapterError) -> RedisAdapterError {
-        switch error {
-        case RedisError.server(let message):
+        if let message = (error as? RedisError)?.serverMessage {
             return serverError(message)
-        case RedisError.connectionClosed:
-            return .handshakeFailed(url: url, reason: "the server closed the connection")
-        default:
-            return .handshakeFailed(url: url, reason: "\(error)")
         }
+        if let error = error as? RedisError, error == .connectionClosed {
+            return .handshakeFailed(url: url, reason: "the server closed the connection")
+        }
+        return .handshakeFailed(url: url, reason: "\(error)")
     }
 
     /// A connect failure in plain words: "connection refused", "cannot resolve host …".
