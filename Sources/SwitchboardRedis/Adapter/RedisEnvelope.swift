@@ -183,15 +183,11 @@ struct RedisEnvelope: Sendable {
     }
 
     private static func sizeWithMessage(version: UInt8, node: String, topic: String, event: String, encoded: ByteBuffer) -> Int {
-        let header = version == 1 ? webSocketHeaderLength(encoded.readableBytes) : 0
+        let header = version == 1 ? WebSocketFraming.headerLength(payloadLength: encoded.readableBytes) : 0
         return 21 + 6 + node.utf8.count + topic.utf8.count + event.utf8.count + 8 + header + encoded.readableBytes
     }
 
     /// The length of a server WebSocket frame header for a payload of `length` bytes.
-    private static func webSocketHeaderLength(_ length: Int) -> Int {
-        length < 126 ? 2 : length <= Int(UInt16.max) ? 4 : 10
-    }
-
     private static func writeWithMessage(
         version: UInt8, kind: Kind, instance: UInt64, sequence: UInt64,
         node: String, topic: String, event: String, encoded: ByteBuffer, encodedKind: FrameKind, into cursor: inout RawWriter
@@ -214,19 +210,8 @@ struct RedisEnvelope: Sendable {
         cursor.put(UInt32(0))
         if version == 1 {
             // The frame as a version 1 node writes it to its clients.
-            let headerLength = webSocketHeaderLength(length)
-            cursor.put(UInt32(headerLength + length))
-            cursor.put(UInt8(encodedKind == .text ? 0x81 : 0x82))
-            switch headerLength {
-            case 2:
-                cursor.put(UInt8(length))
-            case 4:
-                cursor.put(UInt8(126))
-                cursor.put(UInt16(length))
-            default:
-                cursor.put(UInt8(127))
-                cursor.put(UInt64(length))
-            }
+            cursor.put(UInt32(WebSocketFraming.headerLength(payloadLength: length) + length))
+            WebSocketFraming.withHeader(payloadLength: length, kind: encodedKind) { cursor.put($0) }
         } else {
             cursor.put(UInt32(length))
         }

@@ -3,7 +3,7 @@ import NIOCore
 /// Builds complete server-to-client WebSocket frames (header and payload in
 /// one buffer). Server frames are never masked, so the same bytes can be
 /// written to every subscriber of a broadcast.
-enum WebSocketFraming {
+package enum WebSocketFraming {
     /// Room kept in front of the payload for the largest header (2 + 8 bytes).
     private static let headerRoom = 10
 
@@ -46,23 +46,38 @@ enum WebSocketFraming {
         return frame.getSlice(at: frame.readerIndex + headerLength, length: frame.readableBytes - headerLength) ?? ByteBuffer()
     }
 
+    /// The length of a server frame's header for a payload of `length` bytes.
+    package static func headerLength(payloadLength length: Int) -> Int {
+        length < 126 ? 2 : length <= Int(UInt16.max) ? 4 : 10
+    }
+
+    /// Lends `body` the header of an unmasked, final server frame with a
+    /// payload of `length` bytes of `kind` (on the stack: nothing allocated).
+    @discardableResult
+    package static func withHeader<R>(payloadLength length: Int, kind: FrameKind, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let headerLength = headerLength(payloadLength: length)
+        return withUnsafeTemporaryAllocation(byteCount: headerLength, alignment: 1) { header in
+            header[0] = 0x80 | (kind == .text ? 0x1 : 0x2)
+            switch headerLength {
+            case 2:
+                header[1] = UInt8(length)
+            case 4:
+                header[1] = 126
+                header.storeBytes(of: UInt16(length).bigEndian, toByteOffset: 2, as: UInt16.self)
+            default:
+                header[1] = 127
+                header.storeBytes(of: UInt64(length).bigEndian, toByteOffset: 2, as: UInt64.self)
+            }
+            return body(UnsafeRawBufferPointer(header))
+        }
+    }
+
     /// A frame holding a copy of `payload`, already encoded: the header and
     /// the bytes in one allocation of exactly their size.
     static func frame(_ payload: ByteBuffer, kind: FrameKind, allocator: ByteBufferAllocator) -> ByteBuffer {
         let length = payload.readableBytes
-        let headerLength = length < 126 ? 2 : length <= Int(UInt16.max) ? 4 : 10
-        var buffer = allocator.buffer(capacity: headerLength + length)
-        buffer.writeInteger(0x80 | (kind == .text ? 0x1 : 0x2) as UInt8)
-        switch headerLength {
-        case 2:
-            buffer.writeInteger(UInt8(length))
-        case 4:
-            buffer.writeInteger(UInt8(126))
-            buffer.writeInteger(UInt16(length))
-        default:
-            buffer.writeInteger(UInt8(127))
-            buffer.writeInteger(UInt64(length))
-        }
+        var buffer = allocator.buffer(capacity: headerLength(payloadLength: length) + length)
+        withHeader(payloadLength: length, kind: kind) { buffer.writeBytes($0) }
         buffer.writeImmutableBuffer(payload)
         return buffer
     }
