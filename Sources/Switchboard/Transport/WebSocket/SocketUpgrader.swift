@@ -3,21 +3,6 @@ import NIOCore
 import NIOHTTP1
 import NIOWebSocket
 
-/// A socket accepted by its endpoint's `connect`, waiting for the upgrade to finish.
-package struct AcceptedSocket: Sendable {
-    var endpoint: SocketEndpoint
-    var version: SerializerVersion
-    var assigns: Assigns
-    var socketID: String?
-
-    package init(endpoint: SocketEndpoint, version: SerializerVersion, assigns: Assigns, socketID: String?) {
-        self.endpoint = endpoint
-        self.version = version
-        self.assigns = assigns
-        self.socketID = socketID
-    }
-}
-
 /// What becomes of a request to a socket's WebSocket path.
 enum UpgradeDecision: Sendable {
     /// Upgrade, answering 101 with these extra headers (the agreed subprotocol).
@@ -29,16 +14,22 @@ enum UpgradeDecision: Sendable {
     case refuse(HTTPResponseStatus)
 }
 
-/// Decides WebSocket upgrades (upgrade headers, method, origin, `vsn`,
-/// connections per address, the socket's `connect`) and sets up the
-/// WebSocket pipeline of accepted ones. ``HTTPRequestHandler`` asks it about
-/// every request to a WebSocket path, whichever request of the connection
-/// that is, and performs the upgrade it accepts.
+/// Decides WebSocket upgrades (upgrade headers and method here; origin,
+/// `vsn`, connections per address and the socket's `connect` through
+/// ``SocketAdmission``) and sets up the WebSocket pipeline of accepted ones.
+/// ``HTTPRequestHandler`` asks it about every request to a WebSocket path,
+/// whichever request of the connection that is, and performs the upgrade it
+/// accepts.
 struct SocketUpgrader: Sendable {
     let endpoints: [SocketEndpoint]
     let runtime: ServerRuntime
-    /// WebSocket connections per client address, for `limits.maxConnectionsPerAddress`.
-    let connectionLimiter = ConnectionLimiter()
+    let admission: SocketAdmission
+
+    init(endpoints: [SocketEndpoint], runtime: ServerRuntime) {
+        self.endpoints = endpoints
+        self.runtime = runtime
+        self.admission = SocketAdmission(runtime: runtime)
+    }
 
     /// The endpoint serving a request path, if any.
     func endpoint(forPath path: Substring) -> SocketEndpoint? {
@@ -55,88 +46,27 @@ struct SocketUpgrader: Sendable {
     }
 
     /// Decides the upgrade of `head`, a complete request to `endpoint`'s
-    /// WebSocket path. Never fails. A connection asks at most once: a
-    /// refusal closes it, an acceptance ends its HTTP.
+    /// WebSocket path: the WebSocket checks here, then the ones every
+    /// transport makes (``SocketAdmission``). Never fails. A connection asks
+    /// at most once: a refusal closes it, an acceptance ends its HTTP.
     func decide(channel: any NIOCore.Channel, head: HTTPRequestHead, endpoint: SocketEndpoint) -> EventLoopFuture<UpgradeDecision> {
-        let eventLoop = channel.eventLoop
         guard Self.isWebSocketUpgrade(head), head.method == .GET else {
-            return eventLoop.makeSucceededFuture(.refuse(.badRequest))
+            return channel.eventLoop.makeSucceededFuture(.refuse(.badRequest))
         }
-        if !runtime.isAcceptingSockets {
-            return eventLoop.makeSucceededFuture(.refuse(.serviceUnavailable))
-        }
-        let (path, query) = QueryString.split(uri: head.uri)
-        let params = QueryString.parse(query)
         let offered = AuthTokenSubprotocol.offered(in: head.headers[canonicalForm: "sec-websocket-protocol"].map(String.init))
-        let info = ConnectInfo(
-            peerAddress: channel.remoteAddress.map(Self.describe),
-            uri: head.uri,
-            headers: head.headers.map { (name: $0.name.lowercased(), value: $0.value) },
-            authToken: AuthTokenSubprotocol.token(in: offered)
-        )
-        let logger = runtime.logger
-        if let refusal = admit(channel: channel, head: head, endpoint: endpoint, info: info) {
-            return eventLoop.makeSucceededFuture(.refuse(refusal))
-        }
-        guard let version = SerializerVersion(vsn: params["vsn"]) else {
-            return eventLoop.makeSucceededFuture(.refuse(.badRequest))
-        }
-        let promise = eventLoop.makePromise(of: ConnectResult.self)
-        promise.completeWithTask {
-            try await endpoint.socket.connect(params: params, info: info)
-        }
-        return promise.futureResult.map { result -> UpgradeDecision in
-            switch result {
-            case .ok(let assigns):
-                let accepted = AcceptedSocket(endpoint: endpoint, version: version, assigns: assigns,
-                                              socketID: endpoint.socket.id(assigns: assigns))
-                var headers = HTTPHeaders()
-                if offered.contains(AuthTokenSubprotocol.phoenix) {
-                    headers.add(name: "Sec-WebSocket-Protocol", value: AuthTokenSubprotocol.phoenix)
+        return admission.admit(channel: channel, head: head, endpoint: endpoint, authToken: AuthTokenSubprotocol.token(in: offered))
+            .map { result in
+                switch result {
+                case .accepted(let accepted):
+                    var headers = HTTPHeaders()
+                    if offered.contains(AuthTokenSubprotocol.phoenix) {
+                        headers.add(name: "Sec-WebSocket-Protocol", value: AuthTokenSubprotocol.phoenix)
+                    }
+                    return .accept(accepted, responseHeaders: headers)
+                case .refused(let status):
+                    return .refuse(status)
                 }
-                return .accept(accepted, responseHeaders: headers)
-            case .error:
-                logger.info("socket connect refused", metadata: ["path": "\(path)", "peer": "\(info.peerAddress ?? "-")"])
-                return .refuse(.forbidden)
             }
-        }.recover { error in
-            logger.error("socket connect failed", metadata: ["path": "\(path)", "error": "\(error)"])
-            return .refuse(.internalServerError)
-        }
-    }
-
-    /// The origin check and the per-address connection limit: `nil` to go
-    /// on, or the status that refuses the request (logged here, once). A
-    /// slot taken here is given back when the connection closes.
-    private func admit(channel: any NIOCore.Channel, head: HTTPRequestHead, endpoint: SocketEndpoint, info: ConnectInfo) -> HTTPResponseStatus? {
-        let configuration = runtime.configuration
-        let peer = channel.remoteAddress
-        let origins = head.headers["origin"]
-        let allowed = endpoint.checkOrigin.allows(
-            originHeaders: origins,
-            request: Origin.forRequest(headers: info.headers, trustForwarded: configuration.trustedProxies.contains(peer)),
-            publicHost: configuration.publicHost,
-            info: info
-        )
-        guard allowed else {
-            let shown = origins.map { JSONValue.string(String($0.prefix(256))).jsonString }.joined(separator: ", ")
-            runtime.logger.warning("socket origin refused", metadata: [
-                "origin": "\(shown)", "check_origin": "\(endpoint.checkOrigin)", "peer": "\(info.peerAddress ?? "-")",
-            ])
-            return .forbidden
-        }
-        guard let limit = configuration.limits.maxConnectionsPerAddress,
-              let address = configuration.trustedProxies.clientAddress(peer: peer, forwardedFor: head.headers["x-forwarded-for"])
-        else { return nil }
-        guard connectionLimiter.reserve(address, limit: limit) else {
-            runtime.logger.warning("socket refused: too many connections from one address", metadata: [
-                "address": "\(address)", "limit": "\(limit)",
-            ])
-            return .tooManyRequests
-        }
-        let limiter = connectionLimiter
-        channel.closeFuture.whenComplete { _ in limiter.release(address) }
-        return nil
     }
 
     /// The WebSocket upgrader that performs the accepted upgrade: it checks
@@ -155,7 +85,7 @@ struct SocketUpgrader: Sendable {
         let limits = runtime.configuration.limits
         let dispatcher = runtime.dispatcher(for: channel.eventLoop)
         var logger = runtime.logger
-        logger[metadataKey: "peer"] = "\(channel.remoteAddress.map(Self.describe) ?? "-")"
+        logger[metadataKey: "peer"] = "\(channel.remoteAddress.map(SocketAdmission.describe) ?? "-")"
         runtime.metrics.socketConnect("ok")
         let transport = WebSocketTransport()
         let connection = SocketConnection(
@@ -175,10 +105,5 @@ struct SocketUpgrader: Sendable {
             ))
             try pipeline.addHandler(WebSocketConnectionHandler(connection: connection, runtime: runtime))
         }
-    }
-
-    static func describe(_ address: SocketAddress) -> String {
-        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
-        return address.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
 }
