@@ -27,14 +27,14 @@ package struct BroadcastFrames {
     /// allocator the first time they are needed; `nil` when its serializer
     /// cannot carry the message (V1 has no binary payloads).
     mutating func bytes(for connection: SocketConnection) -> ByteBuffer? {
-        if let last, last.kind.version == connection.version, last.kind.framing == connection.framing.id {
+        if let last, last.kind.version == connection.version, last.kind.framing == connection.framingID {
             return last.bytes
         }
         return make(for: connection)
     }
 
     private mutating func make(for connection: SocketConnection) -> ByteBuffer? {
-        let kind = Kind(version: connection.version, framing: connection.framing.id)
+        let kind = Kind(version: connection.version, framing: connection.framingID)
         if let last { others[last.kind] = last.bytes }
         let bytes = others.removeValue(forKey: kind) ?? encode(for: connection)
         last = (kind, bytes)
@@ -42,13 +42,14 @@ package struct BroadcastFrames {
     }
 
     private func encode(for connection: SocketConnection) -> ByteBuffer? {
-        if connection.version == .v2, let wrapped = message.wrapped, wrapped.framing == connection.framing.id {
+        if connection.version == .v2, let wrapped = message.wrapped, wrapped.framing == connection.framingID {
             return wrapped.bytes
         }
+        let framing = connection.transport.framing
         if connection.version == .v2, let encoded = message.encoded {
-            return connection.framing.wrap(encoded, message.encodedKind, connection.allocator)
+            return framing.wrap(encoded, message.encodedKind, SocketConnection.allocator)
         }
-        return try? connection.framing.encode(Self.outbound(message), connection.serializer, connection.allocator)
+        return try? framing.encode(Self.outbound(message), connection.serializer, SocketConnection.allocator)
     }
 
     /// `[null, null, topic, event, payload]` as `version` serializes it, with

@@ -25,13 +25,13 @@ package final class SocketConnection: @unchecked Sendable {
     /// up to date by the transport.
     package var writePath = WritePathAddresses.none
     let version: SerializerVersion
-    /// The transport's framing (copied here: the fan-out reads it for every delivery).
-    let framing: MessageFraming
+    /// The id of the transport's framing (copied here: the fan-out compares
+    /// it for every delivery).
+    let framingID: UInt8
     let dispatcher: LoopDispatcher
     private var moreHeldFrames: [ByteBuffer] = []
 
     let eventLoop: any EventLoop
-    let allocator: ByteBufferAllocator
     let serializer: any Serializer
     let router: ChannelRouter
     let assigns: Assigns
@@ -47,6 +47,10 @@ package final class SocketConnection: @unchecked Sendable {
 
     private var instances: [String: ChannelInstance] = [:]
 
+    /// Allocates what the sockets write (the default allocator, shared: a
+    /// copy per connection would only add to its memory).
+    static let allocator = ByteBufferAllocator()
+
     package init(
         transport: any SocketTransport,
         eventLoop: any EventLoop,
@@ -55,13 +59,11 @@ package final class SocketConnection: @unchecked Sendable {
         dispatcher: LoopDispatcher,
         limits: ServerConfiguration.Limits,
         logger: Logger,
-        allocator: ByteBufferAllocator = ByteBufferAllocator(),
         taskExecutor: (any TaskExecutor)? = nil
     ) {
         self.transport = transport
-        self.framing = transport.framing
+        self.framingID = transport.framing.id
         self.eventLoop = eventLoop
-        self.allocator = allocator
         self.version = accepted.version
         self.serializer = accepted.version.serializer
         self.router = accepted.endpoint.router
@@ -284,7 +286,7 @@ package final class SocketConnection: @unchecked Sendable {
 
     private func encode(_ frame: OutboundFrame) -> ByteBuffer? {
         do {
-            return try framing.encode(frame, serializer, allocator)
+            return try transport.framing.encode(frame, serializer, Self.allocator)
         } catch {
             logger.warning("cannot encode message", metadata: ["error": "\(error)"])
             return nil

@@ -90,7 +90,7 @@ struct SocketUpgrader: Sendable {
         let transport = WebSocketTransport()
         let connection = SocketConnection(
             transport: transport, eventLoop: channel.eventLoop, accepted: accepted, pubsub: runtime.pubsub,
-            dispatcher: dispatcher, limits: limits, logger: logger, allocator: channel.allocator,
+            dispatcher: dispatcher, limits: limits, logger: logger,
             taskExecutor: runtime.configuration.handlerExecution == .eventLoop ? dispatcher.taskExecutor : nil
         )
         transport.connection = connection
