@@ -19,7 +19,7 @@ package final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHa
     /// handler leaves the pipeline (which breaks the reference cycle).
     package var connection: SocketConnection?
     private var context: ChannelHandlerContext?
-    package let framing = MessageFraming.webSocket
+    package var framing: MessageFraming { .webSocket }
 
     package init() {}
 
