@@ -23,9 +23,9 @@ package struct BroadcastFrames {
         self.message = message
     }
 
-    /// The bytes for `connection`'s serializer and transport, made with its
-    /// allocator the first time they are needed; `nil` when its serializer
-    /// cannot carry the message (V1 has no binary payloads).
+    /// The bytes for `connection`'s serializer and transport, made the first
+    /// time they are needed; `nil` when its serializer cannot carry the
+    /// message (V1 has no binary payloads).
     mutating func bytes(for connection: SocketConnection) -> ByteBuffer? {
         if let last, last.kind.version == connection.version, last.kind.framing == connection.framingID {
             return last.bytes
@@ -36,6 +36,7 @@ package struct BroadcastFrames {
     private mutating func make(for connection: SocketConnection) -> ByteBuffer? {
         let kind = Kind(version: connection.version, framing: connection.framingID)
         if let last { others[last.kind] = last.bytes }
+        // A kind met before comes back as made, a failure (`nil`) included.
         let bytes = others.removeValue(forKey: kind) ?? encode(for: connection)
         last = (kind, bytes)
         return bytes
