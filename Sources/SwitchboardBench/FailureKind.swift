@@ -12,20 +12,15 @@ import SwitchboardClient
 enum FailureKind {
     static func of(_ error: any Error, stage: String) -> String {
         if let error = error as? ClientError {
-            switch error {
-            case .upgradeRefused(let status, _):
-                return "http_\(status)"
-            case .replyError(let status, let response):
-                let reason = response["reason"]?.stringValue.map { ":" + $0 } ?? ""
+            if let status = error.httpStatus { return "http_\(status)" }
+            if let status = error.replyStatus {
+                let reason = error.replyResponse?["reason"]?.stringValue.map { ":" + $0 } ?? ""
                 return "\(stage)_\(status)\(reason)"
-            case .timeout: return "\(stage)_timeout"
-            case .handshakeFailed: return "handshake_failed"
-            case .notConnected, .disconnected: return "\(stage)_disconnected"
-            case .notJoined: return "\(stage)_not_joined"
-            case .channelClosed: return "\(stage)_channel_closed"
-            case .channelError: return "\(stage)_channel_error"
-            case .encodingFailed: return "\(stage)_encoding_failed"
-            case .unexpectedReply: return "\(stage)_unexpected_reply"
+            }
+            switch error.name {
+            case "handshake_failed": return "handshake_failed"
+            case "not_connected", "disconnected": return "\(stage)_disconnected"
+            default: return "\(stage)_\(error.name)"
             }
         }
         if let error = error as? IOError {

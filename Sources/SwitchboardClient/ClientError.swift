@@ -1,49 +1,133 @@
 import SwitchboardProtocol
 
 /// Errors thrown by ``PhoenixClient`` and ``ClientChannel``.
-public enum ClientError: Error, Sendable, CustomStringConvertible {
+///
+/// A struct around a private enum, so a new kind of error is not a breaking
+/// change: compare with the static members (`catch ClientError.timeout`,
+/// `error == .disconnected`), read the details through the accessors
+/// (``httpStatus``, ``replyStatus``, ``replyResponse``, ``handshakeFailure``),
+/// or count errors by ``name``.
+public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
+    private enum Base: Sendable, Equatable {
+        case upgradeRefused(status: Int, body: String)
+        case handshakeFailed(String)
+        case replyError(ReplyStatus, JSONValue)
+        case timeout
+        case notConnected
+        case disconnected
+        case notJoined
+        case channelClosed
+        case channelError
+        case encodingFailed(ProtocolError)
+        case unexpectedReply(String)
+    }
+
+    private let base: Base
+
+    private init(_ base: Base) {
+        self.base = base
+    }
+
     /// The server answered the upgrade request with an HTTP status other than
     /// 101 (403 for a refused connect or origin, 400, 404, …); `body` is the
     /// start of the response body.
-    case upgradeRefused(status: Int, body: String)
+    public static func upgradeRefused(status: Int, body: String) -> ClientError {
+        ClientError(.upgradeRefused(status: status, body: body))
+    }
+
     /// The upgrade failed after the server's response (bad `Sec-WebSocket-Accept`,
     /// connection closed during the handshake, …).
-    case handshakeFailed(String)
+    public static func handshakeFailed(_ detail: String) -> ClientError {
+        ClientError(.handshakeFailed(detail))
+    }
+
     /// A join was answered with a status other than `ok`.
-    case replyError(ReplyStatus, JSONValue)
+    public static func replyError(_ status: ReplyStatus, _ response: JSONValue) -> ClientError {
+        ClientError(.replyError(status, response))
+    }
+
     /// No reply within the timeout (join, push, leave or a wait helper).
-    case timeout
+    public static let timeout = ClientError(.timeout)
+
     /// The operation needs an open connection.
-    case notConnected
+    public static let notConnected = ClientError(.notConnected)
+
     /// The connection closed (or ``PhoenixClient/disconnect(code:reason:)`` was
     /// called) while a reply was awaited.
-    case disconnected
+    public static let disconnected = ClientError(.disconnected)
+
     /// A push on a channel that was never joined, or was left.
-    case notJoined
+    public static let notJoined = ClientError(.notJoined)
+
     /// The channel was closed (its leave, or a server `phx_close`) while a reply
     /// or join was awaited.
-    case channelClosed
+    public static let channelClosed = ClientError(.channelClosed)
+
     /// The channel crashed on the server (`phx_error`) while a reply was awaited.
-    case channelError
+    public static let channelError = ClientError(.channelError)
+
     /// A message could not be encoded by the serializer.
-    case encodingFailed(ProtocolError)
+    public static func encodingFailed(_ detail: ProtocolError) -> ClientError {
+        ClientError(.encodingFailed(detail))
+    }
+
     /// The server's reply does not have the expected shape.
-    case unexpectedReply(String)
+    public static func unexpectedReply(_ detail: String) -> ClientError {
+        ClientError(.unexpectedReply(detail))
+    }
 
     /// The HTTP status of an ``upgradeRefused(status:body:)`` error.
     public var httpStatus: Int? {
-        if case .upgradeRefused(let status, _) = self { return status }
+        if case .upgradeRefused(let status, _) = base { return status }
+        return nil
+    }
+
+    /// The status of a ``replyError(_:_:)``.
+    public var replyStatus: ReplyStatus? {
+        if case .replyError(let status, _) = base { return status }
         return nil
     }
 
     /// The response of a ``replyError(_:_:)``.
     public var replyResponse: JSONValue? {
-        if case .replyError(_, let response) = self { return response }
+        if case .replyError(_, let response) = base { return response }
         return nil
     }
 
+    /// What went wrong, for a ``handshakeFailed(_:)`` error.
+    public var handshakeFailure: String? {
+        if case .handshakeFailed(let detail) = base { return detail }
+        return nil
+    }
+
+    /// A short, stable name of the kind of error, for counting them:
+    /// `upgrade_refused`, `handshake_failed`, `reply_error`, `timeout`,
+    /// `not_connected`, `disconnected`, `not_joined`, `channel_closed`,
+    /// `channel_error`, `encoding_failed`, `unexpected_reply`.
+    public var name: String {
+        switch base {
+        case .upgradeRefused: "upgrade_refused"
+        case .handshakeFailed: "handshake_failed"
+        case .replyError: "reply_error"
+        case .timeout: "timeout"
+        case .notConnected: "not_connected"
+        case .disconnected: "disconnected"
+        case .notJoined: "not_joined"
+        case .channelClosed: "channel_closed"
+        case .channelError: "channel_error"
+        case .encodingFailed: "encoding_failed"
+        case .unexpectedReply: "unexpected_reply"
+        }
+    }
+
+    /// Lets `catch ClientError.timeout` and `case ClientError.disconnected`
+    /// match a thrown error.
+    public static func ~= (pattern: ClientError, error: any Error) -> Bool {
+        (error as? ClientError) == pattern
+    }
+
     public var description: String {
-        switch self {
+        switch base {
         case .upgradeRefused(let status, let body):
             return body.isEmpty ? "upgrade refused with HTTP \(status)" : "upgrade refused with HTTP \(status): \(body)"
         case .handshakeFailed(let detail): return "WebSocket handshake failed: \(detail)"

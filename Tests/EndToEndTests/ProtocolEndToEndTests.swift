@@ -52,7 +52,7 @@ struct ProtocolEndToEndTests {
             await #expect {
                 try await client.channel("user:2").join()
             } throws: { error in
-                guard case ClientError.replyError(let status, let response) = error else { return false }
+                guard let error = error as? ClientError, let status = error.replyStatus, let response = error.replyResponse else { return false }
                 return status == .error && response == ["reason": "unauthorized"]
             }
             await client.disconnect()
@@ -65,7 +65,7 @@ struct ProtocolEndToEndTests {
             await #expect {
                 try await client.channel("nope:1").join()
             } throws: { error in
-                guard case ClientError.replyError(_, let response) = error else { return false }
+                guard let response = (error as? ClientError)?.replyResponse else { return false }
                 return response == ["reason": "unmatched topic"]
             }
             // A push to a topic this socket never joined.
@@ -136,7 +136,7 @@ struct ProtocolEndToEndTests {
             await #expect {
                 try await client.channel("crash:2", params: ["crash_on_join": true]).join()
             } throws: { error in
-                guard case ClientError.replyError(_, let response) = error else { return false }
+                guard let response = (error as? ClientError)?.replyResponse else { return false }
                 return response == ["reason": "join crashed"]
             }
             await client.disconnect()
@@ -216,7 +216,7 @@ struct ProtocolEndToEndTests {
             await #expect {
                 try await client.channel("room:3").join()
             } throws: { error in
-                guard case ClientError.replyError(_, let response) = error else { return false }
+                guard let response = (error as? ClientError)?.replyResponse else { return false }
                 return response == ["reason": "too many channels joined"]
             }
             // Rejoining a topic already joined does not count twice.

@@ -135,7 +135,7 @@ struct LoopbackTests {
             try await Task.sleep(for: .milliseconds(20))
         }
         let outcome: Result<Void, any Error> = finished.withLock { $0 } ?? .failure(ClientError.timeout)
-        guard case .failure(ClientError.handshakeFailed(let reason)) = outcome else {
+        guard case .failure(let error) = outcome, let reason = (error as? ClientError)?.handshakeFailure else {
             Issue.record("expected handshakeFailed, got \(outcome)")
             try await listener.close()
             return
@@ -155,7 +155,7 @@ struct LoopbackTests {
             _ = try await channel.join()
             Issue.record("join succeeded")
         } catch let error as ClientError {
-            guard case .replyError(let status, let response) = error else {
+            guard let status = error.replyStatus, let response = error.replyResponse else {
                 Issue.record("unexpected \(error)")
                 return
             }
@@ -445,7 +445,7 @@ struct LoopbackTests {
             _ = try await pending
             Issue.record("push succeeded")
         } catch let error as ClientError {
-            guard case .disconnected = error else {
+            guard error == .disconnected else {
                 Issue.record("unexpected \(error)")
                 return
             }

@@ -14,8 +14,8 @@ public struct ChannelTestClient: Sendable {
         do {
             let response = try await channel.join()
             return JoinedChannel(channel: channel, joinResponse: response)
-        } catch ClientError.replyError(let status, let response) {
-            throw ChannelTestError("join \(topic) refused (\(status)): \(response)")
+        } catch let error as ClientError where error.replyStatus != nil {
+            throw ChannelTestError("join \(topic) refused (\(error.replyStatus!)): \(error.replyResponse ?? [:])")
         }
     }
 
