@@ -53,15 +53,8 @@ package struct BroadcastFrames {
         return try? framing.encode(Self.outbound(message), connection.serializer, SocketConnection.allocator)
     }
 
-    /// `[null, null, topic, event, payload]` as `version` serializes it, with
-    /// no transport framing (``PubSubMessage/encoded``).
-    package static func serialize(_ message: PubSubMessage, version: SerializerVersion, allocator: ByteBufferAllocator) throws(ProtocolError) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 256)
-        _ = try version.serializer.encodeServerFrame(outbound(message), into: &buffer)
-        return buffer
-    }
-
-    static func outbound(_ message: PubSubMessage) -> OutboundFrame {
+    /// `[null, null, topic, event, payload]`, the broadcast as a serializer sees it.
+    package static func outbound(_ message: PubSubMessage) -> OutboundFrame {
         .message(Message(topic: message.topic, event: message.event, payload: message.payload))
     }
 }

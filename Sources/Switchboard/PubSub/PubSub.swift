@@ -113,12 +113,11 @@ public final class PubSub: Sendable {
     /// storage without the framing.
     private func makeMessage(topic: String, event: String, payload: Payload) throws(ProtocolError) -> PubSubMessage {
         var message = PubSubMessage(topic: topic, event: event, payload: payload, originNode: nodeName)
-        if let localFraming {
-            let wrapped = try localFraming.encode(BroadcastFrames.outbound(message), V2Serializer(), allocator)
-            message.wrapped = (localFraming.id, wrapped)
-            message.encoded = localFraming.unwrap(wrapped)
-        } else {
-            message.encoded = try BroadcastFrames.serialize(message, version: .v2, allocator: allocator)
+        let framing = localFraming ?? .plain
+        let wrapped = try framing.encode(BroadcastFrames.outbound(message), V2Serializer(), allocator)
+        message.encoded = framing.unwrap(wrapped)
+        if localFraming != nil {
+            message.wrapped = (framing.id, wrapped)
         }
         return message
     }

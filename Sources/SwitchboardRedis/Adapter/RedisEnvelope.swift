@@ -187,7 +187,8 @@ struct RedisEnvelope: Sendable {
         return 21 + 6 + node.utf8.count + topic.utf8.count + event.utf8.count + 8 + header + encoded.readableBytes
     }
 
-    /// The length of a server WebSocket frame header for a payload of `length` bytes.
+    /// Writes the envelope of a serialized message; version 1 puts the
+    /// message in a WebSocket frame, as old nodes expect it.
     private static func writeWithMessage(
         version: UInt8, kind: Kind, instance: UInt64, sequence: UInt64,
         node: String, topic: String, event: String, encoded: ByteBuffer, encodedKind: FrameKind, into cursor: inout RawWriter

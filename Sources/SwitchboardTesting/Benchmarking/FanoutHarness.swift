@@ -74,12 +74,11 @@ public final class FanoutHarness {
         return bytes
     }
 
-    /// One broadcast as the sender serializes it, once for every loop and
-    /// node: the V2 message, no transport framing (each loop then frames a
-    /// copy of it for its WebSocket subscribers, which the fan-out benchmarks count).
+    /// One broadcast serialized as other nodes receive it: the V2 message,
+    /// no transport framing (the fan-out benchmarks count the framing).
     public static func encodeBroadcastFrame(topic: String, event: String, payload: Payload) throws -> ByteBuffer {
         let message = PubSubMessage(topic: topic, event: event, payload: payload, originNode: "bench")
-        return try BroadcastFrames.serialize(message, version: .v2, allocator: ByteBufferAllocator())
+        return try MessageFraming.plain.encode(BroadcastFrames.outbound(message), V2Serializer(), ByteBufferAllocator())
     }
 }
 
