@@ -128,7 +128,7 @@ struct RedisBenchCommand: AsyncParsableCommand {
         let adapter = RedisAdapter(configuration: configuration, logger: Self.quietLogger)
         // As in a cluster whose nodes all read the newest envelope.
         adapter.peersRead(wireVersion: adapter.wireVersion)
-        try await adapter.start { _ in }
+        try await adapter.start(deliver: { _ in }, control: { _ in })
         // Keep a bounded window in flight: enough to pipeline, not so many
         // that the adapter's in-flight bound drops any.
         let window = 16_384 * publishers

@@ -61,8 +61,24 @@ struct AdminPolicyTests {
         }
     }
 
-    @Test func theClusterTopicIsReservedForNodes() async throws {
-        try await withServer { server in
+    /// A single node whose adapter keeps one topic for itself, as the
+    /// Redis adapter keeps the one its control messages travel as.
+    struct ReservingAdapter: PubSubAdapter {
+        let local = LocalAdapter(nodeName: "reserving")
+        var nodeName: String { local.nodeName }
+        var status: AdapterStatus { local.status }
+        var reservedTopics: Set<String> { ["switchboard:cluster"] }
+        func start(deliver: @escaping @Sendable (PubSubMessage) -> Void, control: @escaping @Sendable (ControlMessage) -> Void) async throws {}
+        func shutdown() async {}
+        func broadcast(_ message: PubSubMessage) async throws {}
+        func directBroadcast(to node: String, _ message: PubSubMessage) async throws {}
+        func sendControl(_ message: ControlMessage, to node: String?) async throws {}
+        func topicActivated(_ topic: String) async throws {}
+        func topicDeactivated(_ topic: String) async {}
+    }
+
+    @Test func anAdaptersReservedTopicCannotBeJoinedOrBroadcastTo() async throws {
+        try await withServer(adapter: ReservingAdapter()) { server in
             let client = try await TestServer.client(server) { $0.reconnect = false }
             await #expect(throws: (any Error).self) {
                 try await client.channel("switchboard:cluster").join()
@@ -75,6 +91,17 @@ struct AdminPolicyTests {
             )
             #expect(refused.status == 403)
             #expect(refused.body.contains("reserved"))
+            await #expect(throws: PubSubError.self) {
+                try await server.pubsub.broadcast(topic: "switchboard:cluster", event: "disconnect", payload: .json([:]))
+            }
+            await client.disconnect()
+        }
+    }
+
+    @Test func withTheLocalAdapterNoTopicIsReserved() async throws {
+        try await withServer { server in
+            let client = try await TestServer.client(server) { $0.reconnect = false }
+            _ = try await client.channel("switchboard:cluster").join()
             await client.disconnect()
         }
     }

@@ -12,7 +12,7 @@ enum TestServer {
         router.channel("slow:*") { TestChannels.Slow() }
         router.channel("intercept:*") { TestChannels.Intercepting() }
         router.channel("deferred:*") { TestChannels.Deferred() }
-        // Matches the cluster's reserved topic too, which must stay unjoinable.
+        // Matches an adapter's reserved topic too, which must stay unjoinable.
         router.channel("switchboard:*") { TestChannels.Slow() }
         return [
             SocketEndpoint(path: "/socket", socket: DemoSocket(), router: router),
@@ -22,7 +22,9 @@ enum TestServer {
 
     static let apiKey = "test-api-key"
 
-    static func start(port: Int = 0, _ configure: (inout ServerConfiguration) -> Void = { _ in }) async throws -> SwitchboardServer {
+    static func start(
+        port: Int = 0, adapter: (any PubSubAdapter)? = nil, _ configure: (inout ServerConfiguration) -> Void = { _ in }
+    ) async throws -> SwitchboardServer {
         var configuration = ServerConfiguration()
         configuration.host = "127.0.0.1"
         configuration.port = port
@@ -33,7 +35,7 @@ enum TestServer {
         configure(&configuration)
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning
-        let server = SwitchboardServer(configuration: configuration, endpoints: endpoints(), logger: logger)
+        let server = SwitchboardServer(configuration: configuration, endpoints: endpoints(), adapter: adapter, logger: logger)
         try await server.start()
         return server
     }
@@ -68,10 +70,11 @@ enum TestServer {
 
 /// Runs `body` with a started server and shuts it down afterwards, even on failure.
 func withServer<T>(
+    adapter: (any PubSubAdapter)? = nil,
     _ configure: (inout ServerConfiguration) -> Void = { _ in },
     _ body: (SwitchboardServer) async throws -> T
 ) async throws -> T {
-    let server = try await TestServer.start(configure)
+    let server = try await TestServer.start(adapter: adapter, configure)
     do {
         let result = try await body(server)
         await server.shutdown()

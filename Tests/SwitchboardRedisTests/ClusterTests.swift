@@ -2,6 +2,7 @@ import NIOCore
 import Switchboard
 import SwitchboardClient
 @testable import SwitchboardRedis
+import Synchronization
 import Testing
 
 /// Several in-process nodes on one real redis-server: every broadcast path,
@@ -63,19 +64,48 @@ struct ClusterTests {
         }
     }
 
+    @Test("control messages travel as broadcasts of the topic older releases reserved, and never reach channel delivery")
+    func controlMessagesKeepTheOldWireForm() async throws {
+        try await TestCluster.with(nodes: 1) { cluster in
+            let received = Mutex<[String]>([])
+            let listener = RedisAdapter(configuration: try TestCluster.adapterConfiguration(name: "listener", redis: cluster.redis), logger: testLogger("listener"))
+            try await listener.start(
+                deliver: { message in received.withLock { $0.append("deliver \(message.topic)") } },
+                control: { message in received.withLock { $0.append("control \(message.event) from \(message.originNode)") } }
+            )
+            let sender = RedisAdapter(configuration: try TestCluster.adapterConfiguration(name: "sender", redis: cluster.redis), logger: testLogger("sender"))
+            try await sender.start(deliver: { _ in }, control: { _ in })
+            #expect(listener.reservedTopics == ["switchboard:cluster"])
+
+            // What a release from before the control plane sends: a broadcast of its reserved topic.
+            let payload: JSONValue = ["node": "sender"]
+            var encoded = ByteBuffer()
+            _ = try V2Serializer().encodeServerFrame(.message(Message(topic: "switchboard:cluster", event: "report", payload: .json(payload))), into: &encoded)
+            try await sender.broadcast(PubSubMessage(topic: "switchboard:cluster", event: "report", payload: .json(payload), originNode: "sender", encoded: encoded))
+            // And what this release sends, to every node and to one.
+            try await sender.sendControl(ControlMessage(event: "report", payload: payload, originNode: "sender"), to: nil)
+            try await sender.sendControl(ControlMessage(event: "shed", payload: ["count": 1], originNode: "sender"), to: "listener")
+            try await eventually(within: .seconds(3)) { received.withLock { $0.count } >= 3 }
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(received.withLock { $0 } == ["control report from sender", "control report from sender", "control shed from sender"])
+            await sender.shutdown()
+            await listener.shutdown()
+        }
+    }
+
     @Test("nodes write envelope version 1 while a peer reports only version 1, version 2 once every live peer reads it")
     func envelopeVersionFollowsThePeersReports() async throws {
         try await TestCluster.with(nodes: 2, configureServer: { $0.clusterReportInterval = .milliseconds(100) }) { cluster in
             // A node of the release before envelope version 2: its report has no wire_version.
             let old = RedisAdapter(configuration: try TestCluster.adapterConfiguration(name: "node-old", redis: cluster.redis), logger: testLogger("node-old"))
-            try await old.start { _ in }
+            try await old.start(deliver: { _ in }, control: { _ in })
             let oldReport: JSONValue = [
                 "node": "node-old", "version": "0.9.0", "connections": 0, "channels": 0, "topics": 0, "state": "serving",
                 "accepting": true, "pubsub_state": "connected", "uptime_seconds": 10.0,
             ]
             let reporter = Task {
                 while !Task.isCancelled {
-                    try? await old.broadcast(PubSubMessage(topic: PubSub.clusterTopic, event: "report", payload: .json(oldReport), originNode: "node-old"))
+                    try? await old.sendControl(ControlMessage(event: "report", payload: oldReport, originNode: "node-old"), to: nil)
                     try? await Task.sleep(for: .milliseconds(100))
                 }
             }
@@ -184,8 +214,8 @@ struct ClusterTests {
         configuration.probeInterval = .milliseconds(100)
         let first = RedisAdapter(configuration: configuration, logger: testLogger("twin-1"))
         let second = RedisAdapter(configuration: configuration, logger: testLogger("twin-2"))
-        try await first.start { _ in }
-        try await second.start { _ in }
+        try await first.start(deliver: { _ in }, control: { _ in })
+        try await second.start(deliver: { _ in }, control: { _ in })
 
         try await eventually(within: .seconds(3)) {
             first.status.detail?.contains("duplicate node name twin detected") == true
@@ -236,7 +266,7 @@ struct RedisPublishingLimitTests {
         let redis = try await RedisTestServer.start()
         defer { redis.stop() }
         let adapter = RedisAdapter(configuration: try TestCluster.adapterConfiguration(name: "limits", redis: redis), logger: testLogger("limits"))
-        try await adapter.start { _ in }
+        try await adapter.start(deliver: { _ in }, control: { _ in })
         for (topic, event) in [(String(repeating: "t", count: 256), "e"), ("room:1", String(repeating: "e", count: 70_000))] {
             let message = PubSubMessage(topic: topic, event: event, payload: .json([:]), originNode: "limits")
             await #expect(throws: PubSubError.self) { try await adapter.broadcast(message) }

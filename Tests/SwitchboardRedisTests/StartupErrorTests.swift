@@ -11,7 +11,7 @@ struct StartupErrorTests {
         defer { redis.stop() }
         let configuration = RedisAdapterConfiguration(url: try RedisURL("redis://:wrong@127.0.0.1:\(redis.port)"), nodeName: "a")
         let error = await #expect(throws: RedisAdapterError.self) {
-            try await RedisAdapter(configuration: configuration, logger: testLogger("a")).start { _ in }
+            try await RedisAdapter(configuration: configuration, logger: testLogger("a")).start(deliver: { _ in }, control: { _ in })
         }
         #expect(error?.description.contains("refused the credentials") == true)
         #expect(error?.description.contains("WRONGPASS") == true)
@@ -24,7 +24,7 @@ struct StartupErrorTests {
         defer { redis.stop() }
         let configuration = RedisAdapterConfiguration(url: try RedisURL("redis://127.0.0.1:\(redis.port)"), nodeName: "a")
         let error = await #expect(throws: RedisAdapterError.self) {
-            try await RedisAdapter(configuration: configuration, logger: testLogger("a")).start { _ in }
+            try await RedisAdapter(configuration: configuration, logger: testLogger("a")).start(deliver: { _ in }, control: { _ in })
         }
         #expect(error?.description.contains("requires a password (NOAUTH)") == true)
     }
@@ -35,13 +35,13 @@ struct StartupErrorTests {
         defer { redis.stop() }
         for url in ["redis://:s3cret@127.0.0.1:\(redis.port)/3", "redis://default:s3cret@127.0.0.1:\(redis.port)"] {
             let adapter = RedisAdapter(configuration: .init(url: try RedisURL(url), nodeName: "a"), logger: testLogger("a"))
-            try await adapter.start { _ in }
+            try await adapter.start(deliver: { _ in }, control: { _ in })
             #expect(adapter.status.state == "connected")
             await adapter.shutdown()
             #expect(adapter.status.state == "stopped")
         }
         let badDatabase = RedisAdapter(configuration: .init(url: try RedisURL("redis://:s3cret@127.0.0.1:\(redis.port)/99"), nodeName: "a"), logger: testLogger("a"))
-        let error = await #expect(throws: RedisAdapterError.self) { try await badDatabase.start { _ in } }
+        let error = await #expect(throws: RedisAdapterError.self) { try await badDatabase.start(deliver: { _ in }, control: { _ in }) }
         #expect(error?.description.contains("refused database 99") == true)
     }
 
@@ -50,7 +50,7 @@ struct StartupErrorTests {
         let port = try RedisTestServer.freePort()
         let configuration = RedisAdapterConfiguration(url: try RedisURL("redis://127.0.0.1:\(port)"), nodeName: "a")
         let error = await #expect(throws: RedisAdapterError.self) {
-            try await RedisAdapter(configuration: configuration, logger: testLogger("a")).start { _ in }
+            try await RedisAdapter(configuration: configuration, logger: testLogger("a")).start(deliver: { _ in }, control: { _ in })
         }
         #expect(error?.description == "cannot reach Redis at 127.0.0.1:\(port) (redis://127.0.0.1:\(port)/0): connection refused")
 
@@ -71,7 +71,7 @@ struct StartupErrorTests {
         var configuration = RedisAdapterConfiguration(url: try RedisURL("redis://127.0.0.1:\(listener.port)"), nodeName: "a")
         configuration.connectTimeout = .milliseconds(300)
         let error = await #expect(throws: RedisAdapterError.self) {
-            try await RedisAdapter(configuration: configuration, logger: testLogger("a")).start { _ in }
+            try await RedisAdapter(configuration: configuration, logger: testLogger("a")).start(deliver: { _ in }, control: { _ in })
         }
         #expect(error?.description.contains("did not answer within the connect timeout") == true)
     }

@@ -20,10 +20,8 @@ public struct ChannelRouter: Sendable {
         routes.append(Route(pattern: TopicPattern(pattern), factory: factory))
     }
 
-    /// The route for `topic`, or `nil` when no channel handles it (always
-    /// for the cluster's reserved topic, which only nodes use).
+    /// The route for `topic`, or `nil` when no channel handles it.
     func route(for topic: String) -> Route? {
-        guard topic != ServerRuntime.clusterTopic else { return nil }
         return routes.first { $0.pattern.matches(topic) }
     }
 }

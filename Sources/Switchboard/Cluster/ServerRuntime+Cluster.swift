@@ -1,9 +1,10 @@
 import NIOCore
 
-/// This node's part in the cluster: it publishes its ``NodeReport`` on the
-/// reserved ``ServerRuntime/clusterTopic`` every interval, keeps every
-/// node's last report (``ClusterView``), and carries out the commands other
-/// nodes send it there (`shed` for a rebalance, `disconnect` of a socket id).
+/// This node's part in the cluster: it sends its ``NodeReport`` to the other
+/// nodes every interval, keeps every node's last report (``ClusterView``),
+/// and carries out the commands other nodes send it (`shed` for a
+/// rebalance, `disconnect` of a socket id). All of them are control
+/// messages (``ControlMessage``), which the adapter keeps apart from topics.
 ///
 /// Commands travel through the PubSub adapter, so whoever may publish on it
 /// (Redis access) may send them: the same trust as Phoenix's PubSub.
@@ -16,19 +17,15 @@ import NIOCore
 /// second interval on, once every live peer has been heard from, and once
 /// the older peers' reports have expired (``ClusterView/missedReportsToForget``).
 extension ServerRuntime {
-    /// The reserved topic of reports and commands; clients cannot join it and
-    /// `/api/broadcast` refuses it.
-    static let clusterTopic = PubSub.clusterTopic
-
     private enum ClusterEvent {
         static let report = "report"
         static let shed = "shed"
         static let disconnect = "disconnect"
     }
 
-    /// Subscribes to the cluster topic and starts reporting.
+    /// Listens to the other nodes and starts reporting.
     func startCluster() async {
-        await pubsub.joinCluster { [self] message in
+        pubsub.joinCluster { [self] message in
             self.receiveClusterMessage(message)
         }
         let interval = configuration.clusterReportInterval
@@ -49,11 +46,11 @@ extension ServerRuntime {
         clusterReporter.withLock { $0 = reporter }
     }
 
-    /// Stops reporting and leaves the cluster topic.
+    /// Stops reporting and listening.
     func stopCluster() async {
         guard let reporter = clusterReporter.withLock({ state in defer { state = nil }; return state }) else { return }
         reporter.cancel()
-        await pubsub.leaveCluster()
+        pubsub.leaveCluster()
     }
 
     /// This node's counts now.
@@ -83,7 +80,7 @@ extension ServerRuntime {
         let report = await currentReport()
         clusterView.record(report)
         do {
-            try await pubsub.sendToCluster(event: ClusterEvent.report, payload: report.json)
+            try await pubsub.sendControl(event: ClusterEvent.report, payload: report.json)
         } catch {
             // Other nodes hear from this one again next interval.
             logger.debug("cluster report not published", metadata: ["error": "\(error)"])
@@ -91,11 +88,8 @@ extension ServerRuntime {
     }
 
     /// Handles a message on the cluster topic (on an event loop: stays short).
-    private func receiveClusterMessage(_ message: PubSubMessage) {
-        guard case .json(let payload) = message.payload else {
-            logger.warning("ignoring a non-JSON message on the cluster topic", metadata: ["from": "\(message.originNode)"])
-            return
-        }
+    private func receiveClusterMessage(_ message: ControlMessage) {
+        let payload = message.payload
         switch message.event {
         case ClusterEvent.report:
             guard let report = NodeReport(json: payload) else {
@@ -149,7 +143,7 @@ extension ServerRuntime {
             }
             let command: JSONValue = ["count": .int(step.shed), "over_ms": .int(Int(window.inSeconds * 1000))]
             do {
-                try await pubsub.sendToNode(step.node, event: ClusterEvent.shed, payload: command)
+                try await pubsub.sendControl(event: ClusterEvent.shed, payload: command, to: step.node)
             } catch {
                 logger.error("rebalance command not sent", metadata: ["node": "\(step.node)", "error": "\(error)"])
             }
@@ -162,7 +156,7 @@ extension ServerRuntime {
     func disconnectEverywhere(socketID: String) async -> Int {
         let closed = await disconnect(socketID: socketID)
         do {
-            try await pubsub.sendToCluster(event: ClusterEvent.disconnect, payload: ["id": .string(socketID)])
+            try await pubsub.sendControl(event: ClusterEvent.disconnect, payload: ["id": .string(socketID)])
         } catch {
             logger.error("disconnect not sent to other nodes", metadata: ["socket_id": "\(socketID)", "error": "\(error)"])
         }

@@ -6,12 +6,20 @@ public struct LocalAdapter: PubSubAdapter {
         self.nodeName = nodeName
     }
 
-    public func start(deliver: @escaping @Sendable (PubSubMessage) -> Void) async throws {}
+    public func start(
+        deliver: @escaping @Sendable (PubSubMessage) -> Void,
+        control: @escaping @Sendable (ControlMessage) -> Void
+    ) async throws {}
     public func shutdown() async {}
     public func broadcast(_ message: PubSubMessage) async throws {}
 
     public func directBroadcast(to node: String, _ message: PubSubMessage) async throws {
         guard node == nodeName else { throw PubSubError.unknownNode(node) }
+    }
+
+    /// There is no other node: a message for all of them reaches none.
+    public func sendControl(_ message: ControlMessage, to node: String?) async throws {
+        if let node, node != nodeName { throw PubSubError.unknownNode(node) }
     }
 
     public func topicActivated(_ topic: String) async throws {}
@@ -27,6 +35,7 @@ public struct PubSubError: Error, Sendable, CustomStringConvertible {
         case unknownNode(String)
         case unavailable(String)
         case notPublishable(String)
+        case reserved(String)
     }
 
     private let base: Base
@@ -51,11 +60,18 @@ public struct PubSubError: Error, Sendable, CustomStringConvertible {
         PubSubError(.notPublishable(detail))
     }
 
+    /// The topic is one the adapter keeps for itself
+    /// (``PubSubAdapter/reservedTopics``); nobody got the message.
+    public static func reserved(_ topic: String) -> PubSubError {
+        PubSubError(.reserved(topic))
+    }
+
     public var description: String {
         switch base {
         case .unknownNode(let node): return "no node named \(node)"
         case .unavailable(let reason): return "pubsub unavailable: \(reason)"
         case .notPublishable(let reason): return "not published to other nodes: \(reason)"
+        case .reserved(let topic): return "\(topic) is reserved for the cluster"
         }
     }
 }

@@ -14,13 +14,10 @@ public final class PubSub: Sendable {
     /// The framing of this node's transports, if they share one: local
     /// broadcasts are serialized straight into it (see ``makeMessage(topic:event:payload:)``).
     private let localFraming: MessageFraming?
-    /// Receives the cluster topic's messages while this node is in the cluster.
-    private let clusterHandler = Mutex<(@Sendable (PubSubMessage) -> Void)?>(nil)
-
-    /// The reserved topic of node-to-node traffic (reports and commands). Its
-    /// messages reach only the cluster handler: never channel subscribers,
-    /// the broadcast metrics or the topic count. Clients cannot join it.
-    public static let clusterTopic = "switchboard:cluster"
+    /// Receives other nodes' control messages while this node is in the cluster.
+    private let controlHandler = Mutex<(@Sendable (ControlMessage) -> Void)?>(nil)
+    /// The adapter's ``PubSubAdapter/reservedTopics``, read once.
+    private let reservedTopics: Set<String>
 
     /// Per topic: how many local subscribers hold it, and the adapter
     /// subscription that they wait for.
@@ -38,6 +35,7 @@ public final class PubSub: Sendable {
 
     package init(adapter: any PubSubAdapter, dispatchers: [LoopDispatcher], logger: Logger, localFraming: MessageFraming? = nil) {
         self.adapter = adapter
+        self.reservedTopics = adapter.reservedTopics
         self.localFraming = localFraming
         self.dispatchers = dispatchers
         self.logger = logger
@@ -61,14 +59,10 @@ public final class PubSub: Sendable {
     }
 
     func start() async throws {
-        try await adapter.start { [weak self] message in
-            guard let self else { return }
-            if message.topic == Self.clusterTopic {
-                self.clusterHandler.withLock { $0 }?(message)
-            } else {
-                self.dispatchLocally(message)
-            }
-        }
+        try await adapter.start(
+            deliver: { [weak self] message in self?.dispatchLocally(message) },
+            control: { [weak self] message in self?.controlHandler.withLock { $0 }?(message) }
+        )
     }
 
     func shutdown() async {
@@ -111,7 +105,8 @@ public final class PubSub: Sendable {
     /// Serializes the message once. With a ``localFraming`` it is serialized
     /// straight into that framing, and ``PubSubMessage/encoded`` is the same
     /// storage without the framing.
-    private func makeMessage(topic: String, event: String, payload: Payload) throws(ProtocolError) -> PubSubMessage {
+    private func makeMessage(topic: String, event: String, payload: Payload) throws -> PubSubMessage {
+        guard !isReserved(topic) else { throw PubSubError.reserved(topic) }
         var message = PubSubMessage(topic: topic, event: event, payload: payload, originNode: nodeName)
         let framing = localFraming ?? .plain
         let wrapped = try framing.encode(BroadcastFrames.outbound(message), V2Serializer(), allocator)
@@ -220,31 +215,30 @@ public final class PubSub: Sendable {
 
     /// Topics with at least one local subscriber.
     public var activeTopicCount: Int {
-        activations.withLockedValue { $0.topics.count - ($0.topics[Self.clusterTopic] == nil ? 0 : 1) }
+        activations.withLockedValue { $0.topics.count }
+    }
+
+    /// Whether `topic` is one the adapter cannot carry
+    /// (``PubSubAdapter/reservedTopics``): no client may join or broadcast on it.
+    func isReserved(_ topic: String) -> Bool {
+        !reservedTopics.isEmpty && reservedTopics.contains(topic)
     }
 
     // MARK: - Node-to-node traffic
 
-    /// Sends the cluster topic's messages from other nodes to `handler`
-    /// (on an event loop; keep it short). Returns once they will arrive.
-    func joinCluster(handler: @escaping @Sendable (PubSubMessage) -> Void) async {
-        clusterHandler.withLock { $0 = handler }
-        await acquire(Self.clusterTopic)
+    /// Sends other nodes' control messages to `handler` (on an event loop;
+    /// keep it short) until ``leaveCluster()``.
+    func joinCluster(handler: @escaping @Sendable (ControlMessage) -> Void) {
+        controlHandler.withLock { $0 = handler }
     }
 
-    func leaveCluster() async {
-        clusterHandler.withLock { $0 = nil }
-        await release(Self.clusterTopic)
+    func leaveCluster() {
+        controlHandler.withLock { $0 = nil }
     }
 
-    /// Sends an event on the cluster topic to every other node.
-    func sendToCluster(event: String, payload: JSONValue) async throws {
-        try await adapter.broadcast(makeMessage(topic: Self.clusterTopic, event: event, payload: .json(payload)))
-    }
-
-    /// Sends an event on the cluster topic to the node named `node`.
-    func sendToNode(_ node: String, event: String, payload: JSONValue) async throws {
-        try await adapter.directBroadcast(to: node, makeMessage(topic: Self.clusterTopic, event: event, payload: .json(payload)))
+    /// Sends a control message to every other node, or to the node named `node` only.
+    func sendControl(event: String, payload: JSONValue, to node: String? = nil) async throws {
+        try await adapter.sendControl(ControlMessage(event: event, payload: payload, originNode: nodeName), to: node)
     }
 }
 

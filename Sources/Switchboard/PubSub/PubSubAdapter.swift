@@ -1,11 +1,16 @@
-/// Carries broadcasts between nodes. The rest of the system never names a
-/// concrete adapter: ``LocalAdapter`` for one node, Redis for a cluster.
+/// Carries broadcasts, and the cluster's control messages, between nodes.
+/// The rest of the system never names a concrete adapter: ``LocalAdapter``
+/// for one node, Redis for a cluster.
 public protocol PubSubAdapter: Sendable {
     /// This node's name, unique in the cluster.
     var nodeName: String { get }
 
-    /// Starts the adapter; `deliver` receives messages from other nodes.
-    func start(deliver: @escaping @Sendable (PubSubMessage) -> Void) async throws
+    /// Starts the adapter: `deliver` receives broadcasts from other nodes,
+    /// `control` their control messages, from now until ``shutdown()``.
+    func start(
+        deliver: @escaping @Sendable (PubSubMessage) -> Void,
+        control: @escaping @Sendable (ControlMessage) -> Void
+    ) async throws
     /// Stops the adapter and releases its connections.
     func shutdown() async
 
@@ -13,6 +18,15 @@ public protocol PubSubAdapter: Sendable {
     func broadcast(_ message: PubSubMessage) async throws
     /// Sends to one named node only.
     func directBroadcast(to node: String, _ message: PubSubMessage) async throws
+
+    /// Sends a control message to every other node (`node` is `nil`), or to
+    /// the node named `node` only. Control messages travel apart from every
+    /// topic: no channel subscriber ever sees one.
+    func sendControl(_ message: ControlMessage, to node: String?) async throws
+    /// Topics the adapter cannot carry as broadcasts (where its wire format
+    /// puts control messages, say): clients cannot join them and
+    /// `/api/broadcast` refuses them. None by default.
+    var reservedTopics: Set<String> { get }
 
     /// The local subscriber count of `topic` went from 0 to 1. Returns once
     /// messages for it from other nodes will arrive (so a join reply sent
@@ -84,6 +98,9 @@ extension PubSubAdapter {
     public var wireVersion: Int { 1 }
     /// Adapters with a single wire format have nothing to choose.
     public func peersRead(wireVersion: Int) {}
+
+    /// Adapters whose control messages cannot meet a topic reserve none.
+    public var reservedTopics: Set<String> { [] }
 
     /// Adapters that count nothing (the local one, which carries nothing) report zeros.
     public var counters: PubSubAdapterCounters { PubSubAdapterCounters() }

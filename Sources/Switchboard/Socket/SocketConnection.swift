@@ -131,7 +131,7 @@ package final class SocketConnection: @unchecked Sendable {
     }
 
     private func join(_ message: Message) {
-        guard let route = router.route(for: message.topic) else {
+        guard !pubsub.isReserved(message.topic), let route = router.route(for: message.topic) else {
             writeUnmatchedTopic(message)
             return
         }

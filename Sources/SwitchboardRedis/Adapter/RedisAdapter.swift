@@ -18,7 +18,7 @@ import Synchronization
 /// - The envelope version written is the lowest one the live peers read
 ///   (``peersRead(wireVersion:)``), version 1 until the core says otherwise:
 ///   a rolling deploy never sends a node an envelope it cannot read.
-/// - The first connection must succeed (``start(deliver:)`` throws a
+/// - The first connection must succeed (``start(deliver:control:)`` throws a
 ///   descriptive ``RedisAdapterError``); after that, Redis going away never
 ///   takes the node down: connections come back with backoff and jitter,
 ///   every subscription is redone, and broadcasts meanwhile are dropped and
@@ -102,7 +102,10 @@ public final class RedisAdapter: PubSubAdapter {
 
     // MARK: - Lifecycle
 
-    public func start(deliver: @escaping @Sendable (PubSubMessage) -> Void) async throws {
+    public func start(
+        deliver: @escaping @Sendable (PubSubMessage) -> Void,
+        control: @escaping @Sendable (ControlMessage) -> Void
+    ) async throws {
         let startable = lifecycle.withLockedValue { state -> Bool in
             guard case .idle = state else { return false }
             state = .starting
@@ -111,11 +114,23 @@ public final class RedisAdapter: PubSubAdapter {
         guard startable else { throw RedisAdapterError.notStartable }
         do {
             try Self.validate(configuration)
-            try await inbound.start(deliver: deliver).get()
+            let logger = self.logger
+            try await inbound.start { message in
+                guard message.topic == Self.controlTopic else { return deliver(message) }
+                guard case .json(let payload) = message.payload else {
+                    logger.warning("ignoring a control message that is not JSON", metadata: ["from": "\(message.originNode)"])
+                    return
+                }
+                control(ControlMessage(event: message.event, payload: payload, originNode: message.originNode))
+            }.get()
             // Recorded now, subscribed by the subscriber's first connection.
             _ = subscriber.subscribe(configuration.nodeChannel(nodeName).description, timeout: configuration.connectTimeout)
-            if configuration.mode == .global {
+            switch configuration.mode {
+            case .perTopic:
+                _ = subscriber.subscribe(configuration.topicChannel(Self.controlTopic).description, timeout: configuration.connectTimeout)
+            case .global:
                 _ = subscriber.subscribe(configuration.globalChannel.description, timeout: configuration.connectTimeout)
+                try await inbound.addTopic(Self.controlTopic).get()
             }
             let eventLoop = subscriber.eventLoop
             let starts = publishers.map { $0.start() } + [subscriber.start()]
@@ -211,6 +226,27 @@ public final class RedisAdapter: PubSubAdapter {
             return
         case .dropped:
             throw PubSubError.unavailable("Redis at \(configuration.url.endpoint) is unreachable; the message for \(node) was dropped")
+        }
+    }
+
+    // MARK: - Control messages
+
+    /// The topic that control messages travel as: every release reads and
+    /// writes them as broadcasts of this topic (older releases had the core
+    /// use it as a reserved topic), so it stays, and no client may use it.
+    static let controlTopic = "switchboard:cluster"
+
+    public var reservedTopics: Set<String> { [Self.controlTopic] }
+
+    public func sendControl(_ message: ControlMessage, to node: String?) async throws {
+        var encoded = ByteBuffer()
+        let payload = Payload.json(message.payload)
+        _ = try V2Serializer().encodeServerFrame(.message(Message(topic: Self.controlTopic, event: message.event, payload: payload)), into: &encoded)
+        let carried = PubSubMessage(topic: Self.controlTopic, event: message.event, payload: payload, originNode: message.originNode, encoded: encoded)
+        if let node {
+            try await directBroadcast(to: node, carried)
+        } else {
+            try await broadcast(carried)
         }
     }
 

@@ -54,7 +54,7 @@ public struct RedisAdapterError: Error, Sendable, CustomStringConvertible {
         RedisAdapterError(.invalidConfiguration(detail))
     }
 
-    /// ``RedisAdapter/start(deliver:)`` was called twice, or after shutdown.
+    /// ``RedisAdapter/start(deliver:control:)`` was called twice, or after shutdown.
     public static let notStartable = RedisAdapterError(.notStartable)
 
     public var description: String {

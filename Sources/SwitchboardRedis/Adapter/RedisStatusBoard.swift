@@ -9,7 +9,7 @@ import Switchboard
 final class RedisStatusBoard: Sendable {
     /// Where one connection (or the adapter as a whole) is.
     enum Phase: String, Sendable {
-        /// The first connection is being made (``RedisAdapter/start(deliver:)``).
+        /// The first connection is being made (``RedisAdapter/start(deliver:control:)``).
         case connecting
         case connected
         /// Lost and being re-established with backoff.

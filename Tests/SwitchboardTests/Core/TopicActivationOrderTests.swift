@@ -10,7 +10,8 @@ struct TopicActivationOrderTests {
         let calls = NIOLockedValueBox<[String]>([])
         var nodeName: String { "recorder" }
         var status: AdapterStatus { AdapterStatus(name: "recording", state: "connected") }
-        func start(deliver: @escaping @Sendable (PubSubMessage) -> Void) async throws {}
+        func start(deliver: @escaping @Sendable (PubSubMessage) -> Void, control: @escaping @Sendable (ControlMessage) -> Void) async throws {}
+        func sendControl(_ message: ControlMessage, to node: String?) async throws {}
         func shutdown() async {}
         func broadcast(_ message: PubSubMessage) async throws {}
         func directBroadcast(to node: String, _ message: PubSubMessage) async throws {}

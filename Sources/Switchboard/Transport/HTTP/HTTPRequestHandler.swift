@@ -265,8 +265,8 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             respond(context: context, head: head, status: .badRequest, body: errorBody("\(error)"))
             return
         }
-        guard request.topic != ServerRuntime.clusterTopic else {
-            respond(context: context, head: head, status: .forbidden, body: errorBody("\(ServerRuntime.clusterTopic) is reserved for the cluster"))
+        guard !runtime.pubsub.isReserved(request.topic) else {
+            respond(context: context, head: head, status: .forbidden, body: errorBody("\(request.topic) is reserved for the cluster"))
             return
         }
         let pubsub = runtime.pubsub
