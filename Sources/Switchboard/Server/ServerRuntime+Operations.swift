@@ -8,7 +8,7 @@ extension ServerRuntime {
         var all: [SocketConnection] = []
         for dispatcher in dispatchers {
             let connections = try? await dispatcher.eventLoop.submit {
-                dispatcher.connections.all.values.filter(\.isOpen)
+                dispatcher.connections.all.values.filter { $0.isOpen && $0.transport.isActive }
             }.get()
             all += connections ?? []
         }

@@ -27,6 +27,8 @@ final class ServerRuntime: Sendable {
     let startedAt = ContinuousClock.now
     /// This server's metrics (see ``MetricsOptions``).
     let metrics: ServerMetrics
+    /// The node-wide budget of log lines about misbehaving clients.
+    let connectionErrors = ConnectionErrorLog()
     /// Every node's last report; see `ServerRuntime+Cluster.swift`.
     let clusterView: ClusterView
     /// Publishes this node's report while the server takes part in the cluster.

@@ -135,13 +135,18 @@ public final class SwitchboardServer: Service, Sendable {
             return
         }
         let api = AdminAPI(runtime: runtime)
+        let limits = configuration.limits
         let channel: any NIOCore.Channel
         do {
             channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        // The public listener's request rules: header bounds and the request timeout.
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                            withErrorHandling: true, withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits.httpDecoderLimits
+                        )
+                        try channel.pipeline.syncOperations.addHandler(HTTPRequestTimeoutHandler(timeout: limits.requestTimeout))
                         try channel.pipeline.syncOperations.addHandler(AdminRequestHandler(api: api, token: token))
                     }
                 }

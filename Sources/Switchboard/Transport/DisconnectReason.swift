@@ -19,4 +19,6 @@ package enum DisconnectReason: Sendable, Hashable {
     case protocolError(detail: String)
     /// A message over the size limit (1009).
     case messageTooLarge
+    /// A text message that is not UTF-8 (1007).
+    case invalidText
 }

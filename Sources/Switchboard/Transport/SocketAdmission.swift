@@ -19,7 +19,8 @@ package struct AcceptedSocket: Sendable {
 
 /// The checks every transport makes before a client becomes a socket, in
 /// this order: the node accepts sockets (503), the origin (403), the
-/// connections per address (429), the serializer `vsn` (400), then the
+/// connections per address (429; counted from accept, see
+/// ``admitConnection(_:)``), the serializer `vsn` (400), then the
 /// endpoint's `connect` with the params and connect info (403 when it
 /// refuses, 500 when it throws). A transport adds its own checks first (the
 /// WebSocket upgrade headers) and its own way of carrying a token.
@@ -96,18 +97,38 @@ struct SocketAdmission: Sendable {
             ])
             return .forbidden
         }
-        guard let limit = configuration.limits.maxConnectionsPerAddress,
+        // A direct client's slot was taken when its connection was accepted
+        // (``admitConnection(_:)``); a proxy's clients are told apart only now.
+        guard configuration.trustedProxies.contains(peer),
               let address = configuration.trustedProxies.clientAddress(peer: peer, forwardedFor: head.headers["x-forwarded-for"])
         else { return nil }
+        return holdSlot(of: channel, for: address) ? nil : .tooManyRequests
+    }
+
+    /// Takes the per-address slot of a connection the listener just
+    /// accepted, held until it closes: every TCP connection counts, whether
+    /// it upgrades, sends plain requests or nothing at all. `false` when its
+    /// address holds `limits.maxConnectionsPerAddress` already (the first
+    /// request is then answered 429). A trusted proxy's connections are
+    /// counted by the address it forwards, once the request says it.
+    func admitConnection(_ channel: any NIOCore.Channel) -> Bool {
+        guard let peer = channel.remoteAddress, !runtime.configuration.trustedProxies.contains(peer),
+              let address = peer.ipAddress
+        else { return true }
+        return holdSlot(of: channel, for: address)
+    }
+
+    private func holdSlot(of channel: any NIOCore.Channel, for address: String) -> Bool {
+        guard let limit = runtime.configuration.limits.maxConnectionsPerAddress else { return true }
         guard connectionLimiter.reserve(address, limit: limit) else {
-            runtime.logger.warning("socket refused: too many connections from one address", metadata: [
+            runtime.connectionErrors.warning(runtime.logger, "socket refused: too many connections from one address", metadata: [
                 "address": "\(address)", "limit": "\(limit)",
             ])
-            return .tooManyRequests
+            return false
         }
         let limiter = connectionLimiter
         channel.closeFuture.whenComplete { _ in limiter.release(address) }
-        return nil
+        return true
     }
 
     static func describe(_ address: SocketAddress) -> String {

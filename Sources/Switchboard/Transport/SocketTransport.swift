@@ -31,6 +31,6 @@ package protocol SocketTransport: AnyObject, Sendable {
     /// go out first.
     func close(_ reason: DisconnectReason)
 
-    /// Whether the client connection is still up.
+    /// Whether the client connection is up and not closing.
     var isActive: Bool { get }
 }

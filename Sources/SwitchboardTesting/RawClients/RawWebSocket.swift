@@ -35,22 +35,34 @@ package final class RawWebSocket: Sendable {
 
     /// Sends one masked text frame.
     package func send(_ text: String) async throws {
-        let payload = Array(text.utf8)
-        var frame: [UInt8] = [0x81]
+        try await connection.write(Self.frame(opcode: 0x1, payload: Array(text.utf8)))
+    }
+
+    /// Sends frames made with ``frame(opcode:payload:masked:reservedBits:fin:)``, in one write.
+    package func send(frames: [[UInt8]]) async throws {
+        try await connection.write(frames.flatMap { $0 })
+    }
+
+    /// The bytes of one client frame: masked unless `masked` is false, with
+    /// the RSV bits of `reservedBits` (0 to 7) and any opcode, valid or not.
+    package static func frame(opcode: UInt8, payload: [UInt8], masked: Bool = true, reservedBits: UInt8 = 0, fin: Bool = true) -> [UInt8] {
+        var frame: [UInt8] = [(fin ? 0x80 : 0) | (reservedBits & 0x7) << 4 | (opcode & 0x0F)]
+        let maskBit: UInt8 = masked ? 0x80 : 0
         switch payload.count {
         case ..<126:
-            frame.append(0x80 | UInt8(payload.count))
+            frame.append(maskBit | UInt8(payload.count))
         case ..<65_536:
-            frame.append(0x80 | 126)
+            frame.append(maskBit | 126)
             frame.append(contentsOf: [UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)])
         default:
-            frame.append(0x80 | 127)
+            frame.append(maskBit | 127)
             frame.append(contentsOf: (0..<8).reversed().map { UInt8((payload.count >> ($0 * 8)) & 0xFF) })
         }
+        guard masked else { return frame + payload }
         let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
         frame.append(contentsOf: mask)
         frame.append(contentsOf: payload.enumerated().map { $0.element ^ mask[$0.offset % 4] })
-        try await connection.write(frame)
+        return frame
     }
 
     /// The next frame (unfragmented frames only, as the server writes them).

@@ -29,6 +29,11 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// What arrives while upgrading (the bytes past the upgrade request that
     /// the request decoder hands on as it leaves), for the WebSocket handlers.
     private var pendingReads = CircularBuffer<NIOAny>()
+    /// The client's address had all its connections when this one was
+    /// accepted: its first request is answered 429, and it closes.
+    private var overAddressLimit = false
+    /// Answered and closing: what else arrives is dropped.
+    private var refused = false
 
     init(runtime: ServerRuntime, upgrader: SocketUpgrader) {
         self.runtime = runtime
@@ -36,6 +41,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        overAddressLimit = !upgrader.admission.admitConnection(context.channel)
         armRequestTimer(context: context)
     }
 
@@ -65,13 +71,28 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// Answers the first request of a connection over its address's limit
+    /// with 429 and closes; nothing after it is read.
+    private func refuseOverAddressLimit(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        if upgrader.endpoint(forPath: QueryString.split(uri: head.uri).path) != nil {
+            runtime.metrics.socketConnect(Self.connectStatus(.tooManyRequests))
+        }
+        refused = true
+        respond(context: context, head: head, status: .tooManyRequests, body: nil, close: true)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !refused else { return }
         guard !upgrading else {
             pendingReads.append(data)
             return
         }
         switch unwrapInboundIn(data) {
         case .head(let head):
+            guard !overAddressLimit else {
+                refuseOverAddressLimit(context: context, head: head)
+                return
+            }
             self.head = head
             requestBody.reset()
         case .body(var chunk):
@@ -106,7 +127,8 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
                 self.performUpgrade(context: context, head: head, webSocket: webSocket)
             case .refuse(let status):
                 self.runtime.metrics.socketConnect(Self.connectStatus(status))
-                self.respond(context: context, head: head, status: status, body: nil, close: true)
+                let headers: HTTPHeaders = status == .upgradeRequired ? ["sec-websocket-version": "13"] : [:]
+                self.respond(context: context, head: head, status: status, body: nil, headers: headers, close: true)
             }
         }
     }
@@ -301,17 +323,23 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         writeResponse(context: context, head: head, status: .ok, contentType: page.contentType, body: buffer, close: false)
     }
 
-    private func respond(context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, body: JSONValue?, close: Bool = false) {
+    private func respond(
+        context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, body: JSONValue?,
+        headers: HTTPHeaders = [:], close: Bool = false
+    ) {
         var buffer = context.channel.allocator.buffer(capacity: 128)
         if let body {
             body.encode(into: &buffer)
             buffer.writeStaticString("\n")
         }
-        writeResponse(context: context, head: head, status: status, contentType: body == nil ? nil : "application/json", body: buffer, close: close)
+        writeResponse(context: context, head: head, status: status, contentType: body == nil ? nil : "application/json", body: buffer, headers: headers, close: close)
     }
 
-    private func writeResponse(context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, contentType: String?, body buffer: ByteBuffer, close: Bool) {
-        var headers = HTTPHeaders()
+    private func writeResponse(
+        context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, contentType: String?, body buffer: ByteBuffer,
+        headers: HTTPHeaders = [:], close: Bool
+    ) {
+        var headers = headers
         headers.add(name: "content-length", value: "\(buffer.readableBytes)")
         if let contentType { headers.add(name: "content-type", value: contentType) }
         // A request that asked for an upgrade (to a path that has none) ends

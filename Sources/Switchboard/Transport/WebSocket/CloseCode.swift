@@ -7,6 +7,8 @@ public enum CloseCode {
     public static let goingAway = WebSocketErrorCode.goingAway
     /// 1002: a frame was not a valid Phoenix message.
     public static let protocolError = WebSocketErrorCode.protocolError
+    /// 1007: a text frame, or a close frame's reason, was not UTF-8.
+    public static let invalidText = WebSocketErrorCode.dataInconsistentWithMessage
     /// 1008: the client broke a policy: it sent messages faster than
     /// ``ServerConfiguration/Limits/inboundMessageRate`` allows (reason
     /// `"message rate limit exceeded"`).
@@ -34,6 +36,18 @@ extension CloseCode {
         case .malformedMessage: (protocolError, "malformed message")
         case .protocolError(let detail): (protocolError, detail)
         case .messageTooLarge: (messageTooLarge, "")
+        case .invalidText: (invalidText, "invalid UTF-8")
+        }
+    }
+
+    /// Whether a peer may send `code` in a close frame (RFC 6455 §7.4): the
+    /// defined codes 1000–1003 and 1007–1011, the registered 1012–1014, and
+    /// 3000–4999 for libraries and applications. Never 1005, 1006 or 1015,
+    /// which only report what happened locally.
+    static func mayBeSent(_ code: UInt16) -> Bool {
+        switch code {
+        case 1000...1003, 1007...1014, 3000...4999: true
+        default: false
         }
     }
 }

@@ -8,7 +8,8 @@ enum UpgradeDecision: Sendable {
     /// Upgrade, answering 101 with these extra headers (the agreed subprotocol).
     case accept(AcceptedSocket, responseHeaders: HTTPHeaders)
     /// Answer with this status and close: 400 (not a valid WebSocket
-    /// upgrade, a bad method or `vsn`), 403 (origin or `connect` refused),
+    /// upgrade, a bad method or `vsn`), 426 (a WebSocket version other than
+    /// 13; the answer names 13 in `Sec-WebSocket-Version`), 403 (origin or `connect` refused),
     /// 429 (too many connections from the address), 503 (draining or
     /// guarded), 500 (`connect` threw).
     case refuse(HTTPResponseStatus)
@@ -51,7 +52,9 @@ struct SocketUpgrader: Sendable {
     /// at most once: a refusal closes it, an acceptance ends its HTTP.
     func decide(channel: any NIOCore.Channel, head: HTTPRequestHead, endpoint: SocketEndpoint) -> EventLoopFuture<UpgradeDecision> {
         guard Self.isWebSocketUpgrade(head), head.method == .GET else {
-            return channel.eventLoop.makeSucceededFuture(.refuse(.badRequest))
+            // RFC 6455 §4.4: a version we do not speak is answered 426 with the one we do.
+            let otherVersion = !head.headers["sec-websocket-version"].isEmpty && head.headers["sec-websocket-version"] != ["13"]
+            return channel.eventLoop.makeSucceededFuture(.refuse(otherVersion ? .upgradeRequired : .badRequest))
         }
         let offered = AuthTokenSubprotocol.offered(in: head.headers[canonicalForm: "sec-websocket-protocol"].map(String.init))
         return admission.admit(channel: channel, head: head, endpoint: endpoint, authToken: AuthTokenSubprotocol.token(in: offered))
@@ -98,12 +101,13 @@ struct SocketUpgrader: Sendable {
             let pipeline = channel.pipeline.syncOperations
             try pipeline.addHandler(transport, position: .first)
             try pipeline.addHandler(IdleStateHandler(readTimeout: TimeAmount(limits.heartbeatTimeout)))
+            try pipeline.addHandler(WebSocketFrameValidator(transport: transport, connection: connection, log: runtime.connectionErrors))
             try pipeline.addHandler(NIOWebSocketFrameAggregator(
                 minNonFinalFragmentSize: 0,
                 maxAccumulatedFrameCount: 1024,
                 maxAccumulatedFrameSize: limits.maxFrameSize
             ))
-            try pipeline.addHandler(WebSocketConnectionHandler(connection: connection, runtime: runtime))
+            try pipeline.addHandler(WebSocketConnectionHandler(connection: connection, transport: transport, runtime: runtime))
         }
     }
 }

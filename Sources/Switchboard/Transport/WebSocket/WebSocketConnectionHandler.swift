@@ -10,13 +10,13 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     typealias OutboundOut = WebSocketFrame
 
     private let connection: SocketConnection
+    private let transport: WebSocketTransport
     private let runtime: ServerRuntime
     private var rateLimiter: InboundRateLimiter?
-    /// Set once the rate limit closed the connection: later frames are dropped.
-    private var rateLimited = false
 
-    init(connection: SocketConnection, runtime: ServerRuntime) {
+    init(connection: SocketConnection, transport: WebSocketTransport, runtime: ServerRuntime) {
         self.connection = connection
+        self.transport = transport
         self.runtime = runtime
         self.rateLimiter = runtime.configuration.limits.inboundMessageRate.map { InboundRateLimiter(rate: $0) }
     }
@@ -34,15 +34,14 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Frames decoded from bytes read before the close began are not ours to answer.
+        guard !transport.isClosing else { return }
         let frame = unwrapInboundIn(data)
-        if frame.opcode == .text || frame.opcode == .binary || frame.opcode == .ping {
-            guard !rateLimited else { return }
-            if rateLimiter?.admit() == false {
-                rateLimited = true
-                connection.logger.notice("closing connection: message rate limit exceeded")
-                connection.close(.rateLimited)
-                return
-            }
+        // Every frame but a close counts toward the rate: pings and pongs are
+        // as cheap to send as messages, and cost the node as much.
+        if frame.opcode != .connectionClose, rateLimiter?.admit() == false {
+            close(.rateLimited, log: "closing connection: message rate limit exceeded")
+            return
         }
         switch frame.opcode {
         case .text, .binary:
@@ -51,23 +50,52 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
                 let message = try connection.serializer.decodeClientFrame(frame.unmaskedData, kind: kind, limits: connection.limits.decoding)
                 connection.receive(message)
             } catch {
-                connection.logger.notice("closing connection: malformed frame", metadata: ["error": "\(error)"])
-                connection.close(.malformedMessage)
+                // Looked at only now, off the path of every good message.
+                if kind == .text, !Self.isUTF8(frame.unmaskedData) {
+                    close(.invalidText, log: "closing connection: text frame is not UTF-8")
+                } else {
+                    close(.malformedMessage, log: "closing connection: malformed frame", error: error)
+                }
             }
         case .ping:
             let pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
         case .connectionClose:
-            var data = frame.unmaskedData
-            let code = data.readWebSocketErrorCode() ?? .normalClosure
-            var reply = context.channel.allocator.buffer(capacity: 2)
-            reply.write(webSocketErrorCode: code)
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply)))
-                .whenComplete { _ in channel.close(promise: nil) }
+            answerClose(context: context, payload: frame.unmaskedData)
         default:
+            // Pongs (unsolicited: the server sends no pings) need no answer.
             break
         }
+    }
+
+    /// Answers a client's close frame as RFC 6455 §5.5.1 and §7.4 have it:
+    /// a valid code is echoed (none is answered 1000), an invalid code or a
+    /// one-byte payload is answered 1002, a reason that is not UTF-8 1007;
+    /// then the connection closes.
+    private func answerClose(context: ChannelHandlerContext, payload: ByteBuffer) {
+        transport.isClosing = true
+        var payload = payload
+        let code: WebSocketErrorCode
+        switch payload.readableBytes {
+        case 0:
+            code = .normalClosure
+        case 1:
+            code = .protocolError
+        default:
+            let number = payload.readInteger(as: UInt16.self)!
+            if !CloseCode.mayBeSent(number) {
+                code = .protocolError
+            } else if !Self.isUTF8(payload) {
+                code = .dataInconsistentWithMessage
+            } else {
+                code = WebSocketErrorCode(codeNumber: Int(number))
+            }
+        }
+        var reply = context.channel.allocator.buffer(capacity: 2)
+        reply.write(webSocketErrorCode: code)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply)))
+            .whenComplete { _ in channel.close(promise: nil) }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -80,9 +108,11 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard !transport.isClosing else { return }
         if error is NIOWebSocketError {
             // The protocol error handler has already sent the close frame (1009 for an oversized frame).
-            connection.logger.notice("closing connection: WebSocket protocol error", metadata: ["error": "\(error)"])
+            transport.isClosing = true
+            runtime.connectionErrors.notice(connection.logger, "closing connection: WebSocket protocol error", metadata: ["error": "\(error)"])
             return
         }
         let reason: DisconnectReason
@@ -91,7 +121,16 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         } else {
             reason = .protocolError(detail: "")
         }
-        connection.logger.notice("closing connection", metadata: ["error": "\(error)"])
+        close(reason, log: "closing connection", error: error)
+    }
+
+    /// Closes with `reason`, logging one line within the node's budget.
+    private func close(_ reason: DisconnectReason, log message: Logger.Message, error: (any Error)? = nil) {
+        runtime.connectionErrors.notice(connection.logger, message, metadata: error.map { ["error": "\($0)"] } ?? [:])
         connection.close(reason)
+    }
+
+    private static func isUTF8(_ bytes: ByteBuffer) -> Bool {
+        bytes.withUnsafeReadableBytes { String(validating: $0, as: UTF8.self) != nil }
     }
 }

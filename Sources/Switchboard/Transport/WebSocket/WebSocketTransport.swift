@@ -20,6 +20,12 @@ package final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHa
     package var connection: SocketConnection?
     private var context: ChannelHandlerContext?
     package var framing: MessageFraming { .webSocket }
+    /// Set once the connection began to close (a close frame was sent or
+    /// answered): what the client sends after that is not read.
+    var isClosing = false
+
+    /// How long a closing connection waits for the client to close its side.
+    static let closeGrace = TimeAmount.seconds(2)
 
     package init() {}
 
@@ -52,20 +58,29 @@ package final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHa
     }
 
     package var isActive: Bool {
-        context?.channel.isActive ?? false
+        !isClosing && context?.channel.isActive == true
     }
 
     /// Sends a close frame with the reason's code and closes the channel once
     /// it is out. A slow consumer's close frame may never get through its
     /// full queue, so that channel is closed a second later regardless.
     package func close(_ reason: DisconnectReason) {
-        guard let channel = context?.channel, channel.isActive else { return }
+        guard isActive, let channel = context?.channel else { return }
+        isClosing = true
         let (code, text) = CloseCode.closing(for: reason)
         var data = channel.allocator.buffer(capacity: 2 + text.utf8.count)
         data.write(webSocketErrorCode: code)
         data.writeString(text)
         let frame = WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
-        channel.writeAndFlush(frame).whenComplete { _ in channel.close(promise: nil) }
+        // A lingering close: only the sending side is shut at once. Closing
+        // outright with the client's frames unread would answer them with a
+        // reset, which can destroy the close frame before the client reads
+        // it. The client's close frame or its own close ends the connection
+        // (``WebSocketFrameValidator``), or at the latest the grace period.
+        channel.writeAndFlush(frame).whenComplete { _ in
+            channel.close(mode: .output, promise: nil)
+            channel.eventLoop.scheduleTask(in: Self.closeGrace) { channel.close(promise: nil) }
+        }
         if reason == .slowConsumer {
             channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
         }
