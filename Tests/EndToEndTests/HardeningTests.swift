@@ -123,6 +123,38 @@ struct HardeningTests {
         }
     }
 
+    @Test func aSlowConsumerReadsWholeFramesThen4008() async throws {
+        try await withSecurityServer({ $0.limits.maxOutboundBytes = 1 << 20 }) { server async throws in
+            let socket = try await RawWebSocket.connect(port: server.port, path: "/open/websocket?vsn=2.0.0")
+            defer { socket.close() }
+            try await socket.send(#"["1","1","room:slow","phx_join",{}]"#)
+            #expect(try await socket.receiveText().contains("phx_reply"))
+            // The client stops reading; broadcasts pile up until the node gives up on it.
+            let chunk = JSONValue.string(String(repeating: "x", count: 16 * 1024))
+            var sent = 0
+            while server.logs.lines(containing: "client too slow").isEmpty, sent < 5_000 {
+                try await server.server.pubsub.broadcast(topic: "room:slow", event: "big", payload: .json(["data": chunk, "n": .int(sent)]))
+                sent += 1
+                if sent % 20 == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            #expect(server.logs.lines(containing: "client too slow").count == 1, "after \(sent) broadcasts")
+            // Slow, not gone: it reads again a little later, whole frames in
+            // order, then the close frame with 4008.
+            try await Task.sleep(for: .milliseconds(2_500))
+            var received = 0
+            while true {
+                let frame = try await socket.receive()
+                guard case .text(let text) = frame else {
+                    #expect(frame == .close(code: 4008))
+                    break
+                }
+                #expect(text.hasPrefix(#"[null,null,"room:slow","big",{"#) && text.hasSuffix("}]"))
+                received += 1
+            }
+            #expect(received > 0 && received < sent)
+        }
+    }
+
     @Test func thousandsOfBadFramesInOneWriteCostOneLogLine() async throws {
         try await withSecurityServer { server async throws in
             let socket = try await RawWebSocket.connect(port: server.port, path: "/open/websocket?vsn=2.0.0")

@@ -90,6 +90,7 @@ public final class SwitchboardServer: Service, Sendable {
         let upgrader = SocketUpgrader(endpoints: endpoints, runtime: runtime)
         let runtime = self.runtime
         let decoderLimits = configuration.limits.httpDecoderLimits
+        let nioQueueLimit = WebSocketTransport.nioQueueLimit(maxOutboundBytes: configuration.limits.maxOutboundBytes)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -99,8 +100,9 @@ public final class SwitchboardServer: Service, Sendable {
             // 512 bytes (NIO's default is 2 KiB): an idle socket costs less, and
             // the buffer still grows when reads fill it.
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+            // NIO's share of the outbound limit; the WebSocket transport keeps the rest.
             .childChannelOption(.writeBufferWaterMark, value: ChannelOptions.Types.WriteBufferWaterMark(
-                low: configuration.limits.maxOutboundBytes / 2, high: configuration.limits.maxOutboundBytes))
+                low: nioQueueLimit / 2, high: nioQueueLimit))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // An upgrade configuration without upgraders: it makes the

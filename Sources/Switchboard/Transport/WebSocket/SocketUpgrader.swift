@@ -90,7 +90,7 @@ struct SocketUpgrader: Sendable {
         var logger = runtime.logger
         logger[metadataKey: "peer"] = "\(channel.remoteAddress.map(SocketAdmission.describe) ?? "-")"
         runtime.metrics.socketConnect("ok")
-        let transport = WebSocketTransport()
+        let transport = WebSocketTransport(maxOutboundBytes: limits.maxOutboundBytes)
         let connection = SocketConnection(
             transport: transport, eventLoop: channel.eventLoop, accepted: accepted, pubsub: runtime.pubsub,
             dispatcher: dispatcher, limits: limits, logger: logger,

@@ -6,10 +6,13 @@ import NIOWebSocket
 /// WebSocket encoder, so broadcast frames made once bypass per-connection
 /// framing.
 ///
-/// It also watches the outbound queue: when a client reads slower than the
-/// node writes and the queue passes the write buffer's high water mark
-/// (``ServerConfiguration/Limits/maxOutboundBytes``), the socket is closed
-/// with 4008 rather than left to grow the node's memory.
+/// It also bounds what a client that reads slower than the node writes can
+/// queue. NIO's queue takes frames while the channel is writable (up to
+/// ``nioQueueLimit(maxOutboundBytes:)``); past that, frames wait here, whole.
+/// When the two together pass ``ServerConfiguration/Limits/maxOutboundBytes``
+/// the socket is closed with 4008: what waits here is dropped, so the close
+/// frame follows at most NIO's short queue, on a frame boundary, and the
+/// client reads 4008 rather than a frame cut in the middle.
 package final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHandler, SocketTransport, @unchecked Sendable {
     package typealias InboundIn = NIOAny
     package typealias OutboundIn = ByteBuffer
@@ -23,14 +26,34 @@ package final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHa
     /// Set once the connection began to close (a close frame was sent or
     /// answered): what the client sends after that is not read.
     var isClosing = false
+    /// Whether NIO's queue takes more, as its last writability event said.
+    private var writable = true
+    /// Frames waiting for NIO's queue to drain, oldest first; made on first use.
+    private var waiting: CircularBuffer<ByteBuffer>?
+    private var waitingBytes = 0
+    /// How many bytes may wait here before the socket counts as too slow.
+    private let waitingLimit: Int
 
-    /// How long a closing connection waits for the client to close its side.
+    /// How long a closing connection has to finish: to get the close frame
+    /// out and hear the client close its side.
     static let closeGrace = TimeAmount.seconds(2)
+    /// The same for a slow consumer, whose close frame follows NIO's queue
+    /// and the kernel's buffers, at the client's pace.
+    static let slowConsumerCloseGrace = TimeAmount.seconds(5)
 
-    package init() {}
+    /// NIO's share of the outbound limit (its write buffer's high water
+    /// mark): small, so that a close frame queued behind it gets out soon.
+    package static func nioQueueLimit(maxOutboundBytes: Int) -> Int {
+        min(256 << 10, max(1, maxOutboundBytes / 2))
+    }
+
+    package init(maxOutboundBytes: Int = 4 << 20) {
+        self.waitingLimit = max(0, maxOutboundBytes - Self.nioQueueLimit(maxOutboundBytes: maxOutboundBytes))
+    }
 
     package func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        writable = context.channel.isWritable
         connection?.writePath = WritePathAddresses(self, context, context.pipeline, large: context.channel)
     }
 
@@ -38,11 +61,18 @@ package final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHa
         self.context = nil
         connection?.writePath = .none
         connection = nil
+        waiting = nil
     }
 
     package func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if !context.channel.isWritable {
-            connection?.outboundOverflowed()
+        writable = context.channel.isWritable
+        if writable, waiting != nil {
+            while writable, let next = waiting?.popFirst() {
+                waitingBytes -= next.readableBytes
+                context.write(NIOAny(next), promise: nil)
+            }
+            if waiting?.isEmpty == true { waiting = nil }
+            context.flush()
         }
         context.fireChannelWritabilityChanged()
     }
@@ -50,7 +80,24 @@ package final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHa
     // MARK: - SocketTransport
 
     package func write(_ bytes: ByteBuffer) {
-        context?.write(NIOAny(bytes), promise: nil)
+        guard let context else { return }
+        if writable, waiting == nil {
+            context.write(NIOAny(bytes), promise: nil)
+        } else {
+            wait(bytes)
+        }
+    }
+
+    /// Keeps a frame until NIO's queue drains; past the limit, the client is too slow.
+    private func wait(_ bytes: ByteBuffer) {
+        // Past the limit the close is under way: nothing more will be sent.
+        guard !isClosing, waitingBytes <= waitingLimit else { return }
+        waiting = waiting ?? CircularBuffer(initialCapacity: 64)
+        waiting!.append(bytes)
+        waitingBytes += bytes.readableBytes
+        if waitingBytes > waitingLimit {
+            connection?.outboundOverflowed()
+        }
     }
 
     package func flush() {
@@ -61,28 +108,28 @@ package final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHa
         !isClosing && context?.channel.isActive == true
     }
 
-    /// Sends a close frame with the reason's code and closes the channel once
-    /// it is out. A slow consumer's close frame may never get through its
-    /// full queue, so that channel is closed a second later regardless.
+    /// Sends a close frame with the reason's code, ahead of every frame
+    /// still waiting here (they are dropped), then closes: a lingering close,
+    /// in which only the sending side is shut at once. Closing outright with
+    /// the client's frames unread would answer them with a reset, which can
+    /// destroy the close frame before the client reads it. The client's
+    /// close frame or its own close ends the connection
+    /// (``WebSocketFrameValidator``), or at the latest ``closeGrace``
+    /// (``slowConsumerCloseGrace`` for a slow consumer).
     package func close(_ reason: DisconnectReason) {
         guard isActive, let channel = context?.channel else { return }
         isClosing = true
+        waiting = nil
+        waitingBytes = 0
         let (code, text) = CloseCode.closing(for: reason)
         var data = channel.allocator.buffer(capacity: 2 + text.utf8.count)
         data.write(webSocketErrorCode: code)
         data.writeString(text)
         let frame = WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
-        // A lingering close: only the sending side is shut at once. Closing
-        // outright with the client's frames unread would answer them with a
-        // reset, which can destroy the close frame before the client reads
-        // it. The client's close frame or its own close ends the connection
-        // (``WebSocketFrameValidator``), or at the latest the grace period.
         channel.writeAndFlush(frame).whenComplete { _ in
             channel.close(mode: .output, promise: nil)
-            channel.eventLoop.scheduleTask(in: Self.closeGrace) { channel.close(promise: nil) }
         }
-        if reason == .slowConsumer {
-            channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
-        }
+        let grace = reason == .slowConsumer ? Self.slowConsumerCloseGrace : Self.closeGrace
+        channel.eventLoop.scheduleTask(in: grace) { channel.close(promise: nil) }
     }
 }
