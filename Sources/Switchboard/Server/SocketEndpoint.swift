@@ -10,6 +10,11 @@ public struct SocketEndpoint: Sendable {
     /// Which web origins may connect (Phoenix's `check_origin`); by default
     /// the request's own (`conn`). Requests without `Origin` are allowed.
     public var checkOrigin: CheckOrigin
+    /// Echoes every WebSocket message back instead of reading Phoenix
+    /// messages, on the same transport (upgrade, frame checks, close
+    /// handshake, outbound bound): the mount that a WebSocket conformance
+    /// suite tests. Only the package's tests set it.
+    package var echoesFrames = false
 
     public init(path: String = "/socket", socket: any Socket, router: ChannelRouter, checkOrigin: CheckOrigin = .conn) {
         self.path = path.hasSuffix("/") ? String(path.dropLast()) : path

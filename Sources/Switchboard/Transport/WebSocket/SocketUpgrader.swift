@@ -107,7 +107,11 @@ struct SocketUpgrader: Sendable {
                 maxAccumulatedFrameCount: 1024,
                 maxAccumulatedFrameSize: limits.maxFrameSize
             ))
-            try pipeline.addHandler(WebSocketConnectionHandler(connection: connection, transport: transport, runtime: runtime))
+            if accepted.endpoint.echoesFrames {
+                try pipeline.addHandler(WebSocketEchoHandler(connection: connection, transport: transport))
+            } else {
+                try pipeline.addHandler(WebSocketConnectionHandler(connection: connection, transport: transport, runtime: runtime))
+            }
         }
     }
 }

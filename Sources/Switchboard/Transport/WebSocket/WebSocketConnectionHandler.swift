@@ -51,7 +51,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
                 connection.receive(message)
             } catch {
                 // Looked at only now, off the path of every good message.
-                if kind == .text, !Self.isUTF8(frame.unmaskedData) {
+                if kind == .text, !WebSocketCloseHandshake.isUTF8(frame.unmaskedData) {
                     close(.invalidText, log: "closing connection: text frame is not UTF-8")
                 } else {
                     close(.malformedMessage, log: "closing connection: malformed frame", error: error)
@@ -61,41 +61,12 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
             let pong = WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
         case .connectionClose:
-            answerClose(context: context, payload: frame.unmaskedData)
+            transport.isClosing = true
+            WebSocketCloseHandshake.answer(context: context, closeFrame: frame)
         default:
             // Pongs (unsolicited: the server sends no pings) need no answer.
             break
         }
-    }
-
-    /// Answers a client's close frame as RFC 6455 §5.5.1 and §7.4 have it:
-    /// a valid code is echoed (none is answered 1000), an invalid code or a
-    /// one-byte payload is answered 1002, a reason that is not UTF-8 1007;
-    /// then the connection closes.
-    private func answerClose(context: ChannelHandlerContext, payload: ByteBuffer) {
-        transport.isClosing = true
-        var payload = payload
-        let code: WebSocketErrorCode
-        switch payload.readableBytes {
-        case 0:
-            code = .normalClosure
-        case 1:
-            code = .protocolError
-        default:
-            let number = payload.readInteger(as: UInt16.self)!
-            if !CloseCode.mayBeSent(number) {
-                code = .protocolError
-            } else if !Self.isUTF8(payload) {
-                code = .dataInconsistentWithMessage
-            } else {
-                code = WebSocketErrorCode(codeNumber: Int(number))
-            }
-        }
-        var reply = context.channel.allocator.buffer(capacity: 2)
-        reply.write(webSocketErrorCode: code)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply)))
-            .whenComplete { _ in channel.close(promise: nil) }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -109,17 +80,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard !transport.isClosing else { return }
-        if error is NIOWebSocketError {
-            // The protocol error handler has already sent the close frame (1009 for an oversized frame).
+        guard let reason = DisconnectReason.forWebSocketError(error) else {
             transport.isClosing = true
             runtime.connectionErrors.notice(connection.logger, "closing connection: WebSocket protocol error", metadata: ["error": "\(error)"])
             return
-        }
-        let reason: DisconnectReason
-        if let error = error as? NIOWebSocketFrameAggregator.Error, error == .accumulatedFrameSizeIsTooLarge || error == .tooManyFragments {
-            reason = .messageTooLarge
-        } else {
-            reason = .protocolError(detail: "")
         }
         close(reason, log: "closing connection", error: error)
     }
@@ -128,9 +92,5 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     private func close(_ reason: DisconnectReason, log message: Logger.Message, error: (any Error)? = nil) {
         runtime.connectionErrors.notice(connection.logger, message, metadata: error.map { ["error": "\($0)"] } ?? [:])
         connection.close(reason)
-    }
-
-    private static func isUTF8(_ bytes: ByteBuffer) -> Bool {
-        bytes.withUnsafeReadableBytes { String(validating: $0, as: UTF8.self) != nil }
     }
 }
