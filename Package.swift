@@ -156,6 +156,7 @@ let package = Package(
                 "Switchboard",
                 "SwitchboardRedis",
                 "SwitchboardTesting",
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
