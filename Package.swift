@@ -60,6 +60,7 @@ let package = Package(
             dependencies: [
                 "Switchboard",
                 "CHiredis",
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -155,6 +156,7 @@ let package = Package(
                 "Switchboard",
                 "SwitchboardRedis",
                 "SwitchboardTesting",
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
@@ -178,6 +180,7 @@ let package = Package(
                 "SwitchboardRedis",
                 "SwitchboardClient",
                 "SwitchboardTesting",
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

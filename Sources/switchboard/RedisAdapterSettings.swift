@@ -1,3 +1,4 @@
+import Configuration
 import Foundation
 import Logging
 import NIOCore
@@ -7,28 +8,30 @@ import SwitchboardRedis
 /// Builds the PubSub adapter that `pubsub.adapter` names: `nil` for `local`
 /// (the server's default), a ``RedisAdapter`` for `redis`.
 extension ServeSettings {
-    /// A Redis adapter's connections run on `eventLoopGroup`, the server's.
-    func makePubSubAdapter(eventLoopGroup: any EventLoopGroup, logger: Logger) throws(ServeSettingsError) -> (any PubSubAdapter)? {
+    /// A Redis adapter's connections run on `eventLoopGroup`, the server's;
+    /// its configuration is read from `reader`, the one these settings were
+    /// read from.
+    func makePubSubAdapter(
+        reader: ConfigReader,
+        eventLoopGroup: any EventLoopGroup,
+        logger: Logger
+    ) throws(ServeSettingsError) -> (any PubSubAdapter)? {
         guard pubsubAdapter == "redis" else { return nil }
-        return RedisAdapter(configuration: try redisAdapterConfiguration(), eventLoopGroup: eventLoopGroup, logger: logger)
+        return RedisAdapter(configuration: try redisAdapterConfiguration(reader: reader), eventLoopGroup: eventLoopGroup, logger: logger)
     }
 
-    /// The `pubsub.redis.*` settings as the adapter's configuration; the URL
-    /// is checked here, with the error naming its key and where it was set.
-    func redisAdapterConfiguration() throws(ServeSettingsError) -> RedisAdapterConfiguration {
-        let url: RedisURL
+    /// The `pubsub.redis.*` keys of `reader` as the adapter's configuration
+    /// (``RedisAdapterConfiguration/init(reader:nodeName:)``), the node name
+    /// defaulting to `node_name`, else one derived from the host name and
+    /// port. The values were checked by ``init(reader:)``; the URL is checked
+    /// here, with the error naming its key and where it was set.
+    func redisAdapterConfiguration(reader: ConfigReader) throws(ServeSettingsError) -> RedisAdapterConfiguration {
         do {
-            url = try RedisURL(redisURL)
+            return try RedisAdapterConfiguration(reader: reader.scoped(to: "pubsub.redis"), nodeName: nodeName ?? derivedNodeName)
         } catch {
-            throw ServeSettingsError(key: .redisURL, origin: origins[.redisURL] ?? "default", value: error.url, problem: error.problem)
+            let key = ServeSettingKey(rawValue: "pubsub.redis." + error.key) ?? .redisURL
+            throw ServeSettingsError(key: key, origin: origins[key] ?? "default", value: error.value, problem: error.problem)
         }
-        var configuration = RedisAdapterConfiguration(url: url, nodeName: redisNodeName ?? nodeName ?? derivedNodeName)
-        configuration.channelPrefix = redisChannelPrefix
-        configuration.mode = RedisMode(rawValue: redisMode) ?? .perTopic
-        configuration.publishers = redisPublishers
-        configuration.connectTimeout = redisConnectTimeout
-        configuration.outageBuffer = redisOutageBuffer
-        return configuration
     }
 
     /// `switchboard-<host name>-<port>`, or with a random suffix when the port is picked at start (0).

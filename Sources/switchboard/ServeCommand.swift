@@ -1,4 +1,5 @@
 import ArgumentParser
+import Configuration
 import Foundation
 import Logging
 import NIOPosix
@@ -63,9 +64,11 @@ struct ServeCommand: AsyncParsableCommand {
             flags: givenFlags(),
             environment: ProcessInfo.processInfo.environment
         )
+        let reader: ConfigReader
         let settings: ServeSettings
         do {
-            settings = try await configuration.load()
+            reader = try await configuration.reader()
+            settings = try ServeConfiguration.settings(from: reader)
         } catch {
             Self.printError(error.description)
             throw ExitCode.failure
@@ -92,7 +95,7 @@ struct ServeCommand: AsyncParsableCommand {
         let adapter: (any PubSubAdapter)?
         do {
             endpoint = try await settings.makeEndpoint(logger: logger)
-            adapter = try settings.makePubSubAdapter(eventLoopGroup: eventLoopGroup, logger: logger)
+            adapter = try settings.makePubSubAdapter(reader: reader, eventLoopGroup: eventLoopGroup, logger: logger)
         } catch {
             Self.printError(error.description)
             throw ExitCode.failure

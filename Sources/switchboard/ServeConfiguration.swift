@@ -19,19 +19,32 @@ struct ServeConfiguration {
     /// The process environment.
     var environment: [String: String]
 
+    /// The settings, read through ``reader()``.
     func load() async throws(StartupError) -> ServeSettings {
-        var sources: [ServeSettingsSource] = [.flags(flags), environmentSource()]
-        let configOrigin = configPath != nil ? "--config" : Self.configFileVariable
-        if let path = configPath ?? environment[Self.configFileVariable].flatMap({ $0.isEmpty ? nil : $0 }) {
-            if let fileSource = try await fileSource(path: path, origin: configOrigin) {
-                sources.append(fileSource)
-            }
-        }
+        try Self.settings(from: try await reader())
+    }
+
+    /// The settings that `reader` (from ``reader()``) holds; a problem as one line.
+    static func settings(from reader: ConfigReader) throws(StartupError) -> ServeSettings {
         do {
-            return try ServeSettings(sources: sources)
+            return try ServeSettings(reader: reader)
         } catch {
             throw StartupError(error.description)
         }
+    }
+
+    /// One `ConfigReader` over the flags, the `SWITCHBOARD_*` variables and
+    /// the YAML file, in that order (``ServeSettings/reader(flags:environment:file:)``);
+    /// the file is checked first: it must exist, be YAML and set only known keys.
+    func reader() async throws(StartupError) -> ConfigReader {
+        var file: (path: String, provider: any ConfigProvider)?
+        let configOrigin = configPath != nil ? "--config" : Self.configFileVariable
+        if let path = configPath ?? environment[Self.configFileVariable].flatMap({ $0.isEmpty ? nil : $0 }) {
+            if let provider = try await fileProvider(path: path, origin: configOrigin) {
+                file = (path, provider)
+            }
+        }
+        return ServeSettings.reader(flags: flags, environment: environment, file: file)
     }
 
     /// One line for each `SWITCHBOARD_*` variable that is not a setting but
@@ -50,18 +63,9 @@ struct ServeConfiguration {
         }
     }
 
-    /// `SWITCHBOARD_<KEY>` variables, through swift-configuration's environment provider.
-    private func environmentSource() -> ServeSettingsSource {
-        let provider = EnvironmentVariablesProvider(environmentVariables: environment)
-            .prefixKeys(with: ConfigKey(ServeSettingKey.environmentPrefix.lowercased()))
-        return ServeSettingsSource(kind: .environment) { key in
-            try Self.string(from: provider, key: key)
-        }
-    }
-
     /// The YAML file, or `nil` when it holds no settings at all (only
     /// comments); `origin` says where its path came from (`--config`).
-    private func fileSource(path: String, origin: String) async throws(StartupError) -> ServeSettingsSource? {
+    private func fileProvider(path: String, origin: String) async throws(StartupError) -> FileProvider<YAMLSnapshot>? {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw StartupError("config file \(path) (\(origin)) does not exist")
@@ -91,27 +95,7 @@ struct ServeConfiguration {
             let hint = suggestion.map { " (did you mean \($0)?)" } ?? ""
             throw StartupError("config file \(path) (\(origin)) sets \(key), which is not a setting\(hint)")
         }
-        return ServeSettingsSource(kind: .file(path: path)) { key in
-            try Self.string(from: provider, key: key)
-        }
-    }
-
-    /// The value of `key` as text, `nil` when `provider` does not have it;
-    /// throws when the value is a list, unless the key takes one (its
-    /// entries are then joined with commas).
-    private static func string(from provider: some ConfigProvider, key: ServeSettingKey) throws -> String? {
-        let configKey = AbsoluteConfigKey(key.components)
-        let value: ConfigValue?
-        do {
-            value = try provider.value(forKey: configKey, type: .string).value
-        } catch where key.acceptsList {
-            guard case .stringArray(let entries)? = try provider.value(forKey: configKey, type: .stringArray).value?.content else {
-                throw error
-            }
-            return entries.joined(separator: ",")
-        }
-        guard let value, case .string(let string) = value.content else { return nil }
-        return string
+        return provider
     }
 
     /// Whether `text` is empty, or only blank lines, comments and document markers.

@@ -1,16 +1,16 @@
+import Configuration
 import Switchboard
 import FoundationEssentials
 import Logging
 
-/// The settings of `switchboard serve`, resolved from its sources — flags,
-/// then the environment, then the YAML file, then the defaults — and checked
+/// The settings of `switchboard serve`, read from a swift-configuration
+/// `ConfigReader` — for `serve`, one over the flags, then the environment,
+/// then the YAML file; the defaults for what none of them sets — and checked
 /// before anything starts.
 ///
 /// ```swift
-/// let settings = try ServeSettings(sources: [
-///     .flags([.port: "4001"]),
-///     .environment(ProcessInfo.processInfo.environment),
-/// ])
+/// let reader = ServeSettings.reader(flags: [.port: "4001"], environment: ProcessInfo.processInfo.environment)
+/// let settings = try ServeSettings(reader: reader)
 /// let server = SwitchboardServer(configuration: settings.serverConfiguration, endpoints: [settings.endpoint])
 /// ```
 public struct ServeSettings: Sendable, Equatable {
@@ -126,17 +126,31 @@ public struct ServeSettings: Sendable, Equatable {
     /// The defaults.
     public init() {}
 
-    /// Resolves every key from `sources`, the first source that sets a key
-    /// winning (pass flags, environment, file, in that order); keys that no
-    /// source sets keep their defaults. An empty value counts as not set.
+    /// Reads every key through `reader` (keys as in the YAML file:
+    /// `limits.max_frame_size`), as Hummingbird's
+    /// `ApplicationConfiguration(reader:)` does; keys that no provider sets
+    /// keep their defaults, and so do blank values.
     ///
-    /// - Throws: the first value that cannot be used, naming its key and source.
-    public init(sources: [ServeSettingsSource]) throws(ServeSettingsError) {
-        for key in ServeSettingKey.allCases {
-            guard let (value, origin) = try Self.find(key, in: sources) else { continue }
-            origins[key] = origin
-            try apply(key, value: value, origin: origin)
+    /// Build the reader with ``reader(flags:environment:file:)`` (or give
+    /// it a ``ServeSettingsOriginReporter``) for errors and ``origins`` to
+    /// name where each value was set (`--port`, `SWITCHBOARD_PORT`, `port in
+    /// /etc/switchboard.yaml`).
+    ///
+    /// - Throws: the first value that cannot be used, naming its key and where it was set.
+    public init(reader: ConfigReader) throws(ServeSettingsError) {
+        let recorder = ServeSettingsReadRecorder()
+        let result = ServeSettingsReadRecorder.$current.withValue(recorder) {
+            Result { () throws(ServeSettingsError) -> ServeSettings in
+                var settings = ServeSettings()
+                for key in ServeSettingKey.allCases {
+                    guard let (value, origin) = try Self.read(key, from: reader, recorder: recorder) else { continue }
+                    settings.origins[key] = origin
+                    try settings.apply(key, value: value, origin: origin)
+                }
+                return settings
+            }
         }
+        self = try result.get()
     }
 
     /// The server configuration these settings describe; with `auth: none`
@@ -219,28 +233,6 @@ public struct ServeSettings: Sendable, Equatable {
         return await TokenVerifier(secretKeyBase: secretKeyBase, namespace: tokenNamespace, maxAge: tokenMaxAge, clockSkew: tokenClockSkew)
     }
 
-    /// The first non-empty value of `key` in `sources`, trimmed, with its origin.
-    private static func find(
-        _ key: ServeSettingKey,
-        in sources: [ServeSettingsSource]
-    ) throws(ServeSettingsError) -> (String, String)? {
-        for source in sources {
-            let raw: String?
-            do {
-                raw = try source.lookup(key)
-            } catch {
-                throw ServeSettingsError(
-                    key: key, origin: source.origin(of: key), value: nil,
-                    problem: "expected a single value, not a list or a mapping"
-                )
-            }
-            guard let value = raw?.trimmingWhitespace(), !value.isEmpty else { continue }
-            if case .file = source.kind, Self.yamlNulls.contains(value) { continue }
-            return (value, source.origin(of: key))
-        }
-        return nil
-    }
-
     /// The text of a small regular file, `nil` if it is missing, not a
     /// regular file, larger than 64 KiB or not UTF-8.
     private static func readKeyFile(_ path: String) -> String? {
@@ -250,9 +242,6 @@ public struct ServeSettings: Sendable, Equatable {
         else { return nil }
         return String(validating: data, as: UTF8.self)
     }
-
-    /// Plain scalars that YAML reads as null.
-    private static let yamlNulls: Set<String> = ["~", "null", "Null", "NULL"]
 
     /// Parses `value` into the property for `key`.
     private mutating func apply(_ key: ServeSettingKey, value: String, origin: String) throws(ServeSettingsError) {

@@ -5,13 +5,14 @@ import Switchboard
 public struct ServeSettingsError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The offending key.
     public var key: ServeSettingKey
-    /// Where it was set (``ServeSettingsSource/origin(of:)``).
+    /// Where it was set (``ServeSettingOrigin/name(of:)``).
     public var origin: String
     /// The value as written; `nil` when the source could not give one.
     public var value: String?
     /// What is wrong, or what is expected.
     public var problem: String
 
+    /// An error for `key`, set at `origin` to `value`.
     public init(key: ServeSettingKey, origin: String, value: String?, problem: String) {
         self.key = key
         self.origin = origin
@@ -19,6 +20,7 @@ public struct ServeSettingsError: Error, Sendable, Hashable, CustomStringConvert
         self.problem = problem
     }
 
+    /// The one line that `serve` prints.
     public var description: String {
         if let value {
             return "invalid value \"\(value)\" for \(key) (from \(origin)): \(problem)"

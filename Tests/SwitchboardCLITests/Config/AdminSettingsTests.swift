@@ -1,3 +1,4 @@
+import Configuration
 import Testing
 @testable import switchboard
 
@@ -5,13 +6,9 @@ import Testing
 
 /// The `admin.*` and `drain_on_shutdown` settings of `switchboard serve`.
 struct AdminSettingsTests {
-    private static func fileSource(_ values: [String: String]) -> ServeSettingsSource {
-        ServeSettingsSource(kind: .file(path: "/etc/switchboard.yaml")) { values[$0.rawValue] }
-    }
-
-    private static func error(_ sources: [ServeSettingsSource]) -> ServeSettingsError? {
+    private static func error(_ reader: ConfigReader) -> ServeSettingsError? {
         do {
-            _ = try ServeSettings(sources: sources)
+            _ = try ServeSettings(reader: reader)
             return nil
         } catch {
             return error
@@ -31,7 +28,7 @@ struct AdminSettingsTests {
     }
 
     @Test func defaults() throws {
-        let settings = try ServeSettings(sources: [])
+        let settings = try ServeSettings(reader: .serve())
         #expect(settings.adminHost == "127.0.0.1")
         #expect(settings.adminPort == 4100)
         #expect(settings.adminToken == nil)
@@ -44,14 +41,14 @@ struct AdminSettingsTests {
     }
 
     @Test func flagsThenEnvironmentThenFile() throws {
-        let settings = try ServeSettings(sources: [
-            .flags([.adminPort: "4101"]),
-            .environment(["SWITCHBOARD_ADMIN_TOKEN": "token-from-the-environment", "SWITCHBOARD_ADMIN_PORT": "4102"]),
-            Self.fileSource([
+        let settings = try ServeSettings(reader: .serve(
+            flags: [.adminPort: "4101"],
+            environment: ["SWITCHBOARD_ADMIN_TOKEN": "token-from-the-environment", "SWITCHBOARD_ADMIN_PORT": "4102"],
+            file: [
                 "admin.host": "0.0.0.0", "admin.port": "4103", "admin.token": "token-from-the-file-0000",
                 "drain_on_shutdown": "30s",
-            ]),
-        ])
+            ]
+        ))
         #expect(settings.adminPort == 4101)
         #expect(settings.adminToken == "token-from-the-environment")
         #expect(settings.adminHost == "0.0.0.0")
@@ -72,18 +69,18 @@ struct AdminSettingsTests {
         ([.adminHost: "local host"], #"invalid value "local host" for admin.host (from --admin-host): expected a host name or an IP address"#),
     ])
     func badFlags(flags: [ServeSettingKey: String], message: String) {
-        #expect(Self.error([.flags(flags)])?.description == message)
+        #expect(Self.error(.serve(flags: flags))?.description == message)
     }
 
     @Test func aShortTokenIsRejectedWithoutEchoingIt() {
-        let description = Self.error([.environment(["SWITCHBOARD_ADMIN_TOKEN": "short"])])?.description ?? ""
+        let description = Self.error(.serve(environment: ["SWITCHBOARD_ADMIN_TOKEN": "short"]))?.description ?? ""
         #expect(description.hasPrefix(#"invalid value "<redacted>" for admin.token (from SWITCHBOARD_ADMIN_TOKEN): expected at least 16 characters"#))
         #expect(!description.contains("short"))
     }
 
     @Test func badDrainWindow() {
         #expect(
-            Self.error([.environment(["SWITCHBOARD_DRAIN_ON_SHUTDOWN": "2h"])])?.description
+            Self.error(.serve(environment: ["SWITCHBOARD_DRAIN_ON_SHUTDOWN": "2h"]))?.description
                 == #"invalid value "2h" for drain_on_shutdown (from SWITCHBOARD_DRAIN_ON_SHUTDOWN): expected a duration of at most 1h, such as 5 (seconds), "30s", "2m" or 0 (close all at once)"#
         )
     }

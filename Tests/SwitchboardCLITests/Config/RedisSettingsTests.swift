@@ -1,4 +1,5 @@
 import Switchboard
+import Configuration
 import Testing
 @testable import switchboard
 
@@ -14,15 +15,15 @@ struct RedisSettingsTests {
         #expect(ServeSettingKey.redisURL.flag == "--redis-url")
         #expect(ServeSettingKey.redisMode.flag == "--redis-mode")
 
-        let defaults = try ServeSettings(sources: [])
+        let defaults = try ServeSettings(reader: .serve())
         #expect(defaults.pubsubAdapter == "local")
         #expect(defaults.redisURL == "redis://127.0.0.1:6379/0")
         #expect(defaults.redisMode == "per_topic")
         #expect(defaults.redisPublishers == 1 && defaults.redisOutageBuffer == 0 && defaults.redisConnectTimeout == .seconds(5))
 
-        let settings = try ServeSettings(sources: [
-            .flags([.redisMode: "global"]),
-            .environment([
+        let settings = try ServeSettings(reader: .serve(
+            flags: [.redisMode: "global"],
+            environment: [
                 "SWITCHBOARD_PUBSUB_ADAPTER": "redis",
                 "SWITCHBOARD_PUBSUB_REDIS_URL": "redis://:secret@10.0.0.5:6380/2",
                 "SWITCHBOARD_PUBSUB_REDIS_MODE": "per_topic",
@@ -31,8 +32,7 @@ struct RedisSettingsTests {
                 "SWITCHBOARD_PUBSUB_REDIS_PUBLISHERS": "4",
                 "SWITCHBOARD_PUBSUB_REDIS_CONNECT_TIMEOUT": "500ms",
                 "SWITCHBOARD_PUBSUB_REDIS_OUTAGE_BUFFER": "1000",
-            ]),
-        ])
+            ]))
         #expect(settings.pubsubAdapter == "redis")
         #expect(settings.redisURL == "redis://:secret@10.0.0.5:6380/2")
         #expect(settings.redisMode == "global")
@@ -54,7 +54,7 @@ struct RedisSettingsTests {
     ])
     func badValues(key: ServeSettingKey, value: String, problem: String) {
         let error = #expect(throws: ServeSettingsError.self) {
-            try ServeSettings(sources: [.environment([key.environmentVariable: value])])
+            try ServeSettings(reader: .serve(environment: [key.environmentVariable: value]))
         }
         #expect(error?.key == key)
         #expect(error?.description.hasPrefix("invalid value \"\(value)\" for \(key.rawValue) (from \(key.environmentVariable)):") == true)

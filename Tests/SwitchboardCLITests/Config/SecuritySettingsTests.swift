@@ -1,3 +1,4 @@
+import Configuration
 import Testing
 
 @testable import Switchboard
@@ -6,19 +7,17 @@ import Testing
 /// The security keys of `switchboard serve`'s settings.
 @Suite struct SecuritySettingsTests {
     @Test func securitySettingsParse() throws {
-        let settings = try ServeSettings(sources: [
-            .environment([
-                "SWITCHBOARD_SECRET_KEY_BASE": String(repeating: "s", count: 40),
-                "SWITCHBOARD_TOKEN_NAMESPACE": "chat",
-                "SWITCHBOARD_TOKEN_MAX_AGE": "2h",
-                "SWITCHBOARD_TOKEN_CLOCK_SKEW": "5s",
-                "SWITCHBOARD_CHECK_ORIGIN": "https://example.com,//*.example.org",
-                "SWITCHBOARD_PUBLIC_HOST": "chat.example.com",
-                "SWITCHBOARD_TRUSTED_PROXIES": "127.0.0.1,10.0.0.0/8",
-                "SWITCHBOARD_LIMITS_MAX_CONNECTIONS_PER_ADDRESS": "20",
-                "SWITCHBOARD_LIMITS_MESSAGE_RATE": "50",
-            ])
-        ])
+        let settings = try ServeSettings(reader: .serve(environment: [
+            "SWITCHBOARD_SECRET_KEY_BASE": String(repeating: "s", count: 40),
+            "SWITCHBOARD_TOKEN_NAMESPACE": "chat",
+            "SWITCHBOARD_TOKEN_MAX_AGE": "2h",
+            "SWITCHBOARD_TOKEN_CLOCK_SKEW": "5s",
+            "SWITCHBOARD_CHECK_ORIGIN": "https://example.com,//*.example.org",
+            "SWITCHBOARD_PUBLIC_HOST": "chat.example.com",
+            "SWITCHBOARD_TRUSTED_PROXIES": "127.0.0.1,10.0.0.0/8",
+            "SWITCHBOARD_LIMITS_MAX_CONNECTIONS_PER_ADDRESS": "20",
+            "SWITCHBOARD_LIMITS_MESSAGE_RATE": "50",
+        ]))
         #expect(settings.auth == .token)
         #expect(settings.secretKeyBase == (try SecretKeyBase(String(repeating: "s", count: 40))))
         #expect(settings.tokenNamespace == "chat")
@@ -35,19 +34,19 @@ import Testing
     }
 
     @Test func defaultsAreTokensAndTheRequestsOwnOrigin() throws {
-        let settings = try ServeSettings(sources: [])
+        let settings = try ServeSettings(reader: .serve())
         #expect(settings.auth == .token)
         #expect(settings.checkOrigin == .conn)
         #expect(settings.tokenNamespace == "user_socket")
         #expect(settings.serverConfiguration.limits.inboundMessageRate == MessageRate(perSecond: 200, burst: 400))
         #expect(settings.serverConfiguration.limits.maxConnectionsPerAddress == nil)
-        #expect(try ServeSettings(sources: [.flags([.messageRate: "0"])]).serverConfiguration.limits.inboundMessageRate == nil)
+        #expect(try ServeSettings(reader: .serve(flags: [.messageRate: "0"])).serverConfiguration.limits.inboundMessageRate == nil)
     }
 
     @Test func aShortSecretIsRefusedWithoutEchoingIt() {
         let secret = "too-short-secret"
         do {
-            _ = try ServeSettings(sources: [.environment(["SWITCHBOARD_SECRET_KEY_BASE": secret])])
+            _ = try ServeSettings(reader: .serve(environment: ["SWITCHBOARD_SECRET_KEY_BASE": secret]))
             Issue.record("accepted a short secret")
         } catch {
             #expect(!error.description.contains(secret))
@@ -65,11 +64,11 @@ import Testing
         (.publicHost, "https://x"),
     ])
     func badSecuritySettingsAreRefused(key: ServeSettingKey, value: String) {
-        #expect(throws: ServeSettingsError.self) { try ServeSettings(sources: [.flags([key: value])]) }
+        #expect(throws: ServeSettingsError.self) { try ServeSettings(reader: .serve(flags: [key: value])) }
     }
 
     @Test func tokenAuthNeedsAKey() async throws {
-        let settings = try ServeSettings(sources: [])
+        let settings = try ServeSettings(reader: .serve())
         await #expect(throws: ServeSettingsError.self) { try await settings.tokenVerifier() }
         var withKeyFile = settings
         withKeyFile.tokenPublicKeyFile = "/nonexistent/key.pem"

@@ -1,3 +1,4 @@
+import Configuration
 import Logging
 import Testing
 @testable import switchboard
@@ -6,15 +7,9 @@ import Testing
 
 /// Resolution and checking of `switchboard serve` settings, in-process.
 struct ServeSettingsTests {
-    private static let file = ServeSettingsSource.Kind.file(path: "/etc/switchboard.yaml")
-
-    private static func fileSource(_ values: [String: String]) -> ServeSettingsSource {
-        ServeSettingsSource(kind: file) { values[$0.rawValue] }
-    }
-
-    private static func error(_ sources: [ServeSettingsSource]) -> ServeSettingsError? {
+    private static func error(_ reader: ConfigReader) -> ServeSettingsError? {
         do {
-            _ = try ServeSettings(sources: sources)
+            _ = try ServeSettings(reader: reader)
             return nil
         } catch {
             return error
@@ -22,7 +17,7 @@ struct ServeSettingsTests {
     }
 
     @Test func defaultsWithNoSources() throws {
-        let settings = try ServeSettings(sources: [])
+        let settings = try ServeSettings(reader: .serve())
         #expect(settings == ServeSettings())
         #expect(settings.host == "127.0.0.1")
         #expect(settings.port == 4000)
@@ -65,11 +60,11 @@ struct ServeSettingsTests {
     }
 
     @Test func flagsBeatEnvironmentWhichBeatsTheFile() throws {
-        let settings = try ServeSettings(sources: [
-            .flags([.port: "4001"]),
-            .environment(["SWITCHBOARD_PORT": "4002", "SWITCHBOARD_NODE_NAME": "env-node"]),
-            Self.fileSource(["port": "4003", "node_name": "file-node", "api_key": "file-key"]),
-        ])
+        let settings = try ServeSettings(reader: .serve(
+            flags: [.port: "4001"],
+            environment: ["SWITCHBOARD_PORT": "4002", "SWITCHBOARD_NODE_NAME": "env-node"],
+            file: ["port": "4003", "node_name": "file-node", "api_key": "file-key"]
+        ))
         #expect(settings.port == 4001)
         #expect(settings.nodeName == "env-node")
         #expect(settings.apiKey == "file-key")
@@ -96,7 +91,7 @@ struct ServeSettingsTests {
                 "pubsub.adapter": "local",
                 "shutdown_grace_period": "1.5",
             ]
-        let settings = try ServeSettings(sources: [Self.fileSource(values)])
+        let settings = try ServeSettings(reader: .serve(file: values))
         var expected = ServeSettings()
         expected.host = "0.0.0.0"
         expected.port = 0
@@ -115,11 +110,11 @@ struct ServeSettingsTests {
     }
 
     @Test func emptyValuesAndYAMLNullsCountAsUnset() throws {
-        let settings = try ServeSettings(sources: [
-            .flags([.apiKey: ""]),
-            .environment(["SWITCHBOARD_API_KEY": "  ", "SWITCHBOARD_PORT": " 4100 "]),
-            Self.fileSource(["api_key": "~", "node_name": "null", "host": ""]),
-        ])
+        let settings = try ServeSettings(reader: .serve(
+            flags: [.apiKey: ""],
+            environment: ["SWITCHBOARD_API_KEY": "  ", "SWITCHBOARD_PORT": " 4100 "],
+            file: ["api_key": "~", "node_name": "null", "host": ""]
+        ))
         #expect(settings.apiKey == nil)
         #expect(settings.nodeName == nil)
         #expect(settings.host == "127.0.0.1")
@@ -137,7 +132,7 @@ struct ServeSettingsTests {
         ([.apiKey: "a b"], #"invalid value "a b" for api_key (from --api-key): must not contain spaces or control characters"#),
     ])
     func badFlagsNameTheKeyAndTheFlag(flags: [ServeSettingKey: String], message: String) {
-        #expect(Self.error([.flags(flags)])?.description == message)
+        #expect(Self.error(.serve(flags: flags))?.description == message)
     }
 
     @Test(arguments: [
@@ -154,34 +149,26 @@ struct ServeSettingsTests {
         ("SWITCHBOARD_SOCKET_PATH", "/a?b", #"invalid value "/a?b" for socket_path (from SWITCHBOARD_SOCKET_PATH): expected a path such as /socket: a '/' then letters, digits, '-', '_', '.' or '/'"#),
     ])
     func badEnvironmentValuesNameTheKeyAndTheVariable(variable: String, value: String, message: String) {
-        #expect(Self.error([.environment([variable: value])])?.description == message)
+        #expect(Self.error(.serve(environment: [variable: value]))?.description == message)
     }
 
     @Test func badFileValueNamesTheFile() {
         #expect(
-            Self.error([Self.fileSource(["port": "-5"])])?.description
+            Self.error(.serve(file: ["port": "-5"]))?.description
                 == #"invalid value "-5" for port (from port in /etc/switchboard.yaml): expected a whole number from 0 to 65535"#
         )
     }
 
     @Test func unreadableValueNamesTheKey() {
-        struct NotAScalar: Error {}
-        let source = ServeSettingsSource(kind: Self.file) { key in
-            if key == .shutdownGracePeriod { throw NotAScalar() }
-            return nil
-        }
         #expect(
-            Self.error([source])?.description
+            Self.error(.serve(fileValues: ["shutdown_grace_period": .stringArray(["1", "2"])]))?.description
                 == "cannot read shutdown_grace_period (from shutdown_grace_period in /etc/switchboard.yaml): expected a single value, not a list or a mapping"
         )
     }
 
     @Test func theFirstBadValueWinsButAHigherSourceHidesALowerOne() throws {
         // The environment's good port hides the file's bad one.
-        let settings = try ServeSettings(sources: [
-            .environment(["SWITCHBOARD_PORT": "4005"]),
-            Self.fileSource(["port": "-5"]),
-        ])
+        let settings = try ServeSettings(reader: .serve(environment: ["SWITCHBOARD_PORT": "4005"], file: ["port": "-5"]))
         #expect(settings.port == 4005)
     }
 
@@ -222,20 +209,18 @@ struct ServeSettingsTests {
     }
 
     @Test func serverConfigurationCarriesTheSettings() throws {
-        let settings = try ServeSettings(sources: [
-            .environment([
-                "SWITCHBOARD_AUTH": "none",
-                "SWITCHBOARD_HOST": "0.0.0.0",
-                "SWITCHBOARD_PORT": "4100",
-                "SWITCHBOARD_NODE_NAME": "n1",
-                "SWITCHBOARD_API_KEY": "k",
-                "SWITCHBOARD_SOCKET_PATH": "/live",
-                "SWITCHBOARD_LIMITS_MAX_CHANNELS_PER_SOCKET": "3",
-                "SWITCHBOARD_LIMITS_MAX_FRAME_SIZE": "2048",
-                "SWITCHBOARD_LIMITS_HEARTBEAT_TIMEOUT": "30s",
-                "SWITCHBOARD_SHUTDOWN_GRACE_PERIOD": "2s",
-            ])
-        ])
+        let settings = try ServeSettings(reader: .serve(environment: [
+            "SWITCHBOARD_AUTH": "none",
+            "SWITCHBOARD_HOST": "0.0.0.0",
+            "SWITCHBOARD_PORT": "4100",
+            "SWITCHBOARD_NODE_NAME": "n1",
+            "SWITCHBOARD_API_KEY": "k",
+            "SWITCHBOARD_SOCKET_PATH": "/live",
+            "SWITCHBOARD_LIMITS_MAX_CHANNELS_PER_SOCKET": "3",
+            "SWITCHBOARD_LIMITS_MAX_FRAME_SIZE": "2048",
+            "SWITCHBOARD_LIMITS_HEARTBEAT_TIMEOUT": "30s",
+            "SWITCHBOARD_SHUTDOWN_GRACE_PERIOD": "2s",
+        ]))
         let configuration = settings.serverConfiguration
         #expect(configuration.host == "0.0.0.0")
         #expect(configuration.port == 4100)

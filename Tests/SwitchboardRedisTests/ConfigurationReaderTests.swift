@@ -1,0 +1,63 @@
+import Configuration
+import Switchboard
+import SwitchboardRedis
+import Testing
+
+/// `RedisAdapterConfiguration(reader:nodeName:)`: an application's own
+/// `ConfigReader`, scoped to the adapter's keys.
+@Suite("Redis adapter configuration from a ConfigReader")
+struct ConfigurationReaderTests {
+    @Test func readsEveryKeyUnderTheScope() throws {
+        let reader = ConfigReader(provider: InMemoryProvider(values: [
+            "pubsub.redis.url": "redis://:pw@10.0.0.5:6380/2",
+            "pubsub.redis.node_name": "eu-1",
+            "pubsub.redis.channel_prefix": "staging",
+            "pubsub.redis.mode": "global",
+            "pubsub.redis.publishers": 4,
+            "pubsub.redis.connect_timeout": "500ms",
+            "pubsub.redis.outage_buffer": "1000",
+            "url": "redis://outside-the-scope:1",
+        ]))
+        let configuration = try RedisAdapterConfiguration(reader: reader.scoped(to: "pubsub.redis"), nodeName: "fallback")
+        var expected = RedisAdapterConfiguration(url: try RedisURL("redis://:pw@10.0.0.5:6380/2"), nodeName: "eu-1")
+        expected.channelPrefix = "staging"
+        expected.mode = .global
+        expected.publishers = 4
+        expected.connectTimeout = .milliseconds(500)
+        expected.outageBuffer = 1000
+        #expect(configuration == expected)
+    }
+
+    @Test func unsetKeysKeepTheDefaults() throws {
+        let reader = ConfigReader(provider: InMemoryProvider(values: ["other.key": "x"]))
+        let configuration = try RedisAdapterConfiguration(reader: reader.scoped(to: "pubsub.redis"), nodeName: "node-a")
+        #expect(configuration == RedisAdapterConfiguration(url: try RedisURL("redis://127.0.0.1:6379/0"), nodeName: "node-a"))
+    }
+
+    @Test func theFirstProviderThatSetsAKeyWins() throws {
+        let reader = ConfigReader(providers: [
+            InMemoryProvider(values: ["redis.publishers": "2"]),
+            InMemoryProvider(values: ["redis.publishers": "8", "redis.mode": "global"]),
+        ])
+        let configuration = try RedisAdapterConfiguration(reader: reader.scoped(to: "redis"), nodeName: "n")
+        #expect(configuration.publishers == 2)
+        #expect(configuration.mode == .global)
+    }
+
+    @Test("a value that cannot be used names its key", arguments: [
+        ("url", "http://10.0.0.5", "url"),
+        ("mode", "both", "mode"),
+        ("publishers", "0", "publishers"),
+        ("publishers", "many", "publishers"),
+        ("connect_timeout", "soon", "connect_timeout"),
+        ("outage_buffer", "-1", "outage_buffer"),
+    ])
+    func badValues(key: String, value: String, expectedKey: String) {
+        let reader = ConfigReader(provider: InMemoryProvider(values: [AbsoluteConfigKey(["redis", key]): .init(.string(value), isSecret: false)]))
+        let error = #expect(throws: RedisAdapterConfigurationError.self) {
+            try RedisAdapterConfiguration(reader: reader.scoped(to: "redis"), nodeName: "n")
+        }
+        #expect(error?.key == expectedKey)
+        #expect(error?.value == value)
+    }
+}
