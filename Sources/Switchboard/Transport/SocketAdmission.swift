@@ -112,7 +112,8 @@ struct SocketAdmission: Sendable {
     /// request is then answered 429). A trusted proxy's connections are
     /// counted by the address it forwards, once the request says it.
     func admitConnection(_ channel: any NIOCore.Channel) -> Bool {
-        guard let peer = channel.remoteAddress, !runtime.configuration.trustedProxies.contains(peer),
+        guard runtime.configuration.limits.maxConnectionsPerAddress != nil,
+              let peer = channel.remoteAddress, !runtime.configuration.trustedProxies.contains(peer),
               let address = peer.ipAddress
         else { return true }
         return holdSlot(of: channel, for: address)
