@@ -35,4 +35,4 @@ require_swift() {
 }
 
 # Packages every build needs: hiredis (the Redis adapter links it) and pkg-config to find it.
-BUILD_PACKAGES=(pkg-config libhiredis-dev)
+BUILD_PACKAGES=(pkg-config libhiredis-dev zlib1g-dev)

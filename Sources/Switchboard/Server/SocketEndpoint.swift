@@ -10,6 +10,10 @@ public struct SocketEndpoint: Sendable {
     /// Which web origins may connect (Phoenix's `check_origin`); by default
     /// the request's own (`conn`). Requests without `Origin` are allowed.
     public var checkOrigin: CheckOrigin
+    /// Offers permessage-deflate (RFC 7692) to clients that ask for it, as
+    /// Phoenix's `compress: true`. Off by default: it trades CPU (about one
+    /// compression per broadcast and event loop) for bytes on the wire.
+    public var compress = false
     /// Echoes every WebSocket message back instead of reading Phoenix
     /// messages, on the same transport (upgrade, frame checks, close
     /// handshake, outbound bound): the mount that a WebSocket conformance

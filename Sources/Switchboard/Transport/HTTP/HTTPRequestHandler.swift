@@ -122,8 +122,8 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         requestTimer = nil
         upgrader.decide(channel: context.channel, head: head, endpoint: endpoint).assumeIsolated().whenSuccess { decision in
             switch decision {
-            case .accept(let accepted, let responseHeaders):
-                let webSocket = self.upgrader.webSocketUpgrader(accepted: accepted, responseHeaders: responseHeaders)
+            case .accept(let accepted, let responseHeaders, let deflate):
+                let webSocket = self.upgrader.webSocketUpgrader(accepted: accepted, responseHeaders: responseHeaders, deflate: deflate)
                 self.performUpgrade(context: context, head: head, webSocket: webSocket)
             case .refuse(let status):
                 self.runtime.metrics.socketConnect(Self.connectStatus(status))

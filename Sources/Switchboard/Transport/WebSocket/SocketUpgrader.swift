@@ -5,8 +5,9 @@ import NIOWebSocket
 
 /// What becomes of a request to a socket's WebSocket path.
 enum UpgradeDecision: Sendable {
-    /// Upgrade, answering 101 with these extra headers (the agreed subprotocol).
-    case accept(AcceptedSocket, responseHeaders: HTTPHeaders)
+    /// Upgrade, answering 101 with these extra headers (the agreed
+    /// subprotocol and extension), with permessage-deflate if agreed.
+    case accept(AcceptedSocket, responseHeaders: HTTPHeaders, deflate: PerMessageDeflate?)
     /// Answer with this status and close: 400 (not a valid WebSocket
     /// upgrade, a bad method or `vsn`), 426 (a WebSocket version other than
     /// 13; the answer names 13 in `Sec-WebSocket-Version`), 403 (origin or `connect` refused),
@@ -65,7 +66,13 @@ struct SocketUpgrader: Sendable {
                     if offered.contains(AuthTokenSubprotocol.phoenix) {
                         headers.add(name: "Sec-WebSocket-Protocol", value: AuthTokenSubprotocol.phoenix)
                     }
-                    return .accept(accepted, responseHeaders: headers)
+                    let deflate = endpoint.compress
+                        ? PerMessageDeflate.negotiate(offers: head.headers[canonicalForm: "sec-websocket-extensions"].map(String.init))
+                        : nil
+                    if let deflate {
+                        headers.add(name: "Sec-WebSocket-Extensions", value: deflate.responseHeader)
+                    }
+                    return .accept(accepted, responseHeaders: headers, deflate: deflate)
                 case .refused(let status):
                     return .refuse(status)
                 }
@@ -74,23 +81,26 @@ struct SocketUpgrader: Sendable {
 
     /// The WebSocket upgrader that performs the accepted upgrade: it checks
     /// the key, answers 101 with `responseHeaders`, adds the frame codec and
-    /// then the connection's handlers (``upgraded(channel:accepted:)``).
-    func webSocketUpgrader(accepted: AcceptedSocket, responseHeaders: HTTPHeaders) -> NIOWebSocketServerUpgrader {
+    /// then the connection's handlers (``upgraded(channel:accepted:deflate:)``).
+    func webSocketUpgrader(accepted: AcceptedSocket, responseHeaders: HTTPHeaders, deflate: PerMessageDeflate?) -> NIOWebSocketServerUpgrader {
         NIOWebSocketServerUpgrader(
             maxFrameSize: runtime.configuration.limits.maxFrameSize,
             automaticErrorHandling: true,
             shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(responseHeaders) },
-            upgradePipelineHandler: { channel, _ in self.upgraded(channel: channel, accepted: accepted) }
+            upgradePipelineHandler: { channel, _ in self.upgraded(channel: channel, accepted: accepted, deflate: deflate) }
         )
     }
 
-    private func upgraded(channel: any NIOCore.Channel, accepted: AcceptedSocket) -> EventLoopFuture<Void> {
+    private func upgraded(channel: any NIOCore.Channel, accepted: AcceptedSocket, deflate: PerMessageDeflate?) -> EventLoopFuture<Void> {
         let limits = runtime.configuration.limits
         let dispatcher = runtime.dispatcher(for: channel.eventLoop)
         var logger = runtime.logger
         logger[metadataKey: "peer"] = "\(channel.remoteAddress.map(SocketAdmission.describe) ?? "-")"
         runtime.metrics.socketConnect("ok")
-        let transport = WebSocketTransport(maxOutboundBytes: limits.maxOutboundBytes)
+        let transport = WebSocketTransport(
+            maxOutboundBytes: limits.maxOutboundBytes,
+            framing: deflate.map { MessageFraming.webSocketDeflate(windowBits: $0.serverWindowBits) } ?? .webSocket
+        )
         let connection = SocketConnection(
             transport: transport, eventLoop: channel.eventLoop, accepted: accepted, pubsub: runtime.pubsub,
             dispatcher: dispatcher, limits: limits, logger: logger,
@@ -101,7 +111,14 @@ struct SocketUpgrader: Sendable {
             let pipeline = channel.pipeline.syncOperations
             try pipeline.addHandler(transport, position: .first)
             try pipeline.addHandler(IdleStateHandler(readTimeout: TimeAmount(limits.heartbeatTimeout)))
-            try pipeline.addHandler(WebSocketFrameValidator(transport: transport, connection: connection, log: runtime.connectionErrors))
+            try pipeline.addHandler(WebSocketFrameValidator(
+                transport: transport, connection: connection, log: runtime.connectionErrors, compression: deflate != nil
+            ))
+            if let deflate {
+                try pipeline.addHandler(WebSocketInflater(
+                    agreement: deflate, maxMessageSize: limits.maxFrameSize, connection: connection, transport: transport
+                ))
+            }
             try pipeline.addHandler(NIOWebSocketFrameAggregator(
                 minNonFinalFragmentSize: 0,
                 maxAccumulatedFrameCount: 1024,

@@ -25,7 +25,9 @@ final class WebSocketEchoHandler: ChannelInboundHandler, RemovableChannelHandler
         case .text where !WebSocketCloseHandshake.isUTF8(frame.unmaskedData):
             connection.close(.invalidText)
         case .text, .binary:
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: frame.opcode, data: frame.unmaskedData)), promise: nil)
+            // Through the transport's framing, as every message the server sends (compressed when agreed).
+            transport.write(transport.framing.wrap(frame.unmaskedData, frame.opcode == .text ? .text : .binary, context.channel.allocator))
+            transport.flush()
         case .ping:
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
         case .connectionClose:

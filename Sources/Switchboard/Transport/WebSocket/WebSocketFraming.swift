@@ -8,10 +8,12 @@ package enum WebSocketFraming {
     private static let headerRoom = 10
 
     /// Encodes a payload with `body`, which appends it to the buffer and says
-    /// whether it is text or binary, and puts the frame header in front.
+    /// whether it is text or binary, and puts the frame header in front
+    /// (with RSV1 set when the payload is `compressed`: permessage-deflate).
     static func frame<E: Error>(
         allocator: ByteBufferAllocator,
         capacity: Int = 256,
+        compressed: Bool = false,
         _ body: (inout ByteBuffer) throws(E) -> FrameKind
     ) throws(E) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: capacity + headerRoom)
@@ -33,7 +35,7 @@ package enum WebSocketFraming {
             buffer.setInteger(UInt8(127), at: start + 1)
             buffer.setInteger(UInt64(length), at: start + 2)
         }
-        buffer.setInteger(0x80 | opcode, at: start)
+        buffer.setInteger((compressed ? 0xC0 : 0x80) | opcode, at: start)
         buffer.moveReaderIndex(to: start)
         return buffer
     }

@@ -22,7 +22,8 @@ package final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHa
     /// handler leaves the pipeline (which breaks the reference cycle).
     package var connection: SocketConnection?
     private var context: ChannelHandlerContext?
-    package var framing: MessageFraming { .webSocket }
+    /// Plain WebSocket frames, or compressed ones (permessage-deflate).
+    package let framing: MessageFraming
     /// Set once the connection began to close (a close frame was sent or
     /// answered): what the client sends after that is not read.
     var isClosing = false
@@ -47,7 +48,8 @@ package final class WebSocketTransport: ChannelDuplexHandler, RemovableChannelHa
         min(256 << 10, max(1, maxOutboundBytes / 2))
     }
 
-    package init(maxOutboundBytes: Int = 4 << 20) {
+    package init(maxOutboundBytes: Int = 4 << 20, framing: MessageFraming = .webSocket) {
+        self.framing = framing
         self.waitingLimit = max(0, maxOutboundBytes - Self.nioQueueLimit(maxOutboundBytes: maxOutboundBytes))
     }
 
