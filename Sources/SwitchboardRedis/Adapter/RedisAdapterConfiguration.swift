@@ -22,6 +22,11 @@ public struct RedisAdapterConfiguration: Sendable, Hashable {
     public var connectTimeout: Duration = .seconds(5)
     /// Messages kept, per publisher connection, while Redis is unreachable
     /// and replayed in order on reconnect; 0 drops them (at-most-once).
+    /// Above 0, a message written to Redis is also kept until Redis answers
+    /// its `PUBLISH` (up to this many at a time), and re-sent, ahead of the
+    /// buffer, if the connection is lost first: nothing is lost, but a
+    /// message Redis executed just before the connection went (its reply
+    /// lost) arrives twice.
     public var outageBuffer: Int = 0
     /// How long a reconnected publisher waits before replaying its outage
     /// buffer, so that the other nodes' subscribers are back to receive it;
