@@ -7,7 +7,7 @@ import Synchronization
 import Testing
 
 /// A numbered stream from one adapter to another while Redis dies (SIGKILL)
-/// under it, with the outage buffer on: every number must
+/// or stops (SIGSTOP) under it, with the outage buffer on: every number must
 /// arrive. Duplicates are tolerated (a PUBLISH Redis executed whose reply was
 /// lost is sent again); gaps are not.
 @Suite("Redis outages mid-stream", .serialized)
@@ -111,6 +111,64 @@ struct DeliveryThroughOutageTests {
         #expect(statistics.buffered > 0)
         #expect(statistics.dropped == 0)
         print("SIGKILL mid-stream: \(statistics.buffered) messages kept, \(statistics.replayed) replayed, \(received.all.count - Set(received.all).count) duplicates")
+        await sender.shutdown()
+        await receiver.shutdown()
+    }
+
+    @Test("Redis stopped with SIGSTOP: noticed within 2 s; after SIGCONT delivery resumes and, with outage_buffer, every message arrives")
+    func stoppedRedisIsNoticedAndLosesNothing() async throws {
+        let redis = try await RedisTestServer.start()
+        defer { redis.stop() }
+        // The default probe settings: they are what this test is about.
+        let (sender, receiver, received) = try await Self.adapters(redis: redis)
+        #expect(sender.configuration.probeInterval + sender.configuration.probeTimeout <= .seconds(2))
+
+        var number = 0
+        for _ in 1...500 {
+            number += 1
+            try await Self.publish(number, on: sender)
+            if number % 5 == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        try await Self.waitForAll(received, total: number, within: .seconds(5))
+        #expect(received.missing(of: number).isEmpty)
+
+        redis.pause()
+        let stopped = ContinuousClock.now
+        var noticed: (sender: Duration?, receiver: Duration?) = (nil, nil)
+        // Publish on through the stop, noting when each adapter leaves "connected".
+        while ContinuousClock.now - stopped < .seconds(3) {
+            for _ in 1...5 {
+                number += 1
+                try await Self.publish(number, on: sender)
+            }
+            if noticed.sender == nil, sender.status.state != "connected" { noticed.sender = ContinuousClock.now - stopped }
+            if noticed.receiver == nil, receiver.status.state != "connected" { noticed.receiver = ContinuousClock.now - stopped }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(noticed.sender != nil && noticed.sender! <= .seconds(2), "the sender noticed the stopped Redis after \(String(describing: noticed.sender))")
+        #expect(noticed.receiver != nil && noticed.receiver! <= .seconds(2), "the receiver noticed the stopped Redis after \(String(describing: noticed.receiver))")
+        #expect(sender.statistics.probeFailures >= 1)
+
+        redis.resume()
+        let resumed = ContinuousClock.now
+        while ContinuousClock.now - resumed < .seconds(1) {
+            number += 1
+            try await Self.publish(number, on: sender)
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let total = number
+        try await Self.waitForAll(received, total: total, within: .seconds(20))
+        let missing = received.missing(of: total)
+        #expect(missing.isEmpty, "\(missing.count) of \(total) messages never arrived: \(missing.prefix(20))")
+        try await eventually(within: .seconds(10)) {
+            sender.status.state == "connected" && receiver.status.state == "connected"
+        }
+        // Delivery is live again, not only replayed.
+        let live = received.all.count
+        try await Self.publish(total + 1, on: sender)
+        try await eventually(within: .seconds(3)) { received.all.count > live }
+        #expect(sender.statistics.dropped == 0)
+        print("stopped Redis noticed after \(noticed.sender.map { "\($0)" } ?? "-") (sender), \(noticed.receiver.map { "\($0)" } ?? "-") (receiver); \(received.all.count - Set(received.all).count) duplicates")
         await sender.shutdown()
         await receiver.shutdown()
     }

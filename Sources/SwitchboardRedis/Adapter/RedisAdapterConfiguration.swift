@@ -32,12 +32,15 @@ public struct RedisAdapterConfiguration: Sendable, Hashable {
     /// buffer, so that the other nodes' subscribers are back to receive it;
     /// keep it above ``reconnectBackoff``'s maximum.
     public var outageReplayDelay: Duration = .milliseconds(2500)
-    /// How often the subscriber connection is checked by a probe published to
-    /// this node's own channel.
-    public var probeInterval: Duration = .seconds(5)
-    /// How long a probe may take to come back before the connection that lost
-    /// it is reconnected.
-    public var probeTimeout: Duration = .seconds(3)
+    /// How often a probe is published to this node's own channel (while none
+    /// is outstanding), to check that Redis answers and that the subscriber
+    /// connection still receives.
+    public var probeInterval: Duration = .milliseconds(500)
+    /// How long a probe may take: unanswered by then, Redis counts as silent
+    /// (stopped, hung) and every connection is replaced; answered but not
+    /// back, the subscriber connection is. A silent Redis is noticed within
+    /// ``probeInterval`` plus this.
+    public var probeTimeout: Duration = .seconds(1)
     /// Delays between reconnect attempts.
     public var reconnectBackoff = RedisBackoff()
     /// Largest message accepted from Redis, in bytes (bounds what a reply may allocate).

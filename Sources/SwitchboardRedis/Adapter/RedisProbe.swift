@@ -9,8 +9,14 @@ import NIOCore
 /// silent subscriber connection (a failover can leave one connected to a
 /// server that no longer feeds it); one that Redis says nobody receives means
 /// the subscription is gone. Either way the subscriber is reconnected. A
-/// probe whose PUBLISH went unanswered points at the publisher connection
-/// instead, which is reconnected.
+/// probe whose PUBLISH went unanswered means a silent server (stopped, hung,
+/// or gone without closing the connection): every connection of the adapter,
+/// publishers and subscriber, is replaced, and the publishers keep what Redis
+/// did not answer for the new connection (with the outage buffer on).
+///
+/// A probe is sent every ``RedisAdapterConfiguration/probeInterval`` while
+/// none is outstanding, and given ``RedisAdapterConfiguration/probeTimeout``:
+/// a server that falls silent is noticed within their sum (1.5 s by default).
 ///
 /// Runs on the subscriber's event loop.
 final class RedisProbe: @unchecked Sendable {
@@ -22,7 +28,9 @@ final class RedisProbe: @unchecked Sendable {
 
     private let eventLoop: any EventLoop
     private let subscriber: RedisSubscriber
-    private let publisher: RedisPublisher
+    /// The first publisher carries the probes.
+    private let publishers: [RedisPublisher]
+    private var publisher: RedisPublisher { publishers[0] }
     private let configuration: RedisAdapterConfiguration
     private let instance: UInt64
     private let counters: RedisAdapterCounters
@@ -34,7 +42,7 @@ final class RedisProbe: @unchecked Sendable {
 
     init(
         subscriber: RedisSubscriber,
-        publisher: RedisPublisher,
+        publishers: [RedisPublisher],
         configuration: RedisAdapterConfiguration,
         instance: UInt64,
         counters: RedisAdapterCounters,
@@ -42,7 +50,7 @@ final class RedisProbe: @unchecked Sendable {
     ) {
         self.eventLoop = subscriber.eventLoop
         self.subscriber = subscriber
-        self.publisher = publisher
+        self.publishers = publishers
         self.configuration = configuration
         self.instance = instance
         self.counters = counters
@@ -120,7 +128,11 @@ final class RedisProbe: @unchecked Sendable {
                 generation: outstanding.subscriberGeneration
             )
         } else {
-            publisher.reset(reason: "probe \(sequence) was not acknowledged within \(timeout): the publisher connection is silent")
+            let reason = "probe \(sequence) was not acknowledged within \(timeout): Redis or the connection to it is silent"
+            for publisher in publishers {
+                publisher.reset(reason: reason)
+            }
+            subscriber.reset(reason: reason, generation: outstanding.subscriberGeneration)
         }
     }
 }
