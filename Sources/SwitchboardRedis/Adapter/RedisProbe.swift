@@ -17,6 +17,10 @@ import NIOCore
 /// A probe is sent every ``RedisAdapterConfiguration/probeInterval`` while
 /// none is outstanding, and given ``RedisAdapterConfiguration/probeTimeout``:
 /// a server that falls silent is noticed within their sum (1.5 s by default).
+/// A probe queued behind a backlog of publishes is not overdue while Redis
+/// keeps answering them: it counts as unanswered only once the publisher
+/// connection has received no reply for a quarter of the timeout, so that a
+/// busy Redis is not taken for a silent one.
 ///
 /// Runs on the subscriber's event loop.
 final class RedisProbe: @unchecked Sendable {
@@ -24,6 +28,8 @@ final class RedisProbe: @unchecked Sendable {
         var sequence: UInt64
         var subscriberGeneration: Int
         var acknowledged = false
+        /// The publisher's ``RedisPublisher/repliesReceived`` when last looked at.
+        var publisherReplies: Int
     }
 
     private let eventLoop: any EventLoop
@@ -87,7 +93,7 @@ final class RedisProbe: @unchecked Sendable {
         sequence += 1
         let sequence = self.sequence
         let generation = subscriber.generation
-        outstanding = Outstanding(sequence: sequence, subscriberGeneration: generation)
+        outstanding = Outstanding(sequence: sequence, subscriberGeneration: generation, publisherReplies: publisher.repliesReceived)
 
         let reply = eventLoop.makePromise(of: RedisValue.self)
         let probe = RedisEnvelope(kind: .probe, originNode: configuration.nodeName, instance: instance, sequence: sequence)
@@ -119,6 +125,18 @@ final class RedisProbe: @unchecked Sendable {
 
     private func check(_ sequence: UInt64) {
         guard let outstanding, outstanding.sequence == sequence else { return }
+        if !outstanding.acknowledged {
+            // Queued behind a backlog that Redis is still answering: not
+            // silent. Looked at again shortly; silent once the replies stop.
+            let replies = publisher.repliesReceived
+            if replies != outstanding.publisherReplies {
+                self.outstanding?.publisherReplies = replies
+                eventLoop.scheduleTask(in: TimeAmount(configuration.probeTimeout / 4)) {
+                    self.check(sequence)
+                }
+                return
+            }
+        }
         self.outstanding = nil
         counters.probeFailures.bump()
         let timeout = configuration.probeTimeout.humanReadable

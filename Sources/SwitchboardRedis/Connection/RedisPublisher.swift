@@ -81,6 +81,9 @@ final class RedisPublisher: @unchecked Sendable {
         var generation = 0
         /// With the outage buffer on: the commands of this connection not yet answered.
         var unacknowledged: Unacknowledged
+        /// Replies received on any connection, ever: tells the probe whether
+        /// Redis is still answering while its probe waits in the queue.
+        var replies = 0
 
         var isStopped: Bool {
             if case .stopped = state { return true }
@@ -244,6 +247,7 @@ final class RedisPublisher: @unchecked Sendable {
         let flowingAgain = shared.withLockedValue { shared -> Bool in
             guard generation == shared.generation else { return false }
             shared.inFlight -= replies.acknowledged + replies.failed
+            shared.replies &+= replies.commands
             if keepsUnacknowledged {
                 shared.unacknowledged.answered(replies.commands)
             }
@@ -426,6 +430,11 @@ final class RedisPublisher: @unchecked Sendable {
         guard let channel else { return }
         logger.warning("redis \(role): \(reason); reconnecting")
         channel.close(promise: nil)
+    }
+
+    /// Replies received so far (a count that only grows, any thread).
+    var repliesReceived: Int {
+        shared.withLockedValue(\.replies)
     }
 
     /// Whether publishes go straight out.
