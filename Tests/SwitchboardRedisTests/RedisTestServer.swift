@@ -86,6 +86,17 @@ final class RedisTestServer: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// Stops the process with SIGSTOP: its connections stay open, and nothing
+    /// on them is answered until ``resume()``.
+    func pause() {
+        lock.withLock { process }?.send(signal: SIGSTOP)
+    }
+
+    /// Lets a paused process go on (SIGCONT).
+    func resume() {
+        lock.withLock { process }?.send(signal: SIGCONT)
+    }
+
     /// Kills the process (tests end with this).
     func stop() {
         kill()

@@ -91,7 +91,7 @@ public final class RedisAdapter: PubSubAdapter {
             onMessage: { channel, payload in inbound.received(channel: channel, payload: payload) }
         )
         self.probe = RedisProbe(
-            subscriber: subscriber, publisher: publishers[0], configuration: configuration,
+            subscriber: subscriber, publishers: publishers, configuration: configuration,
             instance: instance, counters: counters, logger: logger
         )
         let probe = self.probe

@@ -22,17 +22,25 @@ public struct RedisAdapterConfiguration: Sendable, Hashable {
     public var connectTimeout: Duration = .seconds(5)
     /// Messages kept, per publisher connection, while Redis is unreachable
     /// and replayed in order on reconnect; 0 drops them (at-most-once).
+    /// Above 0, a message written to Redis is also kept until Redis answers
+    /// its `PUBLISH` (up to this many at a time), and re-sent, ahead of the
+    /// buffer, if the connection is lost first: nothing is lost, but a
+    /// message Redis executed just before the connection went (its reply
+    /// lost) arrives twice.
     public var outageBuffer: Int = 0
     /// How long a reconnected publisher waits before replaying its outage
     /// buffer, so that the other nodes' subscribers are back to receive it;
     /// keep it above ``reconnectBackoff``'s maximum.
     public var outageReplayDelay: Duration = .milliseconds(2500)
-    /// How often the subscriber connection is checked by a probe published to
-    /// this node's own channel.
-    public var probeInterval: Duration = .seconds(5)
-    /// How long a probe may take to come back before the connection that lost
-    /// it is reconnected.
-    public var probeTimeout: Duration = .seconds(3)
+    /// How often a probe is published to this node's own channel (while none
+    /// is outstanding), to check that Redis answers and that the subscriber
+    /// connection still receives.
+    public var probeInterval: Duration = .milliseconds(500)
+    /// How long a probe may take: unanswered by then, Redis counts as silent
+    /// (stopped, hung) and every connection is replaced; answered but not
+    /// back, the subscriber connection is. A silent Redis is noticed within
+    /// ``probeInterval`` plus this.
+    public var probeTimeout: Duration = .seconds(1)
     /// Delays between reconnect attempts.
     public var reconnectBackoff = RedisBackoff()
     /// Largest message accepted from Redis, in bytes (bounds what a reply may allocate).

@@ -6,14 +6,17 @@ public struct RedisAdapterStatistics: Sendable, Hashable {
     public var acknowledged = 0
     /// Publishes Redis answered with an error.
     public var publishErrors = 0
-    /// Publishes written but unanswered when their connection was lost (they may or may not have gone out).
+    /// Publishes written but unanswered when their connection was lost (they
+    /// may or may not have gone out; with the outage buffer on, they are
+    /// also counted in ``buffered`` and re-sent, up to the buffer's size).
     public var unconfirmed = 0
     /// Messages from other nodes delivered to this node's subscribers.
     public var received = 0
     /// Messages not published: Redis unreachable (and no room in the outage
     /// buffer) or too many publishes in flight.
     public var dropped = 0
-    /// Messages kept in the outage buffer while Redis was unreachable.
+    /// Messages kept in the outage buffer while Redis was unreachable, and
+    /// those Redis had not answered when their connection was lost.
     public var buffered = 0
     /// Messages of the outage buffer published after a reconnect.
     public var replayed = 0

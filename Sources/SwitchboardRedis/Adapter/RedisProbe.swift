@@ -9,8 +9,18 @@ import NIOCore
 /// silent subscriber connection (a failover can leave one connected to a
 /// server that no longer feeds it); one that Redis says nobody receives means
 /// the subscription is gone. Either way the subscriber is reconnected. A
-/// probe whose PUBLISH went unanswered points at the publisher connection
-/// instead, which is reconnected.
+/// probe whose PUBLISH went unanswered means a silent server (stopped, hung,
+/// or gone without closing the connection): every connection of the adapter,
+/// publishers and subscriber, is replaced, and the publishers keep what Redis
+/// did not answer for the new connection (with the outage buffer on).
+///
+/// A probe is sent every ``RedisAdapterConfiguration/probeInterval`` while
+/// none is outstanding, and given ``RedisAdapterConfiguration/probeTimeout``:
+/// a server that falls silent is noticed within their sum (1.5 s by default).
+/// A probe queued behind a backlog of publishes is not overdue while Redis
+/// keeps answering them: it counts as unanswered only once the publisher
+/// connection has received no reply for a quarter of the timeout, so that a
+/// busy Redis is not taken for a silent one.
 ///
 /// Runs on the subscriber's event loop.
 final class RedisProbe: @unchecked Sendable {
@@ -18,11 +28,15 @@ final class RedisProbe: @unchecked Sendable {
         var sequence: UInt64
         var subscriberGeneration: Int
         var acknowledged = false
+        /// The publisher's ``RedisPublisher/repliesReceived`` when last looked at.
+        var publisherReplies: Int
     }
 
     private let eventLoop: any EventLoop
     private let subscriber: RedisSubscriber
-    private let publisher: RedisPublisher
+    /// The first publisher carries the probes.
+    private let publishers: [RedisPublisher]
+    private var publisher: RedisPublisher { publishers[0] }
     private let configuration: RedisAdapterConfiguration
     private let instance: UInt64
     private let counters: RedisAdapterCounters
@@ -34,7 +48,7 @@ final class RedisProbe: @unchecked Sendable {
 
     init(
         subscriber: RedisSubscriber,
-        publisher: RedisPublisher,
+        publishers: [RedisPublisher],
         configuration: RedisAdapterConfiguration,
         instance: UInt64,
         counters: RedisAdapterCounters,
@@ -42,7 +56,7 @@ final class RedisProbe: @unchecked Sendable {
     ) {
         self.eventLoop = subscriber.eventLoop
         self.subscriber = subscriber
-        self.publisher = publisher
+        self.publishers = publishers
         self.configuration = configuration
         self.instance = instance
         self.counters = counters
@@ -79,7 +93,7 @@ final class RedisProbe: @unchecked Sendable {
         sequence += 1
         let sequence = self.sequence
         let generation = subscriber.generation
-        outstanding = Outstanding(sequence: sequence, subscriberGeneration: generation)
+        outstanding = Outstanding(sequence: sequence, subscriberGeneration: generation, publisherReplies: publisher.repliesReceived)
 
         let reply = eventLoop.makePromise(of: RedisValue.self)
         let probe = RedisEnvelope(kind: .probe, originNode: configuration.nodeName, instance: instance, sequence: sequence)
@@ -111,6 +125,18 @@ final class RedisProbe: @unchecked Sendable {
 
     private func check(_ sequence: UInt64) {
         guard let outstanding, outstanding.sequence == sequence else { return }
+        if !outstanding.acknowledged {
+            // Queued behind a backlog that Redis is still answering: not
+            // silent. Looked at again shortly; silent once the replies stop.
+            let replies = publisher.repliesReceived
+            if replies != outstanding.publisherReplies {
+                self.outstanding?.publisherReplies = replies
+                eventLoop.scheduleTask(in: TimeAmount(configuration.probeTimeout / 4)) {
+                    self.check(sequence)
+                }
+                return
+            }
+        }
         self.outstanding = nil
         counters.probeFailures.bump()
         let timeout = configuration.probeTimeout.humanReadable
@@ -120,7 +146,11 @@ final class RedisProbe: @unchecked Sendable {
                 generation: outstanding.subscriberGeneration
             )
         } else {
-            publisher.reset(reason: "probe \(sequence) was not acknowledged within \(timeout): the publisher connection is silent")
+            let reason = "probe \(sequence) was not acknowledged within \(timeout): Redis or the connection to it is silent"
+            for publisher in publishers {
+                publisher.reset(reason: reason)
+            }
+            subscriber.reset(reason: reason, generation: outstanding.subscriberGeneration)
         }
     }
 }

@@ -6,7 +6,9 @@ import NIOCore
 ///
 /// Replies to fire-and-forget publishes are tallied and handed to
 /// `onPublishReplies` once per read burst (`channelReadComplete`), not one
-/// call per reply. When the connection ends, waiting promises fail with
+/// call per reply, with the count of every command answered in the burst
+/// (those with a waiting promise too), which a publisher that keeps its
+/// unanswered messages needs. When the connection ends, waiting promises fail with
 /// ``RedisError/connectionClosed`` and publishes still unanswered are reported
 /// through `onClose`. Errors (the decoder's included) go to `onError`, then the
 /// connection is closed.
@@ -22,8 +24,13 @@ final class RedisCommandHandler: ChannelDuplexHandler, RemovableChannelHandler {
         /// Error replies, with the last message.
         var failed = 0
         var lastError: String?
+        /// Replies to commands with a promise.
+        var requests = 0
 
-        var isEmpty: Bool { acknowledged == 0 && failed == 0 }
+        /// Every command answered: publishes and requests.
+        var commands: Int { acknowledged + failed + requests }
+
+        var isEmpty: Bool { commands == 0 }
     }
 
     private var pending = CircularBuffer<RedisReplySlot>(initialCapacity: 16)
@@ -67,6 +74,7 @@ final class RedisCommandHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch slot {
         case .promise(let promise):
             pending.removeFirst()
+            tally.requests += 1
             if case .error(let message) = value {
                 promise.fail(RedisError.server(message))
             } else {

@@ -12,7 +12,18 @@ import NIOCore
 /// broadcast's reply, which is only counted.
 ///
 /// While the connection is down, messages go to the outage buffer (if it has
-/// room) or are dropped and counted. After a reconnect the buffer is replayed
+/// room) or are dropped and counted. With the buffer on, a message written to
+/// the connection is also kept until Redis's reply to its `PUBLISH` arrives
+/// (see ``Unacknowledged``): when the connection is lost, the messages Redis
+/// never answered go back to the front of the buffer, so a message written
+/// into a socket whose server had just died (or stopped) is re-sent rather
+/// than lost. The price is a possible duplicate: a `PUBLISH` that Redis
+/// executed but whose reply was lost with the connection (a server killed
+/// between the two, or a stopped server that executes what it had received
+/// once it resumes) is published again. Direct messages whose sender waits
+/// for the reply are not re-sent; their sender hears of the loss.
+///
+/// After a reconnect the buffer is replayed
 /// in order, before anything newer — but only after
 /// ``RedisAdapterConfiguration/outageReplayDelay``: the other nodes come back
 /// at random moments within their reconnect backoff, and a message replayed
@@ -68,6 +79,11 @@ final class RedisPublisher: @unchecked Sendable {
         var outage: CircularBuffer<ByteBuffer>
         /// Identifies the current connection, so replies of an old one are ignored.
         var generation = 0
+        /// With the outage buffer on: the commands of this connection not yet answered.
+        var unacknowledged: Unacknowledged
+        /// Replies received on any connection, ever: tells the probe whether
+        /// Redis is still answering while its probe waits in the queue.
+        var replies = 0
 
         var isStopped: Bool {
             if case .stopped = state { return true }
@@ -81,6 +97,8 @@ final class RedisPublisher: @unchecked Sendable {
     }
 
     private let shared: NIOLockedValueBox<Shared>
+    /// Whether written messages are kept until Redis answers (the outage buffer is on).
+    private let keepsUnacknowledged: Bool
 
     // On `eventLoop`:
     private var reconnectTask: Scheduled<Void>?
@@ -102,9 +120,11 @@ final class RedisPublisher: @unchecked Sendable {
         self.board = board
         self.counters = counters
         self.logger = logger
+        self.keepsUnacknowledged = configuration.outageBuffer > 0
         self.shared = NIOLockedValueBox(Shared(
             batch: ByteBufferAllocator().buffer(capacity: 4096),
-            outage: CircularBuffer(initialCapacity: min(configuration.outageBuffer, 1024))
+            outage: CircularBuffer(initialCapacity: min(configuration.outageBuffer, 1024)),
+            unacknowledged: Unacknowledged(capacity: configuration.outageBuffer)
         ))
     }
 
@@ -121,6 +141,7 @@ final class RedisPublisher: @unchecked Sendable {
     ) -> Outcome {
         let maxInFlight = configuration.maxPublishesInFlight
         let outageCapacity = configuration.outageBuffer
+        let keepsUnacknowledged = self.keepsUnacknowledged
         let (outcome, flushOn, overloadedAt) = RedisCommand.withPublish(channel: channel, message: message) { command in
             shared.withLockedValue { shared -> (Outcome, (any Channel)?, overloadedAt: Int?) in
                 switch shared.state {
@@ -131,6 +152,9 @@ final class RedisPublisher: @unchecked Sendable {
                         return (.dropped, nil, shared.inFlight)
                     }
                     shared.batch.writeBytes(command)
+                    if keepsUnacknowledged {
+                        shared.unacknowledged.append(length: command.count, isPublish: reply == nil)
+                    }
                     if let reply {
                         shared.batchReplies.append(.promise(reply))
                     } else if case .publishes(let count)? = shared.batchReplies.last {
@@ -183,6 +207,9 @@ final class RedisPublisher: @unchecked Sendable {
             let taken = (shared.batch, shared.batchReplies)
             shared.batch = channel.allocator.buffer(capacity: max(4096, taken.0.readableBytes))
             shared.batchReplies = []
+            if keepsUnacknowledged {
+                shared.unacknowledged.written(taken.0)
+            }
             return taken
         }
         guard let (bytes, replies) = taken else { return }
@@ -220,6 +247,10 @@ final class RedisPublisher: @unchecked Sendable {
         let flowingAgain = shared.withLockedValue { shared -> Bool in
             guard generation == shared.generation else { return false }
             shared.inFlight -= replies.acknowledged + replies.failed
+            shared.replies &+= replies.commands
+            if keepsUnacknowledged {
+                shared.unacknowledged.answered(replies.commands)
+            }
             guard shared.overloaded, shared.inFlight < configuration.maxPublishesInFlight / 2 else { return false }
             shared.overloaded = false
             return true
@@ -269,6 +300,7 @@ final class RedisPublisher: @unchecked Sendable {
             if shared.isStopped { return nil }
             shared.inFlight = 0
             shared.overloaded = false
+            shared.unacknowledged.removeAll()
             if shared.outage.isEmpty {
                 shared.state = .connected(channel)
                 return false
@@ -300,6 +332,9 @@ final class RedisPublisher: @unchecked Sendable {
             let count = shared.outage.count
             while let command = shared.outage.popFirst() {
                 shared.batch.writeImmutableBuffer(command)
+                if keepsUnacknowledged {
+                    shared.unacknowledged.append(length: command.readableBytes, isPublish: true)
+                }
             }
             shared.batchReplies.insert(.publishes(count: count), at: 0)
             shared.inFlight += count
@@ -314,7 +349,8 @@ final class RedisPublisher: @unchecked Sendable {
     }
 
     private func lost(_ channel: any Channel, reason: String) {
-        let unflushed = shared.withLockedValue { shared -> [RedisReplySlot]? in
+        let keepsUnacknowledged = self.keepsUnacknowledged
+        let taken = shared.withLockedValue { shared -> (unflushed: [RedisReplySlot], kept: Int, keptUnflushed: Int)? in
             switch shared.state {
             case .connected(let current) where current === channel, .settling(let current) where current === channel:
                 break
@@ -323,17 +359,34 @@ final class RedisPublisher: @unchecked Sendable {
             }
             shared.state = .reconnecting(attempt: 1)
             let unflushed = shared.batchReplies
+            var kept = (all: 0, unflushed: 0)
+            if keepsUnacknowledged {
+                // Unanswered and unflushed messages go first, before what was
+                // buffered meanwhile (nothing, unless the connection was settling).
+                var resent = shared.unacknowledged.takeKept(unflushed: shared.batch)
+                kept = (resent.commands.count, resent.unflushed)
+                if !resent.commands.isEmpty {
+                    resent.commands.append(contentsOf: shared.outage)
+                    shared.outage = resent.commands
+                }
+            }
             shared.batch.clear()
             shared.batchReplies = []
             shared.flushScheduled = false
-            return unflushed
+            return (unflushed, kept.all, kept.unflushed)
         }
-        guard let unflushed else { return }
+        guard let (unflushed, kept, keptUnflushed) = taken else { return }
+        var dropped = -keptUnflushed
         for slot in unflushed {
             switch slot {
-            case .publishes(let count): counters.dropped.bump(count)
+            case .publishes(let count): dropped += count
             case .promise(let promise): promise.fail(RedisError.connectionClosed)
             }
+        }
+        counters.dropped.bump(dropped)
+        if kept > 0 {
+            counters.buffered.bump(kept)
+            logger.notice("redis \(role): \(kept) messages Redis had not answered are kept for the reconnect")
         }
         board.lost(role, reason: reason)
         scheduleReconnect(attempt: 1)
@@ -379,6 +432,11 @@ final class RedisPublisher: @unchecked Sendable {
         channel.close(promise: nil)
     }
 
+    /// Replies received so far (a count that only grows, any thread).
+    var repliesReceived: Int {
+        shared.withLockedValue(\.replies)
+    }
+
     /// Whether publishes go straight out.
     var isConnected: Bool {
         shared.withLockedValue { shared in
@@ -393,6 +451,7 @@ final class RedisPublisher: @unchecked Sendable {
             defer {
                 shared.state = .stopped
                 shared.outage.removeAll()
+                shared.unacknowledged.removeAll()
             }
             switch shared.state {
             case .connected(let channel), .settling(let channel): return (channel, shared.outage.count)

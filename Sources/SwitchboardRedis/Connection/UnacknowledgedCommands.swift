@@ -1,0 +1,118 @@
+import NIOCore
+
+extension RedisPublisher {
+    /// The commands written on a publisher connection (or batched for it)
+    /// whose replies have not arrived, oldest first: kept while the outage
+    /// buffer is on, so that the messages Redis never answered can be re-sent
+    /// after a reconnect.
+    ///
+    /// No message is copied: the batches handed to the channel are kept (the
+    /// storage the channel writes from) and each command is known by its
+    /// length. Replies come in the order of the commands, so `n` replies
+    /// retire the oldest `n` commands, whatever they were.
+    ///
+    /// At most `capacity` publishes (the outage buffer's size) are kept for
+    /// re-sending at a time; one published beyond that is tracked but not
+    /// kept, and is lost if the connection is. Requests whose caller waits
+    /// for the reply (probes, direct messages) are tracked, never kept.
+    struct Unacknowledged {
+        private enum Kind: UInt8 {
+            /// A publish to re-send if the connection is lost.
+            case kept
+            /// A publish beyond the capacity.
+            case publish
+            /// A command with a caller waiting for its reply.
+            case request
+        }
+
+        private struct Command {
+            var length: Int
+            var kind: Kind
+        }
+
+        let capacity: Int
+        private var commands: CircularBuffer<Command>
+        /// The written batches holding `commands`, from the oldest unanswered byte on.
+        private var batches: CircularBuffer<ByteBuffer>
+        /// Kept publishes in `commands`.
+        private(set) var kept = 0
+
+        init(capacity: Int) {
+            self.capacity = capacity
+            self.commands = CircularBuffer(initialCapacity: capacity > 0 ? 64 : 1)
+            self.batches = CircularBuffer(initialCapacity: capacity > 0 ? 16 : 1)
+        }
+
+        var isEmpty: Bool { commands.isEmpty }
+
+        /// A command of `length` bytes was added to the batch.
+        mutating func append(length: Int, isPublish: Bool) {
+            let kind: Kind
+            if !isPublish {
+                kind = .request
+            } else if kept < capacity {
+                kind = .kept
+                kept += 1
+            } else {
+                kind = .publish
+            }
+            commands.append(Command(length: length, kind: kind))
+        }
+
+        /// `batch` (the batch the commands were added to) was handed to the channel.
+        mutating func written(_ batch: ByteBuffer) {
+            guard batch.readableBytes > 0 else { return }
+            batches.append(batch)
+        }
+
+        /// Redis answered the next `count` commands.
+        mutating func answered(_ count: Int) {
+            var remaining = count
+            while remaining > 0, let command = commands.popFirst() {
+                remaining -= 1
+                if command.kind == .kept { kept -= 1 }
+                // A command never spans batches, and one answered was written.
+                while let first = batches.first, first.readableBytes == 0 {
+                    batches.removeFirst()
+                }
+                guard !batches.isEmpty else { continue }
+                batches[batches.startIndex].moveReaderIndex(forwardBy: min(command.length, batches[batches.startIndex].readableBytes))
+                if batches[batches.startIndex].readableBytes == 0 {
+                    batches.removeFirst()
+                }
+            }
+        }
+
+        /// Takes the kept publishes, in order: the written batches' first,
+        /// then those of `unflushed` (the batch not yet handed to the
+        /// channel), one buffer each (slices, not copies); and how many came
+        /// from `unflushed`. Leaves nothing tracked.
+        mutating func takeKept(unflushed: ByteBuffer) -> (commands: CircularBuffer<ByteBuffer>, unflushed: Int) {
+            var taken = CircularBuffer<ByteBuffer>(initialCapacity: max(kept, 1))
+            var fromUnflushed = 0
+            var sources = Array(batches)
+            sources.append(unflushed)
+            var source = 0
+            for command in commands {
+                while sources[source].readableBytes == 0, source < sources.count - 1 {
+                    source += 1
+                }
+                guard let bytes = sources[source].readSlice(length: command.length) else {
+                    assertionFailure("the unacknowledged commands do not match their bytes")
+                    break
+                }
+                guard command.kind == .kept else { continue }
+                taken.append(bytes)
+                if source == sources.count - 1 { fromUnflushed += 1 }
+            }
+            removeAll()
+            return (taken, fromUnflushed)
+        }
+
+        mutating func removeAll() {
+            commands.removeAll(keepingCapacity: true)
+            batches.removeAll(keepingCapacity: true)
+            kept = 0
+        }
+    }
+}
