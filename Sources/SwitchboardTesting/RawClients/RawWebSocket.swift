@@ -20,17 +20,23 @@ package final class RawWebSocket: Sendable {
 
     /// Opens `path` (with its query) on `127.0.0.1:port`; throws unless the
     /// server answers 101.
-    package static func connect(port: Int, path: String) async throws -> RawWebSocket {
+    package static func connect(port: Int, path: String, headers: [String] = []) async throws -> RawWebSocket {
+        try await connectReturningHead(port: port, path: path, headers: headers).socket
+    }
+
+    /// ``connect(port:path:headers:)``, also returning the 101 response's head.
+    package static func connectReturningHead(port: Int, path: String, headers: [String] = []) async throws -> (socket: RawWebSocket, head: String) {
         let connection = try await RawTCPConnection.connect(port: port)
         try await connection.write(
             "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                + headers.map { $0 + "\r\n" }.joined() + "\r\n"
         )
         let head = try await connection.read(through: "\r\n\r\n")
         guard head.hasPrefix("HTTP/1.1 101") else {
             throw RawTCPError("upgrade of \(path) refused: \(head.split(separator: "\r\n").first ?? "")")
         }
-        return RawWebSocket(connection: connection)
+        return (RawWebSocket(connection: connection), head)
     }
 
     /// Sends one masked text frame.
@@ -67,6 +73,19 @@ package final class RawWebSocket: Sendable {
 
     /// The next frame (unfragmented frames only, as the server writes them).
     package func receive() async throws -> Frame {
+        let (first, payload) = try await receiveRaw()
+        switch first & 0x0F {
+        case 0x1: return .text(String(decoding: payload, as: UTF8.self))
+        case 0x2: return .binary(payload)
+        case 0x8: return .close(code: payload.count >= 2 ? UInt16(payload[0]) << 8 | UInt16(payload[1]) : nil)
+        case 0x9: return .ping
+        case 0xA: return .pong
+        default: throw RawTCPError("unexpected opcode \(first & 0x0F)")
+        }
+    }
+
+    /// The next frame as it came: its first byte (FIN, RSV bits, opcode) and its payload.
+    package func receiveRaw() async throws -> (firstByte: UInt8, payload: [UInt8]) {
         let head = try await connection.read(count: 2)
         var length = Int(head[1] & 0x7F)
         if length == 126 {
@@ -77,14 +96,7 @@ package final class RawWebSocket: Sendable {
             length = bytes.reduce(0) { $0 << 8 | Int($1) }
         }
         let payload = length > 0 ? try await connection.read(count: length) : []
-        switch head[0] & 0x0F {
-        case 0x1: return .text(String(decoding: payload, as: UTF8.self))
-        case 0x2: return .binary(payload)
-        case 0x8: return .close(code: payload.count >= 2 ? UInt16(payload[0]) << 8 | UInt16(payload[1]) : nil)
-        case 0x9: return .ping
-        case 0xA: return .pong
-        default: throw RawTCPError("unexpected opcode \(head[0] & 0x0F)")
-        }
+        return (head[0], payload)
     }
 
     /// The next text frame, skipping pings and pongs; throws on anything else.

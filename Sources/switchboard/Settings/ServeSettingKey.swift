@@ -32,6 +32,7 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
     case tokenClockSkew = "token.clock_skew"
     case tokenPublicKeyFile = "token.public_key_file"
     case checkOrigin = "check_origin"
+    case compress
     case publicHost = "public_host"
     case trustedProxies = "trusted_proxies"
     case maxConnectionsPerAddress = "limits.max_connections_per_address"
@@ -82,7 +83,7 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
         case .redisNodeName, .redisChannelPrefix, .redisPublishers, .redisConnectTimeout, .redisOutageBuffer: return nil
         case .socketPath, .maxChannelsPerSocket, .maxFrameSize, .maxOutboundBytes, .heartbeatTimeout, .shutdownGracePeriod,
              .secretKeyBase, .tokenNamespace, .tokenMaxAge, .tokenClockSkew, .tokenPublicKeyFile, .publicHost,
-             .trustedProxies, .maxConnectionsPerAddress, .messageRate, .messageBurst:
+             .trustedProxies, .maxConnectionsPerAddress, .messageRate, .messageBurst, .compress:
             return nil
         }
     }

@@ -81,6 +81,8 @@ public struct ServeSettings: Sendable, Equatable {
     public var tokenPublicKeyFile: String?
     /// `check_origin`: `true`, `false`, `conn` or a list of origins.
     public var checkOrigin = CheckOrigin.conn
+    /// `compress`: offer permessage-deflate to WebSocket clients that ask for it.
+    public var compress = false
     /// `public_host`: the host clients reach this node by, for `check_origin: true`.
     public var publicHost = "localhost"
     /// `trusted_proxies`: addresses and networks whose `X-Forwarded-*` headers are believed.
@@ -192,6 +194,7 @@ public struct ServeSettings: Sendable, Equatable {
     public var endpoint: SocketEndpoint {
         var endpoint = BuiltIn.endpoint(path: socketPath)
         endpoint.checkOrigin = checkOrigin
+        endpoint.compress = compress
         return endpoint
     }
 
@@ -411,6 +414,12 @@ public struct ServeSettings: Sendable, Equatable {
                 throw invalid("expected at least 16 characters without spaces or control characters, e.g. from `openssl rand -hex 24`")
             }
             adminToken = value
+        case .compress:
+            switch value.lowercased() {
+            case "true", "yes", "on", "1": compress = true
+            case "false", "no", "off", "0": compress = false
+            default: throw invalid("expected true or false")
+            }
         case .drainOnShutdown:
             guard let duration = Self.parseDuration(value), duration <= .seconds(3_600) else {
                 throw invalid("expected a duration of at most 1h, such as 5 (seconds), \"30s\", \"2m\" or 0 (close all at once)")
