@@ -1,11 +1,11 @@
 // swift-tools-version: 6.2
 // The coverage-guided fuzz target for the decoders, a package of its own so
 // the main build never compiles it: `scripts/fuzz` builds it with
-// `--sanitize=fuzzer --sanitize=address` and runs it over `corpus/`.
+// `--sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address` and runs it over `corpus/`.
 //
-// `Sources/SwitchboardProtocol` is a link to the main package's module: the
-// sanitizers instrument only this package's own targets, and the decoders
-// are what must be instrumented (not NIO or the collections).
+// `Sources/SwitchboardProtocol` is a link to the main package's module, so
+// this package builds the decoders with the sanitizers itself and needs only
+// NIO and the collections, not the main package's whole dependency graph.
 import PackageDescription
 
 let package = Package(
