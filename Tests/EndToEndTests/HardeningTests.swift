@@ -140,7 +140,7 @@ struct HardeningTests {
             #expect(server.logs.lines(containing: "client too slow").count == 1, "after \(sent) broadcasts")
             // Slow, not gone: it reads again a little later, whole frames in
             // order, then the close frame with 4008.
-            try await Task.sleep(for: .milliseconds(2_500))
+            try await Task.sleep(for: .milliseconds(1_500))
             var received = 0
             while true {
                 let frame = try await socket.receive()
