@@ -116,7 +116,7 @@ struct SocketUpgrader: Sendable {
             ))
             if let deflate {
                 try pipeline.addHandler(WebSocketInflater(
-                    agreement: deflate, maxMessageSize: limits.maxFrameSize, connection: connection, transport: transport
+                    agreement: deflate, maxMessageSize: limits.maxFrameSize, connection: connection
                 ))
             }
             try pipeline.addHandler(NIOWebSocketFrameAggregator(

@@ -34,8 +34,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        // Frames decoded from bytes read before the close began are not ours to answer.
-        guard !transport.isClosing else { return }
+        // Nothing arrives here once the close began: the frame validator drops it.
         let frame = unwrapInboundIn(data)
         // Every frame but a close counts toward the rate: pings and pongs are
         // as cheap to send as messages, and cost the node as much.

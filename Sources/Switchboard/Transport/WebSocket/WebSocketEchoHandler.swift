@@ -19,7 +19,6 @@ final class WebSocketEchoHandler: ChannelInboundHandler, RemovableChannelHandler
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !transport.isClosing else { return }
         let frame = unwrapInboundIn(data)
         switch frame.opcode {
         case .text where !WebSocketCloseHandshake.isUTF8(frame.unmaskedData):

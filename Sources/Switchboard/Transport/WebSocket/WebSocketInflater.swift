@@ -20,21 +20,19 @@ final class WebSocketInflater: ChannelInboundHandler, RemovableChannelHandler {
     private let agreement: PerMessageDeflate
     private let maxMessageSize: Int
     private let connection: SocketConnection
-    private let transport: WebSocketTransport
     private var decompressor: ZlibDecompressor?
     /// Inside a compressed message: its frames are inflated.
     private var inflating = false
     private var inflatedBytes = 0
 
-    init(agreement: PerMessageDeflate, maxMessageSize: Int, connection: SocketConnection, transport: WebSocketTransport) {
+    init(agreement: PerMessageDeflate, maxMessageSize: Int, connection: SocketConnection) {
         self.agreement = agreement
         self.maxMessageSize = maxMessageSize
         self.connection = connection
-        self.transport = transport
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !transport.isClosing else { return }
+        // After the frame validator: nothing arrives here once the close began.
         var frame = unwrapInboundIn(data)
         switch frame.opcode {
         case .text, .binary:
