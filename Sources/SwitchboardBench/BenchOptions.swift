@@ -40,6 +40,12 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "Bytes of padding in each payload.")
     var payloadSize = 64
 
+    @Option(help: "What fills a broadcast's payload (fanout): `padding` (one string of x) or `json` (a list of chat messages, as compressible as real JSON).")
+    var payload = BroadcastPayload.Shape.padding
+
+    @Flag(help: "Offer permessage-deflate and inflate what the server compresses (lean receivers of fanout and idle).")
+    var compress = false
+
     @Option(help: ArgumentHelp("Comma-separated local source addresses, connections spread over them (e.g. 127.0.0.2,127.0.0.3).", valueName: "addresses"))
     var sourceAddresses: String?
 

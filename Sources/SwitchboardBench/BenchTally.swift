@@ -14,6 +14,10 @@ struct BenchTally: Sendable {
     var skipped: UInt64 = 0
     /// ``MonotonicClock`` time of the last counted reception.
     var lastReceivedAt: UInt64 = 0
+    /// Bytes the receivers read once joined (WebSocket headers included).
+    var wireBytes: UInt64 = 0
+    /// Frames that arrived compressed (permessage-deflate).
+    var compressedFrames: UInt64 = 0
     /// Connections that closed while the bench held them.
     var closes = 0
     /// Those closes by the server's close code (`none` without a close frame).
@@ -45,6 +49,8 @@ struct BenchTally: Sendable {
         self.late += other.late
         self.skipped += other.skipped
         self.lastReceivedAt = max(self.lastReceivedAt, other.lastReceivedAt)
+        self.wireBytes += other.wireBytes
+        self.compressedFrames += other.compressedFrames
         self.closes += other.closes
         for (kind, count) in other.closeCodes {
             Self.count(kind, in: &self.closeCodes, by: count)

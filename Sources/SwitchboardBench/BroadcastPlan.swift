@@ -2,7 +2,7 @@ import NIOCore
 
 /// What a ``BroadcastPublisher`` sends: `count` broadcasts to `topic` at
 /// `rate` per second through `POST /api/broadcast`, each payload
-/// `{"t": <send time, CLOCK_MONOTONIC ns>, "seq": n, "pad": "xxx…"}`.
+/// `{"t": <send time, CLOCK_MONOTONIC ns>, "seq": n, …fields}`.
 struct BroadcastPlan: Sendable {
     var host: String
     var port: Int
@@ -13,8 +13,9 @@ struct BroadcastPlan: Sendable {
     var rate: Double
     /// Broadcasts in all.
     var count: Int
-    /// Bytes of `x` in `pad`.
-    var padding: Int
+    /// The payload's fields after `seq`, with their leading comma
+    /// (``BroadcastPayload/fields(shape:size:)``).
+    var fields: String
     /// Keep-alive HTTP/1.1 connections the requests are spread over.
     var connections: Int
     /// Requests awaiting a response on one connection beyond which a due

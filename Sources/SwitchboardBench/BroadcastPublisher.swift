@@ -84,7 +84,7 @@ final class PublisherState {
     private var promise: EventLoopPromise<BroadcastSummary>?
     /// `{"topic":…,"event":…,"payload":{"t":`
     private let bodyHead: ByteBuffer
-    /// `,"pad":"xxx…"}}`
+    /// The plan's fields, then `}}`
     private let bodyTail: ByteBuffer
     private let baseHeaders: HTTPHeaders
 
@@ -99,9 +99,8 @@ final class PublisherState {
         head.writeStaticString(",\"payload\":{\"t\":")
         self.bodyHead = head
         var tail = ByteBuffer()
-        tail.writeStaticString(",\"pad\":\"")
-        tail.writeRepeatingByte(UInt8(ascii: "x"), count: plan.padding)
-        tail.writeStaticString("\"}}")
+        tail.writeString(plan.fields)
+        tail.writeStaticString("}}")
         self.bodyTail = tail
         var headers = HTTPHeaders()
         headers.add(name: "host", value: "\(plan.host):\(plan.port)")

@@ -40,6 +40,7 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         guard (1...64).contains(self.publishers) else { throw ValidationError("--publishers must be 1…64") }
         guard self.drain >= 0 && self.drain <= 600 else { throw ValidationError("--drain must be 0…600 s") }
         guard !self.event.isEmpty else { throw ValidationError("--event must not be empty") }
+        guard !(self.fullClient && self.options.compress) else { throw ValidationError("--compress needs the lean receiver (no --full-client)") }
     }
 
     func run() async throws {
@@ -71,7 +72,8 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             ("rate_per_s", .measured(rate, decimals: 3)),
             ("publishers", .int(self.publishers)),
         ])
-        report["receiver"] = .text(self.fullClient ? "full client" : "lean")
+        report["receiver"] = .text(self.fullClient ? "full client" : options.compress ? "lean, permessage-deflate offered" : "lean")
+        report["payload"] = .text(options.payload.rawValue)
         report["ramp"] = .section(subscribers.rampSection)
 
         guard joined > 0 else {
@@ -89,7 +91,7 @@ struct FanoutBenchCommand: AsyncParsableCommand {
                 event: event,
                 rate: rate,
                 count: broadcasts,
-                padding: options.payloadSize,
+                fields: BroadcastPayload.fields(shape: options.payload, size: options.payloadSize),
                 connections: self.publishers
             ),
             eventLoop: publisherGroup.next()
@@ -155,6 +157,10 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         deliveries["ratio"] = .measured(expected > 0 ? Double(tally.received) / Double(expected) : nil, decimals: 5)
         let deliverySeconds = MonotonicClock.seconds(from: summary.firstSentAt, to: max(tally.lastReceivedAt, summary.lastSentAt))
         deliveries["per_second"] = .measured(deliverySeconds > 0 ? Double(tally.received) / deliverySeconds : nil, decimals: 0)
+        if !self.fullClient {
+            deliveries["wire_bytes_per_delivery"] = .measured(tally.received > 0 ? Double(tally.wireBytes) / Double(tally.received) : nil, decimals: 1)
+            deliveries["compressed_ratio"] = .measured(tally.received > 0 ? Double(tally.compressedFrames) / Double(tally.received) : nil, decimals: 4)
+        }
         deliveries["errors"] = .counts(tally.errors)
         report["deliveries"] = .section(deliveries)
         report["latency"] = .section(tally.latency.reportSection())

@@ -1,3 +1,4 @@
+import CompressNIO
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -16,6 +17,10 @@ import Synchronization
 /// payload) and what a Phoenix V2 server writes; anything it does not
 /// recognise is skipped, not validated. Use the full client (`--full-client`)
 /// to check the protocol itself.
+///
+/// With `--compress` it offers permessage-deflate and inflates the frames
+/// the server compressed (RSV1), each on its own: the server keeps no
+/// context between messages.
 ///
 /// For `bench echo` it also runs a closed loop: on ``StartEcho`` it pushes
 /// `echoEvent` and pushes again as soon as the ok reply arrives.
@@ -49,6 +54,8 @@ final class LeanSubscriber: ChannelInboundHandler {
     private var echoRef: UInt64 = 1
     /// When the echo push awaiting its reply was sent; 0 when none is.
     private var echoSentAt: UInt64 = 0
+    /// Inflates compressed frames; made at the first one.
+    private var decompressor: ZlibDecompressor?
 
     init(
         request: String, topic: String, heartbeat: Bool, stats: NIOLoopBoundBox<LoopStats>, joined: EventLoopPromise<Void>,
@@ -78,8 +85,9 @@ final class LeanSubscriber: ChannelInboundHandler {
         }
         target += separator + "vsn=2.0.0"
         let host = options.host.contains(":") && !options.host.hasPrefix("[") ? "[\(options.host)]" : options.host
+        let extensions = options.compress ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : ""
         return "GET \(target) HTTP/1.1\r\nHost: \(host):\(options.port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\(extensions)\r\n"
     }
 
     private static func percentEncode(_ string: String) -> String {
@@ -137,6 +145,9 @@ final class LeanSubscriber: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var input = Self.unwrapInboundIn(data)
+        if self.phase == .joined {
+            self.stats.value.tally.wireBytes &+= UInt64(input.readableBytes)
+        }
         if var pending = self.pending {
             pending.writeBuffer(&input)
             input = pending
@@ -194,6 +205,8 @@ final class LeanSubscriber: ChannelInboundHandler {
 
     private struct Frame {
         var opcode: UInt8
+        /// Compressed (permessage-deflate).
+        var rsv1: Bool
         var payload: ByteBuffer
     }
 
@@ -217,10 +230,20 @@ final class LeanSubscriber: ChannelInboundHandler {
         guard input.readableBytes >= header + length else { return nil }
         input.moveReaderIndex(forwardBy: header)
         let payload = input.readSlice(length: length)!
-        return Frame(opcode: first & 0x0F, payload: payload)
+        return Frame(opcode: first & 0x0F, rsv1: first & 0x40 != 0, payload: payload)
     }
 
     private func handle(_ frame: Frame, context: ChannelHandlerContext) {
+        var frame = frame
+        if frame.rsv1 {
+            guard let inflated = self.inflate(frame.payload) else {
+                self.stats.value.tally.countError("inflate_failed")
+                context.close(promise: nil)
+                return
+            }
+            self.stats.value.tally.compressedFrames &+= 1
+            frame.payload = inflated
+        }
         switch frame.opcode {
         case 0x1:
             if self.phase == .joined {
@@ -234,6 +257,20 @@ final class LeanSubscriber: ChannelInboundHandler {
             context.close(promise: nil)
         default:
             break
+        }
+    }
+
+    /// The message `payload` deflated to, or `nil` if it is not deflate data.
+    private func inflate(_ payload: ByteBuffer) -> ByteBuffer? {
+        var payload = payload
+        payload.writeBytes([0, 0, 0xFF, 0xFF])
+        do {
+            let decompressor = try self.decompressor ?? ZlibDecompressor(algorithm: .deflate, windowSize: 15)
+            self.decompressor = decompressor
+            defer { try? decompressor.reset() }
+            return try payload.decompressStream(with: decompressor, maxSize: 16 << 20)
+        } catch {
+            return nil
         }
     }
 
