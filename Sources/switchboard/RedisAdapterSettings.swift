@@ -21,13 +21,13 @@ extension ServeSettings {
     }
 
     /// The `pubsub.redis.*` keys of `reader` as the adapter's configuration
-    /// (``RedisAdapterConfiguration/init(reader:nodeName:)``), the node name
+    /// (``RedisAdapterConfiguration/init(reader:server.nodeName:)``), the node name
     /// defaulting to `node_name`, else one derived from the host name and
     /// port. The values were checked by ``init(reader:)``; the URL is checked
     /// here, with the error naming its key and where it was set.
     func redisAdapterConfiguration(reader: ConfigReader) throws(ServeSettingsError) -> RedisAdapterConfiguration {
         do {
-            return try RedisAdapterConfiguration(reader: reader.scoped(to: "pubsub.redis"), nodeName: nodeName ?? derivedNodeName)
+            return try RedisAdapterConfiguration(reader: reader.scoped(to: "pubsub.redis"), nodeName: server.nodeName ?? derivedNodeName)
         } catch {
             let key = ServeSettingKey(rawValue: "pubsub.redis." + error.key) ?? .redisURL
             throw ServeSettingsError(key: key, origin: origins[key] ?? "default", value: error.value, problem: error.problem)
@@ -37,7 +37,7 @@ extension ServeSettings {
     /// `switchboard-<host name>-<port>`, or with a random suffix when the port is picked at start (0).
     private var derivedNodeName: String {
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
-        let suffix = port == 0 ? String(UInt16.random(in: .min ... .max), radix: 16) : String(port)
+        let suffix = server.port == 0 ? String(UInt16.random(in: .min ... .max), radix: 16) : String(server.port)
         return "switchboard-\(host)-\(suffix)"
     }
 }

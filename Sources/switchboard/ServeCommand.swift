@@ -105,7 +105,7 @@ struct ServeCommand: AsyncParsableCommand {
                 "auth: none accepts every connection and trusts the user_id it is given; use it for local demos only"
             )
         }
-        if settings.apiKey == nil {
+        if settings.server.apiKey == nil {
             logger.info("no api_key configured: POST /api/broadcast is disabled")
         }
         Self.raiseOpenFileLimit(logger: logger)
@@ -135,7 +135,7 @@ struct ServeCommand: AsyncParsableCommand {
             let reason = "\(error)".contains("Address already in use")
                 ? "the address is already in use (is another server running?)"
                 : "\(error)"
-            Self.printError("cannot serve on \(settings.host):\(settings.port): \(reason)")
+            Self.printError("cannot serve on \(settings.server.host):\(settings.server.port): \(reason)")
             throw ExitCode.failure
         }
     }

@@ -30,7 +30,7 @@ struct TokenSignCommand: AsyncParsableCommand {
     var config: String?
 
     func run() async throws {
-        guard let ttl = ServeSettings.parseDuration(ttl), ttl >= .seconds(1) else {
+        guard let ttl = SettingText.duration(ttl), ttl >= .seconds(1) else {
             TokenCommand.fail("invalid value \"\(ttl)\" for --ttl: expected a duration of at least 1s, such as 90s, 10m or 2h")
         }
         let settings = try await TokenCommand.settings(config: config)

@@ -14,7 +14,7 @@ struct AdminDrainCommand: AsyncParsableCommand {
     @OptionGroup var options: AdminOptions
 
     func validate() throws {
-        guard ServeSettings.parseDuration(over) != nil else {
+        guard SettingText.duration(over) != nil else {
             throw ValidationError("--over must be a duration such as 60s or 2m")
         }
     }

@@ -25,7 +25,7 @@ struct AdminRebalanceCommand: AsyncParsableCommand {
         guard let percent = Double(tolerance.hasSuffix("%") ? String(tolerance.dropLast()) : tolerance), (0...100).contains(percent) else {
             throw ValidationError("--tolerance must be a percentage from 0% to 100%, such as 10%")
         }
-        guard ServeSettings.parseDuration(over) != nil else {
+        guard SettingText.duration(over) != nil else {
             throw ValidationError("--over must be a duration such as 30s, 500ms or 2m")
         }
     }

@@ -25,7 +25,7 @@ struct AdminShedCommand: AsyncParsableCommand {
         }
         if let count, count < 0 { throw ValidationError("--count must be 0 or more") }
         if let percent, !(0...100).contains(percent) { throw ValidationError("--percent must be from 0 to 100") }
-        guard ServeSettings.parseDuration(over) != nil else {
+        guard SettingText.duration(over) != nil else {
             throw ValidationError("--over must be a duration such as 30s, 500ms or 2m")
         }
     }

@@ -95,7 +95,7 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
 
     /// Whether the value is a secret: never echoed in messages.
     public var isSecret: Bool {
-        self == .secretKeyBase || self == .adminToken
+        self == .secretKeyBase || self == .adminToken || ServerSettings.Key(rawValue: rawValue)?.isSecret == true
     }
 
     public var description: String { rawValue }

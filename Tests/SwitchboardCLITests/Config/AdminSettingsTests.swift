@@ -29,10 +29,10 @@ struct AdminSettingsTests {
 
     @Test func defaults() throws {
         let settings = try ServeSettings(reader: .serve())
-        #expect(settings.adminHost == "127.0.0.1")
-        #expect(settings.adminPort == 4100)
-        #expect(settings.adminToken == nil)
-        #expect(settings.drainOnShutdown == .seconds(5))
+        #expect(settings.server.adminHost == "127.0.0.1")
+        #expect(settings.server.adminPort == 4100)
+        #expect(settings.server.adminToken == nil)
+        #expect(settings.server.drainOnShutdown == .seconds(5))
         let configuration = settings.serverConfiguration
         #expect(configuration.admin.host == "127.0.0.1")
         #expect(configuration.admin.port == 4100)
@@ -49,10 +49,10 @@ struct AdminSettingsTests {
                 "drain_on_shutdown": "30s",
             ]
         ))
-        #expect(settings.adminPort == 4101)
-        #expect(settings.adminToken == "token-from-the-environment")
-        #expect(settings.adminHost == "0.0.0.0")
-        #expect(settings.drainOnShutdown == .seconds(30))
+        #expect(settings.server.adminPort == 4101)
+        #expect(settings.server.adminToken == "token-from-the-environment")
+        #expect(settings.server.adminHost == "0.0.0.0")
+        #expect(settings.server.drainOnShutdown == .seconds(30))
         #expect(settings.origins[.adminPort] == "--admin-port")
         #expect(settings.origins[.adminToken] == "SWITCHBOARD_ADMIN_TOKEN")
         #expect(settings.origins[.adminHost] == "admin.host in /etc/switchboard.yaml")

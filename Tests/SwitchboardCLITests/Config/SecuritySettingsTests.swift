@@ -92,10 +92,10 @@ import Testing
         for _ in 0..<2_000 {
             let bytes = (0..<Int.random(in: 0...12, using: &generator)).map { _ in UInt8.random(in: 0x20...0x7e, using: &generator) }
             let text = String(decoding: bytes, as: UTF8.self)
-            if let size = ServeSettings.parseByteSize(text) { #expect(size >= 0) }
-            if let duration = ServeSettings.parseDuration(text) { #expect(duration >= .zero) }
+            if let size = SettingText.byteSize(text) { #expect(size >= 0) }
+            if let duration = SettingText.duration(text) { #expect(duration >= .zero) }
         }
-        #expect(ServeSettings.parseByteSize("64KiB") == 65_536)
-        #expect(ServeSettings.parseDuration("1.5h") == .seconds(5_400))
+        #expect(SettingText.byteSize("64KiB") == 65_536)
+        #expect(SettingText.duration("1.5h") == .seconds(5_400))
     }
 }

@@ -19,17 +19,17 @@ struct ServeSettingsTests {
     @Test func defaultsWithNoSources() throws {
         let settings = try ServeSettings(reader: .serve())
         #expect(settings == ServeSettings())
-        #expect(settings.host == "127.0.0.1")
-        #expect(settings.port == 4000)
-        #expect(settings.nodeName == nil)
-        #expect(settings.apiKey == nil)
+        #expect(settings.server.host == "127.0.0.1")
+        #expect(settings.server.port == 4000)
+        #expect(settings.server.nodeName == nil)
+        #expect(settings.server.apiKey == nil)
         #expect(settings.socketPath == "/socket")
         #expect(settings.logLevel == .info)
-        #expect(settings.maxChannelsPerSocket == 100)
-        #expect(settings.maxFrameSize == 1_048_576)
-        #expect(settings.heartbeatTimeout == .seconds(60))
+        #expect(settings.server.maxChannelsPerSocket == 100)
+        #expect(settings.server.maxFrameSize == 1_048_576)
+        #expect(settings.server.heartbeatTimeout == .seconds(60))
         #expect(settings.pubsubAdapter == "local")
-        #expect(settings.shutdownGracePeriod == .seconds(10))
+        #expect(settings.server.shutdownGracePeriod == .seconds(10))
         #expect(settings.origins.isEmpty)
     }
 
@@ -65,9 +65,9 @@ struct ServeSettingsTests {
             environment: ["SWITCHBOARD_PORT": "4002", "SWITCHBOARD_NODE_NAME": "env-node"],
             file: ["port": "4003", "node_name": "file-node", "api_key": "file-key"]
         ))
-        #expect(settings.port == 4001)
-        #expect(settings.nodeName == "env-node")
-        #expect(settings.apiKey == "file-key")
+        #expect(settings.server.port == 4001)
+        #expect(settings.server.nodeName == "env-node")
+        #expect(settings.server.apiKey == "file-key")
         #expect(settings.origins == [
             .port: "--port",
             .nodeName: "SWITCHBOARD_NODE_NAME",
@@ -93,17 +93,17 @@ struct ServeSettingsTests {
             ]
         let settings = try ServeSettings(reader: .serve(file: values))
         var expected = ServeSettings()
-        expected.host = "0.0.0.0"
-        expected.port = 0
-        expected.nodeName = "node-a.eu:1@x"
-        expected.apiKey = "s3cret"
+        expected.server.host = "0.0.0.0"
+        expected.server.port = 0
+        expected.server.nodeName = "node-a.eu:1@x"
+        expected.server.apiKey = "s3cret"
         expected.socketPath = "/live/socket"
         expected.logLevel = .debug
-        expected.maxChannelsPerSocket = 7
-        expected.maxFrameSize = 65_536
-        expected.maxOutboundBytes = 8 << 20
-        expected.heartbeatTimeout = .seconds(120)
-        expected.shutdownGracePeriod = .milliseconds(1_500)
+        expected.server.maxChannelsPerSocket = 7
+        expected.server.maxFrameSize = 65_536
+        expected.server.maxOutboundBytes = 8 << 20
+        expected.server.heartbeatTimeout = .seconds(120)
+        expected.server.shutdownGracePeriod = .milliseconds(1_500)
         expected.auth = .none
         expected.origins = Dictionary(uniqueKeysWithValues: values.keys.map { (ServeSettingKey(rawValue: $0)!, "\($0) in /etc/switchboard.yaml") })
         #expect(settings == expected)
@@ -115,10 +115,10 @@ struct ServeSettingsTests {
             environment: ["SWITCHBOARD_API_KEY": "  ", "SWITCHBOARD_PORT": " 4100 "],
             file: ["api_key": "~", "node_name": "null", "host": ""]
         ))
-        #expect(settings.apiKey == nil)
-        #expect(settings.nodeName == nil)
-        #expect(settings.host == "127.0.0.1")
-        #expect(settings.port == 4100)
+        #expect(settings.server.apiKey == nil)
+        #expect(settings.server.nodeName == nil)
+        #expect(settings.server.host == "127.0.0.1")
+        #expect(settings.server.port == 4100)
     }
 
     @Test(arguments: [
@@ -129,7 +129,7 @@ struct ServeSettingsTests {
         ([.logLevel: "loud"], #"invalid value "loud" for log_level (from --log-level): expected one of: trace, debug, info, notice, warning, error, critical"#),
         ([.nodeName: "two words"], #"invalid value "two words" for node_name (from --node): expected at most 255 letters, digits, '.', '_', '-', ':' or '@'"#),
         ([.host: "local host"], #"invalid value "local host" for host (from --host): expected a host name or an IP address"#),
-        ([.apiKey: "a b"], #"invalid value "a b" for api_key (from --api-key): must not contain spaces or control characters"#),
+        ([.apiKey: "a b"], #"invalid value "<redacted>" for api_key (from --api-key): must not contain spaces or control characters"#),
     ])
     func badFlagsNameTheKeyAndTheFlag(flags: [ServeSettingKey: String], message: String) {
         #expect(Self.error(.serve(flags: flags))?.description == message)
@@ -169,7 +169,7 @@ struct ServeSettingsTests {
     @Test func theFirstBadValueWinsButAHigherSourceHidesALowerOne() throws {
         // The environment's good port hides the file's bad one.
         let settings = try ServeSettings(reader: .serve(environment: ["SWITCHBOARD_PORT": "4005"], file: ["port": "-5"]))
-        #expect(settings.port == 4005)
+        #expect(settings.server.port == 4005)
     }
 
     @Test(arguments: [
@@ -183,12 +183,12 @@ struct ServeSettingsTests {
         ("0", .zero),
     ])
     func durations(text: String, expected: Duration) {
-        #expect(ServeSettings.parseDuration(text) == expected)
+        #expect(SettingText.duration(text) == expected)
     }
 
     @Test(arguments: ["", "s", "-1s", "1d", "1.s", ".5s", "1e3", "1 m s", "60S", "1..2s"])
     func unparsableDurations(text: String) {
-        #expect(ServeSettings.parseDuration(text) == nil)
+        #expect(SettingText.duration(text) == nil)
     }
 
     @Test(arguments: [
@@ -200,12 +200,12 @@ struct ServeSettingsTests {
         ("2GiB", 2_147_483_648),
     ])
     func byteSizes(text: String, expected: Int) {
-        #expect(ServeSettings.parseByteSize(text) == expected)
+        #expect(SettingText.byteSize(text) == expected)
     }
 
     @Test(arguments: ["", "MiB", "1MB", "1.5MiB", "-1", "1 M", "99999999999999999999"])
     func unparsableByteSizes(text: String) {
-        #expect(ServeSettings.parseByteSize(text) == nil)
+        #expect(SettingText.byteSize(text) == nil)
     }
 
     @Test func serverConfigurationCarriesTheSettings() throws {

@@ -24,16 +24,16 @@ struct SettingsReaderTests {
             "pubsub.adapter": "redis",
         ]))
         let settings = try ServeSettings(reader: reader)
-        #expect(settings.port == 4001)
-        #expect(settings.maxFrameSize == 65_536)
-        #expect(settings.adminPort == 4101, "a value held as an integer is read as one")
+        #expect(settings.server.port == 4001)
+        #expect(settings.server.maxFrameSize == 65_536)
+        #expect(settings.server.adminPort == 4101, "a value held as an integer is read as one")
         #expect(settings.pubsubAdapter == "redis")
-        #expect(settings.host == "127.0.0.1", "a key no provider sets keeps its default")
+        #expect(settings.server.host == "127.0.0.1", "a key no provider sets keeps its default")
     }
 
     @Test func aScopedReaderReadsTheKeysUnderItsPrefix() throws {
         let reader = ConfigReader(provider: InMemoryProvider(values: ["switchboard.port": "4002", "port": "1"]))
-        #expect(try ServeSettings(reader: reader.scoped(to: "switchboard")).port == 4002)
+        #expect(try ServeSettings(reader: reader.scoped(to: "switchboard")).server.port == 4002)
     }
 
     @Test func flagsBeatTheEnvironmentWhichBeatsAYAMLFile() async throws {
@@ -54,10 +54,10 @@ struct SettingsReaderTests {
             file: file
         )
         let settings = try ServeSettings(reader: reader)
-        #expect(settings.port == 4001)
-        #expect(settings.nodeName == "env-node")
-        #expect(settings.apiKey == "file-key")
-        #expect(settings.maxFrameSize == 2048)
+        #expect(settings.server.port == 4001)
+        #expect(settings.server.nodeName == "env-node")
+        #expect(settings.server.apiKey == "file-key")
+        #expect(settings.server.maxFrameSize == 2048)
         #expect(settings.checkOrigin == .allowList([try OriginPattern("https://example.com"), try OriginPattern("//*.example.org")]))
         #expect(settings.origins == [
             .port: "--port",
