@@ -1,5 +1,6 @@
 import Foundation
 import Switchboard
+import SwitchboardTesting
 import Testing
 
 /// The long-poll transport at `<socket path>/longpoll`, spoken by hand as
@@ -14,7 +15,7 @@ import Testing
     @Test func connectJoinPushAndReceiveABroadcast() async throws {
         try await withServer(endpoints: Self.endpoints()) { server in
             let port = server.localPort!
-            let session = try await LongPollTestSession.open(port: port)
+            let session = try await RawLongPoll.open(port: port)
             #expect(server.connectionCount == 1, "a session counts as a connection")
 
             let posted = try await session.post([Self.join, #"["1","2","room:lobby","ping",{"n":7}]"#])
@@ -37,7 +38,7 @@ import Testing
 
     @Test func aPollIsHeldUntilAMessageIsWrittenOrTheWindowPasses() async throws {
         try await withServer(endpoints: Self.endpoints(window: .seconds(1))) { server in
-            let session = try await LongPollTestSession.open(port: server.localPort!)
+            let session = try await RawLongPoll.open(port: server.localPort!)
             _ = try await session.post([Self.join])
             _ = try await session.messages(count: 1)
 
@@ -58,7 +59,7 @@ import Testing
 
     @Test func aSecondPollReplacesTheHeldOne() async throws {
         try await withServer(endpoints: Self.endpoints(window: .seconds(3))) { server in
-            let session = try await LongPollTestSession.open(port: server.localPort!)
+            let session = try await RawLongPoll.open(port: server.localPort!)
             let clock = ContinuousClock()
             let started = clock.now
             async let first = session.poll()
@@ -77,27 +78,27 @@ import Testing
     @Test func unknownForgedAndMovedTokensAreGone() async throws {
         try await withServer(endpoints: Self.endpoints()) { server in
             let port = server.localPort!
-            let session = try await LongPollTestSession.open(port: port)
+            let session = try await RawLongPoll.open(port: port)
             let forged = String(session.token.dropLast(2)) + (session.token.hasSuffix("AA") ? "BB" : "AA")
             let parts = session.token.split(separator: ".")
             let edited = String(parts[0].dropLast()) + (parts[0].hasSuffix("x") ? "y" : "x") + "." + parts[1]
             for token in ["garbage", forged, edited, "", String(repeating: "a", count: 5_000)] {
-                let poll = try await LongPollTestSession.request(port: port, method: "GET", target: "/socket/longpoll?vsn=2.0.0&token=\(token)")
+                let poll = try await RawLongPoll.request(port: port, method: "GET", target: "/socket/longpoll?vsn=2.0.0&token=\(token)")
                 if token.isEmpty {
                     #expect(poll.status == 410 && poll.token != nil, "no token: a new session")
                 } else {
                     #expect(poll.status == 410 && poll.token == nil, "token \(token.prefix(20))…")
                 }
-                let post = try await LongPollTestSession.request(
+                let post = try await RawLongPoll.request(
                     port: port, method: "POST", target: "/socket/longpoll?vsn=2.0.0&token=\(token)", body: Self.join
                 )
                 #expect(post.status == 410)
             }
             // The same token at another socket path is not a session there.
-            let moved = try await LongPollTestSession.request(port: port, method: "GET", target: "/guarded/longpoll?vsn=2.0.0&token=\(session.token)")
+            let moved = try await RawLongPoll.request(port: port, method: "GET", target: "/guarded/longpoll?vsn=2.0.0&token=\(session.token)")
             #expect(moved.status == 410 && moved.token == nil)
             // The header carries the token too.
-            let byHeader = try await LongPollTestSession.request(
+            let byHeader = try await RawLongPoll.request(
                 port: port, method: "POST", target: "/socket/longpoll?vsn=2.0.0",
                 headers: ["X-Phoenix-Longpoll-Token: \(session.token)"], body: Self.join
             )
@@ -108,30 +109,30 @@ import Testing
     @Test func refusedConnectsSayWhyInPhoenixTerms() async throws {
         try await withServer(endpoints: Self.endpoints(), { $0.limits.maxConnectionsPerAddress = 3 }) { server in
             let port = server.localPort!
-            let refused = try await LongPollTestSession.request(port: port, method: "GET", target: "/guarded/longpoll?vsn=2.0.0")
+            let refused = try await RawLongPoll.request(port: port, method: "GET", target: "/guarded/longpoll?vsn=2.0.0")
             #expect(refused.httpStatus == 403 && refused.status == 403, "phoenix.js gives up on 403")
-            let badVersion = try await LongPollTestSession.request(port: port, method: "GET", target: "/socket/longpoll?vsn=9.9.9")
+            let badVersion = try await RawLongPoll.request(port: port, method: "GET", target: "/socket/longpoll?vsn=9.9.9")
             #expect(badVersion.httpStatus == 400 && badVersion.status == 500)
-            let origin = try await LongPollTestSession.request(
+            let origin = try await RawLongPoll.request(
                 port: port, method: "GET", target: "/socket/longpoll?vsn=2.0.0", headers: ["Origin: https://evil.example"]
             )
             #expect(origin.status == 403)
 
             // Sessions hold the address's slots, beside the connections carrying the requests.
-            var sessions: [LongPollTestSession] = []
-            for _ in 0..<2 { sessions.append(try await LongPollTestSession.open(port: port)) }
-            let limited = try await LongPollTestSession.request(port: port, method: "GET", target: "/socket/longpoll?vsn=2.0.0")
+            var sessions: [RawLongPoll] = []
+            for _ in 0..<2 { sessions.append(try await RawLongPoll.open(port: port)) }
+            let limited = try await RawLongPoll.request(port: port, method: "GET", target: "/socket/longpoll?vsn=2.0.0")
             #expect(limited.httpStatus == 429 && limited.status == 500, "phoenix.js retries on 500")
 
             _ = await server.drain(over: .zero)
-            let draining = try await LongPollTestSession.request(port: port, method: "GET", target: "/socket/longpoll?vsn=2.0.0")
+            let draining = try await RawLongPoll.request(port: port, method: "GET", target: "/socket/longpoll?vsn=2.0.0")
             #expect(draining.httpStatus == 503 && draining.status == 500)
         }
     }
 
     @Test func aSessionWhoseClientStopsPollingIsClosed() async throws {
         try await withServer(endpoints: Self.endpoints(window: .seconds(1))) { server in
-            let session = try await LongPollTestSession.open(port: server.localPort!)
+            let session = try await RawLongPoll.open(port: server.localPort!)
             _ = try await session.post([Self.join])
             #expect(server.connectionCount == 1)
             try await Task.sleep(for: .milliseconds(2_000))
@@ -145,7 +146,7 @@ import Testing
 
     @Test func drainingClosesSessionsAndAnswersTheHeldPoll() async throws {
         try await withServer(endpoints: Self.endpoints(window: .seconds(5))) { server in
-            let session = try await LongPollTestSession.open(port: server.localPort!)
+            let session = try await RawLongPoll.open(port: server.localPort!)
             _ = try await session.post([Self.join])
             _ = try await session.messages(count: 1)
             let clock = ContinuousClock()
@@ -167,7 +168,7 @@ import Testing
 
     @Test func binaryMessagesTravelInBase64() async throws {
         try await withServer(endpoints: Self.endpoints()) { server in
-            let session = try await LongPollTestSession.open(port: server.localPort!)
+            let session = try await RawLongPoll.open(port: server.localPort!)
             _ = try await session.post([Self.join])
             _ = try await session.messages(count: 1)
             // A V2 binary push: kind 0, join_ref "1", ref "5", topic, event "ping", payload bytes.
@@ -185,13 +186,13 @@ import Testing
     @Test func badPostsAreRefusedAndLeaveTheSessionAlone() async throws {
         try await withServer(endpoints: Self.endpoints()) { server in
             let port = server.localPort!
-            let session = try await LongPollTestSession.open(port: port)
+            let session = try await RawLongPoll.open(port: port)
             let notBase64 = try await session.post(["%%% not a message"])
             #expect(notBase64.httpStatus == 400 && notBase64.error?.contains("neither a JSON message nor base64") == true)
             let tooMany = try await session.post(Array(repeating: #"[null,"9","phoenix","heartbeat",{}]"#, count: 51))
             #expect(tooMany.httpStatus == 400 && tooMany.error?.contains("more than 50 messages") == true)
             let huge = String(repeating: "x", count: 2 << 20)
-            let tooLarge = try await LongPollTestSession.request(port: port, method: "POST", target: session.target, body: huge)
+            let tooLarge = try await RawLongPoll.request(port: port, method: "POST", target: session.target, body: huge)
             #expect(tooLarge.httpStatus == 413)
             #expect(try await session.post([Self.join]).status == 200, "the session is unharmed")
             #expect(try await session.messages(count: 1).count == 1)
@@ -205,7 +206,7 @@ import Testing
     @Test func aClientThatNeverPollsIsASlowConsumer() async throws {
         try await withServer(endpoints: Self.endpoints(window: .seconds(5)), { $0.limits.maxOutboundBytes = 64 << 10 }) { server in
             let port = server.localPort!
-            let session = try await LongPollTestSession.open(port: port)
+            let session = try await RawLongPoll.open(port: port)
             _ = try await session.post([Self.join])
             let padding = String(repeating: "y", count: 1_000)
             for index in 0..<100 where server.connectionCount > 0 {

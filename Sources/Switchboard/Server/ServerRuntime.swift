@@ -31,6 +31,8 @@ final class ServerRuntime: Sendable {
     let connectionErrors = ConnectionErrorLog()
     /// Every node's last report; see `ServerRuntime+Cluster.swift`.
     let clusterView: ClusterView
+    /// Handlers of control messages by event, besides the cluster's own; see ``handleControl(event:_:)``.
+    let controlHandlers = Mutex<[String: @Sendable (ControlMessage) -> Void]>([:])
     /// Publishes this node's report while the server takes part in the cluster.
     let clusterReporter = Mutex<Task<Void, Never>?>(nil)
     /// Set while the resource guard refuses connections; see `ServerRuntime+Policies.swift`.

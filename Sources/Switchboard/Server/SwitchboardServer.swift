@@ -90,6 +90,7 @@ public final class SwitchboardServer: Service, Sendable {
         let admission = SocketAdmission(runtime: runtime)
         let upgrader = SocketUpgrader(endpoints: endpoints, runtime: runtime, admission: admission)
         let longPoll = LongPollResponder(endpoints: endpoints, admission: admission, runtime: runtime)
+        longPoll.joinCluster()
         let runtime = self.runtime
         let decoderLimits = configuration.limits.httpDecoderLimits
         let nioQueueLimit = WebSocketTransport.nioQueueLimit(maxOutboundBytes: configuration.limits.maxOutboundBytes)

@@ -31,17 +31,34 @@ struct LongPollReply: Sendable {
 ///   order: `{"status":200}`.
 /// - A token that is unknown, forged, for another path or for a session that
 ///   ended: `{"status":410}`, and the client reconnects.
+///
+/// A request for another node's session is answered by that node
+/// (``LongPollForwarding``).
 struct LongPollResponder: Sendable {
     let endpoints: [SocketEndpoint]
     let sessions: LongPollSessions
     let admission: SocketAdmission
     let runtime: ServerRuntime
+    private let forwarding: LongPollForwarding
 
     init(endpoints: [SocketEndpoint], admission: SocketAdmission, runtime: ServerRuntime) {
         self.endpoints = endpoints.filter { $0.longPoll != nil && !$0.echoesFrames }
         self.sessions = LongPollSessions(runtime: runtime)
         self.admission = admission
         self.runtime = runtime
+        self.forwarding = LongPollForwarding(pubsub: runtime.pubsub)
+    }
+
+    /// Takes the requests and answers other nodes forward to this one.
+    func joinCluster() {
+        let forwarding = self.forwarding
+        let eventLoop = runtime.dispatchers[0].eventLoop
+        runtime.handleControl(event: LongPollForwarding.Event.reply) { forwarding.received(reply: $0) }
+        runtime.handleControl(event: LongPollForwarding.Event.request) { [self] message in
+            forwarding.received(request: message) { method, token, path, body, ndjson in
+                answerHere(method: method, token: token, path: path, body: body, ndjson: ndjson, on: eventLoop)
+            }
+        }
     }
 
     /// The endpoint whose long-poll path is `path`, if any.
@@ -60,9 +77,45 @@ struct LongPollResponder: Sendable {
         case .GET where token == nil:
             return connect(channel: channel, head: head, endpoint: endpoint, options: options)
         case .GET:
-            guard let session = sessions.session(token: token!, path: endpoint.path) else {
+            return answer(method: "GET", token: token!, endpoint: endpoint, body: nil, ndjson: false, on: eventLoop)
+        case .POST:
+            guard !bodyTooLarge else {
+                return eventLoop.makeSucceededFuture(Self.reply(
+                    status: 413, httpStatus: .payloadTooLarge, error: "body larger than \(HTTPRequestHandler.maxBodySize) bytes", close: true
+                ))
+            }
+            guard let token else {
                 return eventLoop.makeSucceededFuture(Self.reply(status: 410))
             }
+            return answer(method: "POST", token: token, endpoint: endpoint, body: body, ndjson: Self.isNDJSON(head), on: eventLoop)
+        default:
+            return eventLoop.makeSucceededFuture(Self.reply(status: 400, httpStatus: .badRequest, error: "expected GET, POST or OPTIONS"))
+        }
+    }
+
+    /// Answers a poll or a post for an existing session: here when this node
+    /// owns it, else by its owner.
+    private func answer(
+        method: String, token: String, endpoint: SocketEndpoint, body: ByteBuffer?, ndjson: Bool, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<LongPollReply> {
+        if let owner = LongPollToken.read(token)?.token.node, owner != runtime.pubsub.nodeName {
+            let window = endpoint.longPoll?.window ?? LongPollOptions().window
+            return forwarding.forward(
+                to: owner, method: method, token: token, path: endpoint.path, body: body, ndjson: ndjson,
+                timeout: TimeAmount(window + .seconds(5)), on: eventLoop
+            )
+        }
+        return answerHere(method: method, token: token, path: endpoint.path, body: body, ndjson: ndjson, on: eventLoop)
+    }
+
+    /// Answers a poll or a post for one of this node's sessions, on `eventLoop`.
+    private func answerHere(
+        method: String, token: String, path: String, body: ByteBuffer?, ndjson: Bool, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<LongPollReply> {
+        guard let session = sessions.session(token: token, path: path) else {
+            return eventLoop.makeSucceededFuture(Self.reply(status: 410))
+        }
+        guard method == "POST" else {
             return session.eventLoop.flatSubmit { session.poll() }.hop(to: eventLoop).map { answer in
                 switch answer {
                 case .messages(let messages): Self.reply(status: 200, token: session.token, messages: messages)
@@ -70,26 +123,16 @@ struct LongPollResponder: Sendable {
                 case .gone: Self.reply(status: 410)
                 }
             }
-        case .POST:
-            guard !bodyTooLarge else {
-                return eventLoop.makeSucceededFuture(Self.reply(
-                    status: 413, httpStatus: .payloadTooLarge, error: "body larger than \(HTTPRequestHandler.maxBodySize) bytes", close: true
-                ))
-            }
-            guard let token, let session = sessions.session(token: token, path: endpoint.path) else {
-                return eventLoop.makeSucceededFuture(Self.reply(status: 410))
-            }
-            let messages: [(bytes: ByteBuffer, kind: FrameKind)]
-            do {
-                messages = try Self.messages(in: body ?? ByteBuffer(), ndjson: Self.isNDJSON(head), max: options.maxMessagesPerPost)
-            } catch {
-                return eventLoop.makeSucceededFuture(Self.reply(status: 400, httpStatus: .badRequest, error: error.reason))
-            }
-            return session.eventLoop.submit { session.receive(messages) }.hop(to: eventLoop).map { received in
-                Self.reply(status: received ? 200 : 410)
-            }
-        default:
-            return eventLoop.makeSucceededFuture(Self.reply(status: 400, httpStatus: .badRequest, error: "expected GET, POST or OPTIONS"))
+        }
+        let options = endpoints.first { $0.path == path }?.longPoll ?? LongPollOptions()
+        let messages: [(bytes: ByteBuffer, kind: FrameKind)]
+        do {
+            messages = try Self.messages(in: body ?? ByteBuffer(), ndjson: ndjson, max: options.maxMessagesPerPost)
+        } catch {
+            return eventLoop.makeSucceededFuture(Self.reply(status: 400, httpStatus: .badRequest, error: error.reason))
+        }
+        return session.eventLoop.submit { session.receive(messages) }.hop(to: eventLoop).map { received in
+            Self.reply(status: received ? 200 : 410)
         }
     }
 
