@@ -33,6 +33,11 @@ import Testing
             )
             #expect(broadcast.status == 202)
             #expect(try await session.messages(count: 1) == [#"[null,null,"room:lobby","news",{"text":"hello"}]"#])
+
+            let metrics = try await RawHTTP.request(port: port, path: "/metrics")
+            #expect(metrics.body.contains(#"switchboard_socket_connects_total{status="ok",transport="longpoll"} 1"#))
+            #expect(metrics.body.contains("switchboard_longpoll_sessions 1"))
+            #expect(metrics.body.contains("switchboard_connections 1"))
         }
     }
 

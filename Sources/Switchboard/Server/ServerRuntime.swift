@@ -13,6 +13,8 @@ final class ServerRuntime: Sendable {
     private let dispatcherByLoop: [ObjectIdentifier: LoopDispatcher]
     private let accepting = Atomic<Bool>(true)
     private let openConnections = Atomic<Int>(0)
+    /// The long-poll sessions among the open connections.
+    let longPollSessionCount = Atomic<Int>(0)
     /// Tasks waiting for the last connection to close; see ``waitForNoConnections(timeout:)``.
     private let idleWaiters = Mutex<IdleWaiters>(IdleWaiters())
     /// The once-a-second publishing of each loop's batched counts, cancelled

@@ -150,7 +150,7 @@ struct LongPollResponder: Sendable {
                     let session = sessions.open(accepted, on: channel.eventLoop, window: TimeAmount(options.window), peer: peer)
                     return Self.reply(status: 410, token: session.token, messages: [])
                 case .refused(let status):
-                    runtime.metrics.socketConnect(HTTPRequestHandler.connectStatus(status))
+                    runtime.metrics.socketConnect(HTTPRequestHandler.connectStatus(status), transport: "longpoll")
                     // phoenix.js gives up on 403 and retries on 500; anything else it cannot read.
                     return Self.reply(status: status == .forbidden ? 403 : 500, httpStatus: status)
                 }

@@ -40,6 +40,7 @@ final class LongPollSessions: Sendable {
             inboundRate: limits.inboundMessageRate,
             socketClosed: { connection in
                 dispatcher.connections.unregister(connection)
+                runtime.longPollSessionCount.subtract(1, ordering: .relaxed)
                 runtime.connectionClosed()
                 slot?.release()
             },
@@ -57,8 +58,9 @@ final class LongPollSessions: Sendable {
         )
         session.connection = connection
         dispatcher.connections.register(connection)
+        runtime.longPollSessionCount.add(1, ordering: .relaxed)
         runtime.connectionOpened()
-        runtime.metrics.socketConnect("ok")
+        runtime.metrics.socketConnect("ok", transport: "longpoll")
         sessions.withLock { $0[id] = session }
         return session
     }
