@@ -46,6 +46,7 @@ struct BenchEnvironment {
         section["mode"] = .text(mode)
         section["target"] = .text("ws://\(self.options.host):\(self.options.port)\(self.options.path)")
         section["topic"] = .text(self.options.topic)
+        section["transport"] = .text(self.options.transport.rawValue)
         for (key, value) in extra {
             section[key] = value
         }

@@ -43,8 +43,11 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "What fills a broadcast's payload (fanout): `padding` (one string of x) or `json` (a list of chat messages, as compressible as real JSON).")
     var payload = BroadcastPayload.Shape.padding
 
-    @Flag(help: "Offer permessage-deflate and inflate what the server compresses (lean receivers of fanout and idle).")
+    @Flag(help: "Offer permessage-deflate and inflate what the server compresses (lean receivers of fanout).")
     var compress = false
+
+    @Option(help: "How connections reach the server: `websocket`, `longpoll` (the full client over long-poll), or `fallback` (WebSocket, falling back to long-poll as phoenix.js does with longPollFallbackMs 1500).")
+    var transport = BenchTransport.websocket
 
     @Option(help: ArgumentHelp("Comma-separated local source addresses, connections spread over them (e.g. 127.0.0.2,127.0.0.3).", valueName: "addresses"))
     var sourceAddresses: String?
@@ -91,6 +94,9 @@ struct BenchOptions: ParsableArguments {
         guard (1...100_000).contains(self.connectConcurrency) else { throw ValidationError("--connect-concurrency must be 1…100000") }
         guard self.joinTimeout > 0 && self.joinTimeout <= 600 else { throw ValidationError("--join-timeout must be > 0 and at most 600 s") }
         guard (1...256).contains(self.threads) else { throw ValidationError("--threads must be 1…256") }
+        if self.compress && self.transport != .websocket {
+            throw ValidationError("--compress is a WebSocket extension: use it with --transport websocket")
+        }
         for address in self.sources {
             guard (try? SocketAddress(ipAddress: address, port: 0)) != nil else {
                 throw ValidationError("--source-addresses: \(address) is not an IP address")
@@ -146,7 +152,9 @@ struct BenchOptions: ParsableArguments {
             localAddress: sources.isEmpty ? nil : sources[index % sources.count],
             eventLoopGroup: group,
             connectTimeout: self.joinTimeoutAmount,
-            recordsMessages: false
+            recordsMessages: false,
+            transport: self.transport == .longpoll ? .longPoll : .webSocket,
+            longPollFallback: self.transport == .fallback ? .milliseconds(1500) : nil
         )
     }
 
@@ -159,6 +167,16 @@ struct BenchOptions: ParsableArguments {
         guard octets.count == 4, octets.allSatisfy({ UInt8($0) != nil }) else { return false }
         return octets[0] == "127"
     }
+}
+
+/// `--transport`.
+enum BenchTransport: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case websocket
+    case longpoll
+    case fallback
+
+    /// Whether the lean WebSocket receiver can stand in for the full client.
+    var allowsLeanClient: Bool { self == .websocket }
 }
 
 extension Substring {

@@ -47,7 +47,7 @@ struct EchoBenchCommand: AsyncParsableCommand {
 
     /// The run proper; `false` when nothing could be measured.
     private func execute(_ environment: BenchEnvironment) async -> Bool {
-        if !self.fullClient && self.options.rate == nil && !self.ownTopic {
+        if !self.fullClient && self.options.rate == nil && !self.ownTopic && self.options.transport.allowsLeanClient {
             return await self.executeLean(environment)
         }
         let options = self.options

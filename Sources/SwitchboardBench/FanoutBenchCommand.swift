@@ -61,7 +61,7 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         }
 
         let beforeRamp = options.serverPid.flatMap(ServerSample.read(pid:))
-        let subscribers = self.fullClient
+        let subscribers = self.fullClient || !options.transport.allowsLeanClient
             ? await Self.openFullClients(count: requested, options: options, stats: stats, event: event)
             : await Self.openLean(count: requested, options: options, stats: stats)
         let joined = subscribers.joined
@@ -72,7 +72,9 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             ("rate_per_s", .measured(rate, decimals: 3)),
             ("publishers", .int(self.publishers)),
         ])
-        report["receiver"] = .text(self.fullClient ? "full client" : options.compress ? "lean, permessage-deflate offered" : "lean")
+        report["receiver"] = .text(
+            self.fullClient || !options.transport.allowsLeanClient ? "full client" : options.compress ? "lean, permessage-deflate offered" : "lean"
+        )
         report["payload"] = .text(options.payload.rawValue)
         report["ramp"] = .section(subscribers.rampSection)
 
@@ -157,7 +159,7 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         deliveries["ratio"] = .measured(expected > 0 ? Double(tally.received) / Double(expected) : nil, decimals: 5)
         let deliverySeconds = MonotonicClock.seconds(from: summary.firstSentAt, to: max(tally.lastReceivedAt, summary.lastSentAt))
         deliveries["per_second"] = .measured(deliverySeconds > 0 ? Double(tally.received) / deliverySeconds : nil, decimals: 0)
-        if !self.fullClient {
+        if !self.fullClient && options.transport.allowsLeanClient {
             deliveries["wire_bytes_per_delivery"] = .measured(tally.received > 0 ? Double(tally.wireBytes) / Double(tally.received) : nil, decimals: 1)
             deliveries["compressed_ratio"] = .measured(tally.received > 0 ? Double(tally.compressedFrames) / Double(tally.received) : nil, decimals: 4)
         }

@@ -3,7 +3,9 @@ import Switchboard
 /// one self-contained HTML document whose inline script is a minimal,
 /// hand-written Phoenix Channels V2 client (connect with a `user_id`,
 /// heartbeat every 30 s, join `room:lobby`, shout, reconnect with
-/// phoenix.js's backoff). It loads nothing from the network.
+/// phoenix.js's backoff, and phoenix.js's fallback to long-poll when the
+/// WebSocket fails before it ever opened, or takes over 2.5 s to). It loads
+/// nothing from the network.
 public enum DemoPage {
     /// The page, for sockets mounted at `socketPath` (`/socket`).
     public static func html(socketPath: String) -> String {
@@ -49,7 +51,9 @@ public enum DemoPage {
         const $ = (id) => document.getElementById(id);
         $("name").value = "user" + userID;
 
-        let ws = null, ref = 0, joinRef = null, joined = false, attempts = 0;
+        const FALLBACK_MS = 2500; // phoenix.js's longPollFallbackMs
+        let ws = null, ref = 0, joinRef = null, joined = false, attempts = 0, everOpened = false;
+        let useLongPoll = sessionStorage.getItem("switchboard:longpoll") === "1";
         let heartbeatTimer = null, heartbeatRef = null;
         const pendingReplies = new Map(); // ref -> function(status, response)
 
@@ -66,6 +70,52 @@ public enum DemoPage {
           $("status").className = up ? "up" : "";
         }
 
+        // Phoenix's long-poll transport behind the WebSocket interface this page uses.
+        class LongPoll {
+          constructor(url) {
+            this.url = url; this.token = null; this.readyState = 0; this.closed = false;
+            this.outbox = []; this.posting = false;
+            setTimeout(() => this.poll(), 0);
+          }
+          async request(method, body) {
+            const url = this.url + (this.token ? "&token=" + encodeURIComponent(this.token) : "");
+            const init = method === "POST" ? {method, body, headers: {"Content-Type": "application/x-ndjson"}} : {method};
+            return (await fetch(url, init)).json();
+          }
+          async poll() {
+            while (!this.closed) {
+              let answer;
+              try { answer = await this.request("GET"); } catch { return this.end(1011); }
+              if (this.closed) return;
+              if (answer.status === 410 && this.token) return this.end(3410); // the session is gone
+              if (answer.token) this.token = answer.token;
+              if (answer.status === 410) { this.readyState = 1; this.onopen(); }
+              else if (answer.status === 200) answer.messages.forEach((data) => this.onmessage({data}));
+              else if (answer.status !== 204) return this.end(answer.status === 403 ? 1008 : 1011);
+            }
+          }
+          send(text) {
+            this.outbox.push(text);
+            if (!this.posting) this.post();
+          }
+          async post() {
+            this.posting = true;
+            while (this.outbox.length > 0 && !this.closed) {
+              const batch = this.outbox.splice(0, 100);
+              try {
+                if ((await this.request("POST", batch.join("\n"))).status !== 200) return this.end(1011);
+              } catch { return this.end(1011); }
+            }
+            this.posting = false;
+          }
+          close(code) { this.end(code || 1000); }
+          end(code) {
+            if (this.closed) return;
+            this.closed = true; this.readyState = 3;
+            this.onclose({code});
+          }
+        }
+
         function push(topic, event, payload, onReply) {
           const msgRef = String(++ref);
           if (onReply) pendingReplies.set(msgRef, onReply);
@@ -74,7 +124,7 @@ public enum DemoPage {
         }
 
         function join() {
-          if (!ws || ws.readyState !== WebSocket.OPEN) return;
+          if (!ws || ws.readyState !== 1) return; // open
           joinRef = String(ref + 1); // the join's own ref is its join_ref
           push(TOPIC, "phx_join", {}, (status, response) => {
             joined = status === "ok";
@@ -88,13 +138,37 @@ public enum DemoPage {
           heartbeatRef = push("phoenix", "heartbeat", {}, () => { heartbeatRef = null; });
         }
 
+        // Long-poll for good (in this tab) once a WebSocket failed before it ever
+        // opened, or did not open within FALLBACK_MS, as phoenix.js does.
+        function fallBack(socket) {
+          if (everOpened || useLongPoll || socket !== ws) return;
+          useLongPoll = true;
+          sessionStorage.setItem("switchboard:longpoll", "1");
+          log("WebSocket unavailable: falling back to long-poll", true);
+          socket.onclose = null;
+          socket.close();
+          connect();
+        }
+
         function connect() {
-          const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-          ws = new WebSocket(`${scheme}//${location.host}${SOCKET_PATH}/websocket?vsn=2.0.0&user_id=${encodeURIComponent(userID)}`);
+          const query = `?vsn=2.0.0&user_id=${encodeURIComponent(userID)}`;
+          if (useLongPoll) {
+            ws = new LongPoll(`${location.origin}${SOCKET_PATH}/longpoll${query}`);
+          } else {
+            const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+            const socket = new WebSocket(`${scheme}//${location.host}${SOCKET_PATH}/websocket${query}`);
+            ws = socket;
+            if (!everOpened) {
+              const timer = setTimeout(() => fallBack(socket), FALLBACK_MS);
+              socket.addEventListener("open", () => clearTimeout(timer));
+              socket.addEventListener("error", () => { clearTimeout(timer); fallBack(socket); });
+            }
+          }
           ws.onopen = () => {
             attempts = 0;
-            setStatus("connected", true);
-            heartbeatTimer = setInterval(sendHeartbeat, 30000);
+            everOpened = true;
+            setStatus(useLongPoll ? "connected (long-poll)" : "connected", true);
+            if (!useLongPoll) heartbeatTimer = setInterval(sendHeartbeat, 30000); // none over long-poll, as phoenix.js
             join();
           };
           ws.onmessage = (message) => {
