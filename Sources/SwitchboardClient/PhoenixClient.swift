@@ -2,8 +2,10 @@ import NIOCore
 import SwitchboardProtocol
 
 /// A Phoenix Channels client on SwiftNIO, behaving as phoenix.js 1.8:
-/// one WebSocket, channels joined over it, heartbeats, automatic reconnect
-/// with backoff and rejoin of every joined channel.
+/// one WebSocket (or HTTP long-poll session, see
+/// ``Configuration/transport`` and ``Configuration/longPollFallback``),
+/// channels joined over it, heartbeats, automatic reconnect with backoff and
+/// rejoin of every joined channel.
 ///
 /// All state lives on one event loop taken from the configured group
 /// (``eventLoop``); the async methods hop there. Frames are decoded and
@@ -91,6 +93,14 @@ public final class PhoenixClient: Sendable {
     public var isConnected: Bool {
         get async {
             (try? await self.eventLoop.submit { self.core.value.isConnected }.get()) ?? false
+        }
+    }
+
+    /// The transport the client connects with now: the configured one, or
+    /// `.longPoll` once the fallback rule gave up on the WebSocket.
+    public var transport: Transport {
+        get async {
+            (try? await self.eventLoop.submit { self.core.value.transportKind }.get()) ?? self.configuration.transport
         }
     }
 
