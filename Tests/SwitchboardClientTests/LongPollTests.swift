@@ -235,7 +235,7 @@ struct LongPollTests {
     @Test("a poll with no answer within longPollTimeout closes with 1005 and reconnects")
     func pollTimeout() async throws {
         let server = try await FakeLongPollServer.start()
-        let client = self.makeClient(port: server.port) { $0.longPollTimeout = .milliseconds(300) }
+        let client = self.makeClient(port: server.port) { $0.longPollTimeout = .seconds(1) }
         try await client.connect()
         let close = try await client.nextClose(timeout: .seconds(3))
         #expect(close.code == 1005)
@@ -296,12 +296,14 @@ struct LongPollTests {
     @Test("a WebSocket that opens and answers the ping stays")
     func noFallbackWhenHealthy() async throws {
         let server = try await FakePhoenixServer.start()
+        // Thresholds leave room for a loaded machine: the WebSocket must open,
+        // then answer the ping, each within it.
         let client = self.makeClient(port: server.port) {
             $0.transport = .webSocket
-            $0.longPollFallback = .milliseconds(200)
+            $0.longPollFallback = .seconds(1)
         }
         try await client.connect()
-        try await Task.sleep(for: .milliseconds(500))
+        try await Task.sleep(for: .milliseconds(1200))
         #expect(await client.transport == .webSocket)
         #expect(await client.isConnected)
         #expect(await client.statistics.longPollFallbacks == 0)
@@ -317,7 +319,7 @@ struct LongPollTests {
         server.update { $0.answerHeartbeats = false }
         let client = self.makeClient(port: server.port) {
             $0.transport = .webSocket
-            $0.longPollFallback = .milliseconds(200)
+            $0.longPollFallback = .seconds(1)
         }
         try await client.connect()
         #expect(await client.transport == .webSocket)
