@@ -47,8 +47,8 @@ struct AdminMetricsTests {
             #expect(Self.sample(page, "switchboard_connections") == 2)
             #expect(Self.sample(page, "switchboard_channels") == 2)
             #expect(Self.sample(page, "switchboard_topics") == 1)
-            #expect(Self.sample(page, #"switchboard_socket_connects_total{status="ok"}"#) == 2)
-            #expect(Self.sample(page, #"switchboard_socket_connects_total{status="refused"}"#) == 1)
+            #expect(Self.sample(page, #"switchboard_socket_connects_total{status="ok",transport="websocket"}"#) == 2)
+            #expect(Self.sample(page, #"switchboard_socket_connects_total{status="refused",transport="websocket"}"#) == 1)
             #expect(Self.sample(page, #"switchboard_channel_joins_total{status="ok"}"#) == 2)
             #expect(Self.sample(page, #"switchboard_channel_joins_total{status="refused"}"#) == 0)
             #expect(Self.sample(page, "switchboard_messages_in_total") == 2)  // the two joins
@@ -96,7 +96,7 @@ struct AdminMetricsTests {
             registry.emit(into: &page)
             let text = String(decoding: page, as: UTF8.self)
             #expect(Self.sample(text, #"switchboard_channel_joins_total{status="ok"}"#) == 1)
-            #expect(Self.sample(text, #"switchboard_socket_connects_total{status="ok"}"#) == 1)
+            #expect(Self.sample(text, #"switchboard_socket_connects_total{status="ok",transport="websocket"}"#) == 1)
         }
     }
 }

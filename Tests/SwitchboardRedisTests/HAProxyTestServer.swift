@@ -5,7 +5,7 @@ import Foundation
 import Switchboard
 import SwitchboardTesting
 
-/// A real `haproxy` for one test: `balance leastconn` over the given
+/// A real `haproxy` for one test: `balance leastconn` (or another) over the given
 /// backends with `/readyz` health checks, its runtime API on a unix socket,
 /// killed at the end. Tests fail (not skip) when haproxy is not installed.
 final class HAProxyTestServer: @unchecked Sendable {
@@ -27,7 +27,8 @@ final class HAProxyTestServer: @unchecked Sendable {
 
     /// Starts haproxy in front of `servers` (name and port); the ones named in
     /// `disabled` start in maintenance, to be added with ``enable(_:)``.
-    static func start(servers: [(name: String, port: Int)], disabled: Set<String> = []) async throws -> HAProxyTestServer {
+    /// `balance` is haproxy's algorithm (`roundrobin`: each request to the next server).
+    static func start(servers: [(name: String, port: Int)], disabled: Set<String> = [], balance: String = "leastconn") async throws -> HAProxyTestServer {
         guard let executable = ["/usr/sbin/haproxy", "/usr/bin/haproxy", "/usr/local/sbin/haproxy"]
             .first(where: { FileManager.default.isExecutableFile(atPath: $0) })
         else { throw Missing() }
@@ -51,7 +52,7 @@ final class HAProxyTestServer: @unchecked Sendable {
                 bind 127.0.0.1:\(port)
                 default_backend nodes
             backend nodes
-                balance leastconn
+                balance \(balance)
                 option httpchk GET /readyz
             \(serverLines.joined(separator: "\n"))
 

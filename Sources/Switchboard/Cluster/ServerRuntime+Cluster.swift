@@ -23,6 +23,13 @@ extension ServerRuntime {
         static let disconnect = "disconnect"
     }
 
+    /// Hands the control messages of `event` to `handler` (on an event loop;
+    /// keep it short): how a part of the server (a transport) talks to the
+    /// same part on other nodes.
+    func handleControl(event: String, _ handler: @escaping @Sendable (ControlMessage) -> Void) {
+        controlHandlers.withLock { $0[event] = handler }
+    }
+
     /// Listens to the other nodes and starts reporting.
     func startCluster() async {
         pubsub.joinCluster { [self] message in
@@ -117,6 +124,10 @@ extension ServerRuntime {
             }
             Task { await self.disconnect(socketID: id) }
         default:
+            if let handler = controlHandlers.withLock({ $0[message.event] }) {
+                handler(message)
+                return
+            }
             logger.warning("ignoring an unknown cluster event", metadata: ["event": "\(message.event)", "from": "\(message.originNode)"])
         }
     }

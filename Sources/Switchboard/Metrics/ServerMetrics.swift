@@ -9,6 +9,8 @@ import CoreMetrics
 /// ``LoopDispatcher`` and added here in batches (``LoopCounts``).
 package final class ServerMetrics: Sendable {
     let connections: CoreMetrics.Gauge
+    /// The long-poll sessions among ``connections``.
+    let longPollSessions: CoreMetrics.Gauge
     let channels: CoreMetrics.Gauge
     let topics: CoreMetrics.Gauge
     let messagesIn: CoreMetrics.Counter
@@ -16,7 +18,8 @@ package final class ServerMetrics: Sendable {
     let broadcasts: CoreMetrics.Counter
     let deliveries: CoreMetrics.Counter
     let fanoutTime: CoreMetrics.Timer
-    private let connects: [String: CoreMetrics.Counter]
+    /// By transport, then status.
+    private let connects: [String: [String: CoreMetrics.Counter]]
     private let joins: [String: CoreMetrics.Counter]
     private let sheds: [String: CoreMetrics.Counter]
     private let pubsubPublished: CoreMetrics.Counter
@@ -26,6 +29,8 @@ package final class ServerMetrics: Sendable {
 
     /// The `status` values of `switchboard_socket_connects_total`.
     static let connectStatuses = ["ok", "refused", "invalid", "unavailable", "limited", "error"]
+    /// The `transport` values of `switchboard_socket_connects_total`.
+    static let transports = ["websocket", "longpoll"]
     /// The `status` values of `switchboard_channel_joins_total`.
     static let joinStatuses = ["ok", "refused", "crashed"]
     /// The `reason` values of `switchboard_shed_connections_total`.
@@ -33,6 +38,7 @@ package final class ServerMetrics: Sendable {
 
     package init(factory: any MetricsFactory = MetricsSystem.factory) {
         connections = CoreMetrics.Gauge(label: "switchboard_connections", factory: factory)
+        longPollSessions = CoreMetrics.Gauge(label: "switchboard_longpoll_sessions", factory: factory)
         channels = CoreMetrics.Gauge(label: "switchboard_channels", factory: factory)
         topics = CoreMetrics.Gauge(label: "switchboard_topics", factory: factory)
         messagesIn = CoreMetrics.Counter(label: "switchboard_messages_in_total", factory: factory)
@@ -43,7 +49,13 @@ package final class ServerMetrics: Sendable {
         func family(_ label: String, _ dimension: String, _ values: [String]) -> [String: CoreMetrics.Counter] {
             Dictionary(uniqueKeysWithValues: values.map { ($0, CoreMetrics.Counter(label: label, dimensions: [(dimension, $0)], factory: factory)) })
         }
-        connects = family("switchboard_socket_connects_total", "status", Self.connectStatuses)
+        connects = Dictionary(uniqueKeysWithValues: Self.transports.map { transport in
+            (transport, Dictionary(uniqueKeysWithValues: Self.connectStatuses.map { status in
+                (status, CoreMetrics.Counter(
+                    label: "switchboard_socket_connects_total", dimensions: [("status", status), ("transport", transport)], factory: factory
+                ))
+            }))
+        })
         joins = family("switchboard_channel_joins_total", "status", Self.joinStatuses)
         sheds = family("switchboard_shed_connections_total", "reason", Self.shedReasons)
         pubsubPublished = CoreMetrics.Counter(label: "switchboard_pubsub_published_total", factory: factory)
@@ -52,8 +64,9 @@ package final class ServerMetrics: Sendable {
         pubsubReconnects = CoreMetrics.Counter(label: "switchboard_pubsub_reconnects_total", factory: factory)
     }
 
-    func socketConnect(_ status: String) {
-        connects[status]?.increment()
+    /// One connect of `transport` (`websocket`, `longpoll`) ended with `status`.
+    func socketConnect(_ status: String, transport: String = "websocket") {
+        connects[transport]?[status]?.increment()
     }
 
     func channelJoin(_ status: String) {

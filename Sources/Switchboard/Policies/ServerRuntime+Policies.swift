@@ -28,6 +28,7 @@ extension ServerRuntime {
     /// Records the connection, channel and topic counts in their gauges.
     func recordGauges() async {
         metrics.connections.record(connectionCount)
+        metrics.longPollSessions.record(longPollSessionCount.load(ordering: .relaxed))
         metrics.channels.record(await channelCount())
         metrics.topics.record(pubsub.activeTopicCount)
     }

@@ -13,6 +13,8 @@ final class ServerRuntime: Sendable {
     private let dispatcherByLoop: [ObjectIdentifier: LoopDispatcher]
     private let accepting = Atomic<Bool>(true)
     private let openConnections = Atomic<Int>(0)
+    /// The long-poll sessions among the open connections.
+    let longPollSessionCount = Atomic<Int>(0)
     /// Tasks waiting for the last connection to close; see ``waitForNoConnections(timeout:)``.
     private let idleWaiters = Mutex<IdleWaiters>(IdleWaiters())
     /// The once-a-second publishing of each loop's batched counts, cancelled
@@ -31,6 +33,8 @@ final class ServerRuntime: Sendable {
     let connectionErrors = ConnectionErrorLog()
     /// Every node's last report; see `ServerRuntime+Cluster.swift`.
     let clusterView: ClusterView
+    /// Handlers of control messages by event, besides the cluster's own; see ``handleControl(event:_:)``.
+    let controlHandlers = Mutex<[String: @Sendable (ControlMessage) -> Void]>([:])
     /// Publishes this node's report while the server takes part in the cluster.
     let clusterReporter = Mutex<Task<Void, Never>?>(nil)
     /// Set while the resource guard refuses connections; see `ServerRuntime+Policies.swift`.

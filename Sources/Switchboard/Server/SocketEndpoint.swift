@@ -14,6 +14,10 @@ public struct SocketEndpoint: Sendable {
     /// Phoenix's `compress: true`. Off by default: it trades CPU (about one
     /// compression per broadcast and event loop) for bytes on the wire.
     public var compress = false
+    /// Serves Phoenix's long-poll transport at `<path>/longpoll` too, for
+    /// clients that cannot hold a WebSocket (phoenix.js falls back to it with
+    /// `longPollFallbackMs`); `nil` turns it off. On by default.
+    public var longPoll: LongPollOptions? = LongPollOptions()
     /// Echoes every WebSocket message back instead of reading Phoenix
     /// messages, on the same transport (upgrade, frame checks, close
     /// handshake, outbound bound): the mount that a WebSocket conformance
@@ -29,4 +33,21 @@ public struct SocketEndpoint: Sendable {
 
     /// The WebSocket path: `<path>/websocket`.
     var websocketPath: String { path + "/websocket" }
+    /// The long-poll path: `<path>/longpoll`.
+    var longPollPath: String { path + "/longpoll" }
+}
+
+/// How a ``SocketEndpoint`` serves long-poll clients.
+public struct LongPollOptions: Sendable, Hashable {
+    /// How long a poll is held when nothing is queued for its session
+    /// (Phoenix's `window_ms`); a session nobody polled for one and a half
+    /// windows is closed.
+    public var window: Duration = .seconds(10)
+    /// Most messages one POST may carry (phoenix.js sends at most 100).
+    public var maxMessagesPerPost = 1_000
+
+    public init(window: Duration = .seconds(10), maxMessagesPerPost: Int = 1_000) {
+        self.window = window
+        self.maxMessagesPerPost = maxMessagesPerPost
+    }
 }

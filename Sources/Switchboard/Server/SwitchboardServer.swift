@@ -87,7 +87,10 @@ public final class SwitchboardServer: Service, Sendable {
         try await runtime.pubsub.start()
         await runtime.startCluster()
         runtime.startPolicies()
-        let upgrader = SocketUpgrader(endpoints: endpoints, runtime: runtime)
+        let admission = SocketAdmission(runtime: runtime)
+        let upgrader = SocketUpgrader(endpoints: endpoints, runtime: runtime, admission: admission)
+        let longPoll = LongPollResponder(endpoints: endpoints, admission: admission, runtime: runtime)
+        longPoll.joinCluster()
         let runtime = self.runtime
         let decoderLimits = configuration.limits.httpDecoderLimits
         let nioQueueLimit = WebSocketTransport.nioQueueLimit(maxOutboundBytes: configuration.limits.maxOutboundBytes)
@@ -115,7 +118,7 @@ public final class SwitchboardServer: Service, Sendable {
                         withEncoderConfiguration: .init(),
                         withDecoderLimitConfiguration: decoderLimits
                     )
-                    try channel.pipeline.syncOperations.addHandler(HTTPRequestHandler(runtime: runtime, upgrader: upgrader))
+                    try channel.pipeline.syncOperations.addHandler(HTTPRequestHandler(runtime: runtime, upgrader: upgrader, longPoll: longPoll))
                 }
             }
             .bind(host: configuration.host, port: configuration.port)

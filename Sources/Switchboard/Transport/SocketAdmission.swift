@@ -8,12 +8,32 @@ package struct AcceptedSocket: Sendable {
     var version: SerializerVersion
     var assigns: Assigns
     var socketID: String?
+    /// The per-address slot of a session-based transport, to give back when it ends.
+    var sessionSlot: SessionSlot?
 
     package init(endpoint: SocketEndpoint, version: SerializerVersion, assigns: Assigns, socketID: String?) {
         self.endpoint = endpoint
         self.version = version
         self.assigns = assigns
         self.socketID = socketID
+    }
+}
+
+/// Who holds a client's per-address slot (``SocketAdmission/admit(channel:head:endpoint:authToken:slot:)``).
+enum SlotOwner: Sendable {
+    /// The connection that carried the request, until it closes.
+    case connection
+    /// The session the request creates, until it ends.
+    case session
+}
+
+/// A per-address slot a session holds; give it back once.
+struct SessionSlot: Sendable {
+    fileprivate let limiter: ConnectionLimiter?
+    fileprivate let address: String
+
+    func release() {
+        limiter?.release(address)
     }
 }
 
@@ -37,8 +57,17 @@ struct SocketAdmission: Sendable {
 
     /// Admits the client of `channel` that sent `head` to `endpoint`, with
     /// the token its transport carried. Never fails; a refusal is logged.
-    /// A per-address slot taken here is given back when `channel` closes.
-    func admit(channel: any NIOCore.Channel, head: HTTPRequestHead, endpoint: SocketEndpoint, authToken: String?) -> EventLoopFuture<Outcome> {
+    ///
+    /// With `slot` `.connection` (a WebSocket: the socket is the
+    /// connection), a per-address slot taken here for a proxy's client is
+    /// given back when `channel` closes; with `.session`, the slot comes with
+    /// the acceptance (``Outcome/accepted``) for the caller to give back
+    /// (``SessionSlot/release()``) when its session ends, whatever carried
+    /// the request.
+    func admit(
+        channel: any NIOCore.Channel, head: HTTPRequestHead, endpoint: SocketEndpoint, authToken: String?,
+        slot: SlotOwner = .connection
+    ) -> EventLoopFuture<Outcome> {
         let eventLoop = channel.eventLoop
         if !runtime.isAcceptingSockets {
             return eventLoop.makeSucceededFuture(.refused(.serviceUnavailable))
@@ -51,10 +80,24 @@ struct SocketAdmission: Sendable {
             headers: head.headers.map { (name: $0.name.lowercased(), value: $0.value) },
             authToken: authToken
         )
-        if let refusal = checkOriginAndAddress(channel: channel, head: head, endpoint: endpoint, info: info) {
+        if let refusal = checkOrigin(channel: channel, head: head, endpoint: endpoint, info: info) {
             return eventLoop.makeSucceededFuture(.refused(refusal))
         }
+        let sessionSlot: SessionSlot?
+        switch slot {
+        case .connection:
+            if let refusal = holdProxiedSlot(of: channel, head: head) {
+                return eventLoop.makeSucceededFuture(.refused(refusal))
+            }
+            sessionSlot = nil
+        case .session:
+            guard let taken = takeSessionSlot(channel: channel, head: head) else {
+                return eventLoop.makeSucceededFuture(.refused(.tooManyRequests))
+            }
+            sessionSlot = taken
+        }
         guard let version = SerializerVersion(vsn: params["vsn"]) else {
+            sessionSlot?.release()
             return eventLoop.makeSucceededFuture(.refused(.badRequest))
         }
         let logger = runtime.logger
@@ -65,28 +108,29 @@ struct SocketAdmission: Sendable {
         return promise.futureResult.map { result -> Outcome in
             switch result {
             case .ok(let assigns):
-                return .accepted(AcceptedSocket(endpoint: endpoint, version: version, assigns: assigns,
-                                                socketID: endpoint.socket.id(assigns: assigns)))
+                var accepted = AcceptedSocket(endpoint: endpoint, version: version, assigns: assigns,
+                                              socketID: endpoint.socket.id(assigns: assigns))
+                accepted.sessionSlot = sessionSlot
+                return .accepted(accepted)
             case .error:
+                sessionSlot?.release()
                 logger.info("socket connect refused", metadata: ["path": "\(path)", "peer": "\(info.peerAddress ?? "-")"])
                 return .refused(.forbidden)
             }
         }.recover { error in
+            sessionSlot?.release()
             logger.error("socket connect failed", metadata: ["path": "\(path)", "error": "\(error)"])
             return .refused(.internalServerError)
         }
     }
 
-    /// The origin check and the per-address connection limit: `nil` to go
-    /// on, or the status that refuses the request (logged here, once). A
-    /// slot taken here is given back when the connection closes.
-    private func checkOriginAndAddress(channel: any NIOCore.Channel, head: HTTPRequestHead, endpoint: SocketEndpoint, info: ConnectInfo) -> HTTPResponseStatus? {
+    /// The origin check: `nil` to go on, or 403 (logged here, once).
+    private func checkOrigin(channel: any NIOCore.Channel, head: HTTPRequestHead, endpoint: SocketEndpoint, info: ConnectInfo) -> HTTPResponseStatus? {
         let configuration = runtime.configuration
-        let peer = channel.remoteAddress
         let origins = head.headers["origin"]
         let allowed = endpoint.checkOrigin.allows(
             originHeaders: origins,
-            request: Origin.forRequest(headers: info.headers, trustForwarded: configuration.trustedProxies.contains(peer)),
+            request: Origin.forRequest(headers: info.headers, trustForwarded: configuration.trustedProxies.contains(channel.remoteAddress)),
             publicHost: configuration.publicHost,
             info: info
         )
@@ -97,12 +141,39 @@ struct SocketAdmission: Sendable {
             ])
             return .forbidden
         }
-        // A direct client's slot was taken when its connection was accepted
-        // (``admitConnection(_:)``); a proxy's clients are told apart only now.
-        guard configuration.trustedProxies.contains(peer),
-              let address = configuration.trustedProxies.clientAddress(peer: peer, forwardedFor: head.headers["x-forwarded-for"])
+        return nil
+    }
+
+    /// A WebSocket behind a trusted proxy takes the slot of the address the
+    /// proxy forwards, until the connection closes: `nil` to go on, or 429.
+    /// A direct client's slot was taken when its connection was accepted
+    /// (``admitConnection(_:)``); a proxy's clients are told apart only now.
+    private func holdProxiedSlot(of channel: any NIOCore.Channel, head: HTTPRequestHead) -> HTTPResponseStatus? {
+        let proxies = runtime.configuration.trustedProxies
+        guard proxies.contains(channel.remoteAddress),
+              let address = proxies.clientAddress(peer: channel.remoteAddress, forwardedFor: head.headers["x-forwarded-for"])
         else { return nil }
         return holdSlot(of: channel, for: address) ? nil : .tooManyRequests
+    }
+
+    /// A session's slot, for the client address (the peer, or the address a
+    /// trusted proxy forwards); `nil` when the address holds its limit. The
+    /// session holds it, beside the slot of whichever connection carries
+    /// its requests.
+    private func takeSessionSlot(channel: any NIOCore.Channel, head: HTTPRequestHead) -> SessionSlot? {
+        let proxies = runtime.configuration.trustedProxies
+        guard let limit = runtime.configuration.limits.maxConnectionsPerAddress,
+              let address = proxies.contains(channel.remoteAddress)
+                ? proxies.clientAddress(peer: channel.remoteAddress, forwardedFor: head.headers["x-forwarded-for"])
+                : channel.remoteAddress?.ipAddress
+        else { return SessionSlot(limiter: nil, address: "") }
+        guard connectionLimiter.reserve(address, limit: limit) else {
+            runtime.connectionErrors.warning(runtime.logger, "socket refused: too many connections from one address", metadata: [
+                "address": "\(address)", "limit": "\(limit)",
+            ])
+            return nil
+        }
+        return SessionSlot(limiter: connectionLimiter, address: address)
     }
 
     /// Takes the per-address slot of a connection the listener just

@@ -3,9 +3,9 @@ import Foundation
 /// One HTTP/1.1 request over ``RawTCPConnection``, and its response as written.
 package enum PlainHTTP {
     package struct Response: Sendable {
-        var status: Int
-        var head: String
-        var body: String
+        package var status: Int
+        package var head: String
+        package var body: String
     }
 
     package static func request(

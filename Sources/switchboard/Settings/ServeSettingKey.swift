@@ -33,6 +33,7 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
     case tokenPublicKeyFile = "token.public_key_file"
     case checkOrigin = "check_origin"
     case compress
+    case longPoll = "longpoll"
     case publicHost = "public_host"
     case trustedProxies = "trusted_proxies"
     case maxConnectionsPerAddress = "limits.max_connections_per_address"
@@ -83,7 +84,7 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
         case .redisNodeName, .redisChannelPrefix, .redisPublishers, .redisConnectTimeout, .redisOutageBuffer: return nil
         case .socketPath, .maxChannelsPerSocket, .maxFrameSize, .maxOutboundBytes, .heartbeatTimeout, .shutdownGracePeriod,
              .secretKeyBase, .tokenNamespace, .tokenMaxAge, .tokenClockSkew, .tokenPublicKeyFile, .publicHost,
-             .trustedProxies, .maxConnectionsPerAddress, .messageRate, .messageBurst, .compress:
+             .trustedProxies, .maxConnectionsPerAddress, .messageRate, .messageBurst, .compress, .longPoll:
             return nil
         }
     }

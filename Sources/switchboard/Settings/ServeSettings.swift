@@ -68,6 +68,8 @@ public struct ServeSettings: Sendable, Equatable {
     public var checkOrigin = CheckOrigin.conn
     /// `compress`: offer permessage-deflate to WebSocket clients that ask for it.
     public var compress = false
+    /// `longpoll`: serve the long-poll transport at `<socket_path>/longpoll` too.
+    public var longPoll = true
     /// `admin.token` (best from `SWITCHBOARD_ADMIN_TOKEN`): the bearer token
     /// `drain_on_shutdown`: on SIGTERM, the window over which every
     /// `max_connection_age`: connections older than this are shed (code
@@ -126,6 +128,7 @@ public struct ServeSettings: Sendable, Equatable {
         var endpoint = BuiltIn.endpoint(path: socketPath)
         endpoint.checkOrigin = checkOrigin
         endpoint.compress = compress
+        endpoint.longPoll = longPoll ? LongPollOptions() : nil
         return endpoint
     }
 
@@ -273,13 +276,22 @@ public struct ServeSettings: Sendable, Equatable {
                 throw invalid("expected true, false, conn or a comma-separated list of origins such as \"https://example.com, //*.example.org\": \(error)")
             }
         case .compress:
-            switch value.lowercased() {
-            case "true", "yes", "on", "1": compress = true
-            case "false", "no", "off", "0": compress = false
-            default: throw invalid("expected true or false")
-            }
+            guard let flag = Self.parseFlag(value) else { throw invalid("expected true or false") }
+            compress = flag
+        case .longPoll:
+            guard let flag = Self.parseFlag(value) else { throw invalid("expected true or false") }
+            longPoll = flag
         default:
             preconditionFailure("\(key) is a server key, applied above")
+        }
+    }
+
+    /// `true`, `yes`, `on`, `1` or their opposites, in any case.
+    private static func parseFlag(_ value: String) -> Bool? {
+        switch value.lowercased() {
+        case "true", "yes", "on", "1": true
+        case "false", "no", "off", "0": false
+        default: nil
         }
     }
 

@@ -208,6 +208,14 @@ struct ServeSettingsTests {
         #expect(SettingText.byteSize(text) == nil)
     }
 
+    @Test func longPollIsServedUnlessTurnedOff() throws {
+        #expect(try ServeSettings(reader: .serve(environment: [:])).endpoint.longPoll == LongPollOptions())
+        let off = try ServeSettings(reader: .serve(environment: ["SWITCHBOARD_LONGPOLL": "false"]))
+        #expect(off.endpoint.longPoll == nil)
+        #expect(Self.error(.serve(environment: ["SWITCHBOARD_LONGPOLL": "maybe"]))?.description
+            == #"invalid value "maybe" for longpoll (from SWITCHBOARD_LONGPOLL): expected true or false"#)
+    }
+
     @Test func serverConfigurationCarriesTheSettings() throws {
         let settings = try ServeSettings(reader: .serve(environment: [
             "SWITCHBOARD_AUTH": "none",

@@ -4,8 +4,9 @@ import NIOHTTP1
 import NIOWebSocket
 
 /// Serves the plain HTTP requests of the public listener (health,
-/// readiness, the broadcast API, metrics, pages) and upgrades requests to a
-/// socket's WebSocket path, on any request of a keep-alive connection: the
+/// readiness, the broadcast API, metrics, pages), hands the requests to a
+/// socket's long-poll path to the ``LongPollResponder``, and upgrades
+/// requests to a socket's WebSocket path, on any request of a keep-alive connection: the
 /// ``SocketUpgrader`` decides, and an accepted upgrade swaps the HTTP
 /// handlers for the WebSocket ones; a refused one is answered with its
 /// status and the connection closed.
@@ -18,6 +19,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let runtime: ServerRuntime
     private let upgrader: SocketUpgrader
+    private let longPoll: LongPollResponder
     private var head: HTTPRequestHead?
     private var requestBody = RequestBodyCollector(limit: HTTPRequestHandler.maxBodySize)
     /// Closes a connection that takes longer than `limits.requestTimeout` to
@@ -35,9 +37,10 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Answered and closing: what else arrives is dropped.
     private var refused = false
 
-    init(runtime: ServerRuntime, upgrader: SocketUpgrader) {
+    init(runtime: ServerRuntime, upgrader: SocketUpgrader, longPoll: LongPollResponder) {
         self.runtime = runtime
         self.upgrader = upgrader
+        self.longPoll = longPoll
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -103,6 +106,10 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             let (path, _) = QueryString.split(uri: head.uri)
             if let endpoint = upgrader.endpoint(forPath: path) {
                 upgrade(context: context, head: head, endpoint: endpoint)
+                return
+            }
+            if let endpoint = longPoll.endpoint(forPath: path) {
+                serveLongPoll(context: context, head: head, endpoint: endpoint)
                 return
             }
             armRequestTimer(context: context)
@@ -186,6 +193,27 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             return context.eventLoop.makeSucceededVoidFuture()
         }
         return pipeline.removeHandler(encoder)
+    }
+
+    // MARK: - Long-poll
+
+    /// Answers a long-poll request, which may be held for the poll window:
+    /// the request timer waits meanwhile, and starts again for the next request.
+    private func serveLongPoll(context: ChannelHandlerContext, head: HTTPRequestHead, endpoint: SocketEndpoint) {
+        requestTimer?.cancel()
+        requestTimer = nil
+        longPoll.respond(
+            channel: context.channel, head: head, body: requestBody.body, bodyTooLarge: requestBody.isTooLarge, endpoint: endpoint
+        ).assumeIsolated().whenSuccess { reply in
+            var headers = reply.headers
+            // As Phoenix: the transport checks the origin itself, at connect.
+            headers.add(name: "access-control-allow-origin", value: "*")
+            self.writeResponse(
+                context: context, head: head, status: reply.status, contentType: "application/json; charset=utf-8",
+                body: reply.body, headers: headers, close: reply.close
+            )
+            if context.channel.isActive { self.armRequestTimer(context: context) }
+        }
     }
 
     private func route(context: ChannelHandlerContext, head: HTTPRequestHead) {

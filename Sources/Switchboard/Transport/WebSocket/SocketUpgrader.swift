@@ -27,10 +27,10 @@ struct SocketUpgrader: Sendable {
     let runtime: ServerRuntime
     let admission: SocketAdmission
 
-    init(endpoints: [SocketEndpoint], runtime: ServerRuntime) {
+    init(endpoints: [SocketEndpoint], runtime: ServerRuntime, admission: SocketAdmission) {
         self.endpoints = endpoints
         self.runtime = runtime
-        self.admission = SocketAdmission(runtime: runtime)
+        self.admission = admission
     }
 
     /// The endpoint serving a request path, if any.

@@ -1,0 +1,97 @@
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// Carries long-poll requests between nodes: behind a load balancer without
+/// stickiness, a session's polls and posts land on any node, and the node
+/// that owns the session (named in its token) must answer them. The node
+/// that got the request sends it to the owner as a control message through
+/// the PubSub adapter (on Redis, the owner's own channel); the owner answers
+/// it as if it came straight from the client and sends the whole answer
+/// back; the first node writes it to the client.
+///
+/// A request whose answer does not come back in time (the owner is gone, or
+/// the adapter is down) is answered 410: the client reconnects, and its new
+/// session lives on the node it reaches.
+final class LongPollForwarding: Sendable {
+    enum Event {
+        static let request = "longpoll_request"
+        static let reply = "longpoll_reply"
+    }
+
+    private let pubsub: PubSub
+    private let pending = Mutex<Pending>(Pending())
+
+    private struct Pending {
+        var next: UInt64 = 0
+        var promises: [UInt64: EventLoopPromise<LongPollReply>] = [:]
+    }
+
+    init(pubsub: PubSub) {
+        self.pubsub = pubsub
+    }
+
+    /// Sends a request for a session of `owner` there; the answer comes back
+    /// on `eventLoop`, at the latest after `timeout` (then 410).
+    func forward(
+        to owner: String, method: String, token: String, path: String, body: ByteBuffer?, ndjson: Bool,
+        timeout: TimeAmount, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<LongPollReply> {
+        let promise = eventLoop.makePromise(of: LongPollReply.self)
+        let id = pending.withLock { pending in
+            pending.next += 1
+            pending.promises[pending.next] = promise
+            return pending.next
+        }
+        let timer = eventLoop.scheduleTask(in: timeout) { [self] in
+            complete(id, with: LongPollResponder.reply(status: 410))
+        }
+        promise.futureResult.whenComplete { _ in timer.cancel() }
+        var payload: JSONObject = [
+            "id": .int(Int(id)), "method": .string(method), "token": .string(token), "path": .string(path),
+            "ndjson": .bool(ndjson),
+        ]
+        if let body { payload["body"] = .string(String(buffer: body)) }
+        let pubsub = self.pubsub
+        Task { [self] in
+            do {
+                try await pubsub.sendControl(event: Event.request, payload: .object(payload), to: owner)
+            } catch {
+                complete(id, with: LongPollResponder.reply(status: 410))
+            }
+        }
+        return promise.futureResult
+    }
+
+    /// An answer from the owner of a session (`longpoll_reply`).
+    func received(reply message: ControlMessage) {
+        guard let id = message.payload["id"]?.intValue, let body = message.payload["body"]?.stringValue else { return }
+        let status = message.payload["http_status"]?.intValue ?? 200
+        complete(UInt64(id), with: LongPollReply(status: HTTPResponseStatus(statusCode: status), body: ByteBuffer(string: body)))
+    }
+
+    /// A request for one of this node's sessions (`longpoll_request`):
+    /// `answer` answers it as from a client; the answer goes back to the sender.
+    func received(
+        request message: ControlMessage,
+        answer: (_ method: String, _ token: String, _ path: String, _ body: ByteBuffer?, _ ndjson: Bool) -> EventLoopFuture<LongPollReply>
+    ) {
+        let payload = message.payload
+        guard let id = payload["id"]?.intValue, let method = payload["method"]?.stringValue,
+              let token = payload["token"]?.stringValue, let path = payload["path"]?.stringValue
+        else { return }
+        let body = payload["body"]?.stringValue.map { ByteBuffer(string: $0) }
+        let pubsub = self.pubsub
+        let sender = message.originNode
+        answer(method, token, path, body, payload["ndjson"]?.boolValue ?? false).whenSuccess { reply in
+            let payload: JSONValue = [
+                "id": .int(id), "http_status": .int(Int(reply.status.code)), "body": .string(String(buffer: reply.body)),
+            ]
+            Task { try? await pubsub.sendControl(event: Event.reply, payload: payload, to: sender) }
+        }
+    }
+
+    private func complete(_ id: UInt64, with reply: LongPollReply) {
+        pending.withLock { $0.promises.removeValue(forKey: id) }?.succeed(reply)
+    }
+}

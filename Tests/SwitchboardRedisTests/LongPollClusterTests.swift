@@ -1,0 +1,90 @@
+import Foundation
+import Switchboard
+import SwitchboardTesting
+import Testing
+
+/// Long-poll sessions across nodes: a node that gets a request for another
+/// node's session has the owner answer it, through the adapter.
+@Suite("Long-poll across nodes", .serialized)
+struct LongPollClusterTests {
+    private static let join = #"["1","1","room:lobby","phx_join",{}]"#
+
+    @Test("polls and posts for a session answered by whichever node gets them")
+    func requestsReachTheOwner() async throws {
+        try await TestCluster.with(nodes: 3) { cluster in
+            let ports = cluster.servers.map { $0.localPort! }
+            let opened = try await RawLongPoll.open(port: ports[0])
+            func at(_ index: Int) -> RawLongPoll {
+                RawLongPoll(port: ports[index], path: opened.path, query: opened.query, token: opened.token)
+            }
+            #expect(try await at(1).post([Self.join]).status == 200)
+            let replies = try await at(2).messages(count: 1)
+            #expect(replies == [#"["1","1","room:lobby","phx_reply",{"status":"ok","response":{}}]"#])
+            #expect(cluster.servers.map(\.connectionCount) == [1, 0, 0], "the session lives on its owner only")
+
+            // A poll held by the owner for another node is answered by a broadcast from a third.
+            async let held = at(1).poll()
+            try await Task.sleep(for: .milliseconds(300))
+            try await cluster.servers[2].pubsub.broadcast(topic: "room:lobby", event: "news", payload: .json(["n": 1]))
+            let answer = try await held
+            #expect(answer.status == 200 && answer.messages == [#"[null,null,"room:lobby","news",{"n":1}]"#])
+
+            // A token of a node that does not answer: gone, after the forwarding timeout at the latest.
+            let parts = opened.token.split(separator: ".")
+            #expect(parts.count == 2)
+            let stranger = RawLongPoll(port: ports[1], path: opened.path, query: opened.query, token: "bm9ib2R5.AAAA")
+            #expect(try await stranger.poll().status == 410)
+        }
+    }
+
+    @Test("10,000 pushes of one client through round-robin haproxy arrive in order, each reply matching its push")
+    func pushesThroughRoundRobinArriveInOrder() async throws {
+        // Faster than a person types: no inbound rate limit.
+        try await TestCluster.with(nodes: 3, configureServer: { $0.limits.inboundMessageRate = nil }) { cluster in
+            let haproxy = try await HAProxyTestServer.start(
+                servers: cluster.servers.enumerated().map { ("node\($0.offset)", $0.element.localPort!) }, balance: "roundrobin"
+            )
+            defer { haproxy.stop() }
+            let session = try await RawLongPoll.open(port: haproxy.port)
+            #expect(try await session.post([Self.join]).status == 200)
+            #expect(try await session.messages(count: 1).count == 1)
+
+            let total = 10_000
+            var received: [Int] = []
+            var next = 1
+            while next <= total {
+                let batch = (next..<min(next + 100, total + 1)).map { #"["1","\#($0 + 1)","room:lobby","ping",{"n":\#($0)}]"# }
+                #expect(try await session.post(batch).status == 200)
+                next += batch.count
+                // Read the replies as they come, as a client does.
+                let answer = try await session.poll()
+                #expect(answer.status == 200 || answer.status == 204)
+                received += try Self.replies(answer.messages)
+            }
+            while received.count < total {
+                let answer = try await session.poll()
+                guard answer.status == 200 else { break }
+                received += try Self.replies(answer.messages)
+            }
+            #expect(received.count == total)
+            #expect(received == Array(1...total), "every reply, in push order, carrying its push's n")
+            #expect(cluster.servers.map(\.connectionCount).reduce(0, +) == 1)
+            // Round robin sent most requests to the two other nodes, which had the owner answer them.
+            let owner = try #require(cluster.servers.firstIndex { $0.connectionCount == 1 })
+            #expect(cluster.adapters[owner].statistics.received >= 100, "forwarded requests reached the owner")
+        }
+    }
+
+    /// The `n` of each ping reply, checked against its ref (`n + 1`).
+    private static func replies(_ messages: [String]) throws -> [Int] {
+        try messages.map { text in
+            let array = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [Any])
+            let ref = try #require(array[1] as? String)
+            let payload = try #require(array[4] as? [String: Any])
+            let response = try #require(payload["response"] as? [String: Any])
+            let n = try #require(response["n"] as? Int)
+            #expect(ref == String(n + 1), "the reply answers its own push")
+            return n
+        }
+    }
+}
