@@ -7,7 +7,8 @@ import SwitchboardProtocol
 
 /// The state of one ``PhoenixClient``, confined to the client's event loop:
 /// the connection and its attempts, reconnects, heartbeats, refs, routing of
-/// received frames to channels, and observers.
+/// received frames to channels, observers, and the choice of transport
+/// (WebSocket, long-poll, and phoenix.js's fallback from one to the other).
 final class ClientCore {
     enum Phase: Equatable {
         case disconnected
@@ -34,11 +35,17 @@ final class ClientCore {
     private(set) var phase = Phase.disconnected
     /// Identifies the current connection attempt; events of older ones are ignored.
     private(set) var connectionID = 0
-    private var attemptChannel: (any NIOCore.Channel)?
     private var attemptError: (any Error)?
-    private var connection: WebSocketClientHandler?
-    /// The WebSocket handler of the attempt in progress, until its upgrade finishes.
-    private var attemptHandler: WebSocketClientHandler?
+    /// The connection, from the start of its attempt until it closed.
+    private var transport: (any ClientTransport)?
+    /// The transport the next attempt uses; becomes `.longPoll` for good when
+    /// the fallback rule gives up on the WebSocket.
+    private(set) var transportKind: PhoenixClient.Transport
+    /// The WebSocket attempt on trial under the fallback rule, if any.
+    private var fallbackTrial: FallbackTrial?
+    /// Start a new attempt as soon as the current connection has closed (the
+    /// fallback replaced an open WebSocket).
+    private var restartAfterClose = false
     private var everConnected = false
     private var userDisconnected = false
     private var isShutdown = false
@@ -75,6 +82,8 @@ final class ClientCore {
         self.logger = configuration.logger
         self.eventsContinuation = eventsContinuation
         self.eventInbox = Inbox(eventLoop: eventLoop, capacity: 1024, discardsSkipped: true)
+        self.transportKind = configuration.transport
+        self.statistics.transport = configuration.transport
     }
 
     var isConnected: Bool { self.phase == .open }
@@ -118,6 +127,8 @@ final class ClientCore {
         self.reconnectTimer?.cancel()
         self.reconnectTimer = nil
         self.reconnectTries = 0
+        self.endFallbackTrial()
+        self.restartAfterClose = false
         self.completeConnectWaiters(.failure(ClientError.disconnected))
         for channel in self.allChannels {
             channel.failJoinWaiters(.disconnected)
@@ -127,11 +138,7 @@ final class ClientCore {
             return self.eventLoop.makeSucceededFuture(())
         case .connecting:
             // Orphan the attempt: its late events carry an old id and are ignored.
-            self.connectionID &+= 1
-            self.phase = .disconnected
-            self.attemptChannel?.close(promise: nil)
-            self.attemptChannel = nil
-            self.attemptHandler = nil
+            self.abandonAttempt()
             return self.eventLoop.makeSucceededFuture(())
         case .open:
             let promise = self.eventLoop.makePromise(of: Void.self)
@@ -164,150 +171,48 @@ final class ClientCore {
         let id = self.connectionID
         self.phase = .connecting
         self.attemptError = nil
-        self.attemptChannel = nil
-        self.attemptHandler = nil
         self.serverCloseCode = nil
         self.serverCloseReason = ""
         self.closeInitiatedLocally = false
         self.forceReconnect = false
-
-        let bound = NIOLoopBound(self, eventLoop: self.eventLoop)
-        let handshake = HandshakeRequest(configuration: self.configuration)
-        let maxFrameSize = self.configuration.maxFrameSize
-        var bootstrap = ClientBootstrap(group: self.eventLoop)
-            .connectTimeout(self.configuration.connectTimeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try Self.configurePipeline(
-                        channel: channel,
-                        handshake: handshake,
-                        maxFrameSize: maxFrameSize,
-                        connectionID: id,
-                        core: bound
-                    )
-                }
+        self.restartAfterClose = false
+        let transport: any ClientTransport
+        switch self.transportKind {
+        case .webSocket:
+            transport = WebSocketTransport(core: self, connectionID: id)
+            if let threshold = self.configuration.longPollFallback {
+                self.startFallbackTrial(threshold: threshold, connectionID: id)
             }
-        let target: SocketAddress?
-        do {
-            if let local = self.configuration.localAddress {
-                bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: local, port: 0))
-            }
-            target = try? SocketAddress(ipAddress: self.configuration.host, port: self.configuration.port)
-        } catch {
-            self.attemptFailed(error, connectionID: id)
-            return
+        case .longPoll:
+            transport = LongPollTransport(core: self, connectionID: id)
         }
-        self.logger.debug("connecting", metadata: ["host": "\(self.configuration.host)", "port": "\(self.configuration.port)"])
-        let connected: EventLoopFuture<any NIOCore.Channel>
-        if let target {
-            connected = bootstrap.connect(to: target)
-        } else {
-            connected = bootstrap.connect(host: self.configuration.host, port: self.configuration.port)
-        }
-        connected.hop(to: self.eventLoop).assumeIsolated().whenComplete { result in
-            switch result {
-            case .success(let channel):
-                guard self.connectionID == id, self.phase == .connecting else {
-                    channel.close(promise: nil)
-                    return
-                }
-                self.attemptChannel = channel
-                channel.closeFuture.hop(to: self.eventLoop).assumeIsolated().whenComplete { _ in
-                    self.channelClosed(connectionID: id)
-                }
-                // A server that accepts the connection but never answers the
-                // upgrade must not hold the attempt forever.
-                let timeout = self.configuration.connectTimeout
-                self.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
-                    guard self.connectionID == id, self.phase == .connecting else { return }
-                    self.recordAttemptError(
-                        ClientError.handshakeFailed("no upgrade response within \(timeout.nanoseconds / 1_000_000) ms"),
-                        connectionID: id
-                    )
-                    channel.close(promise: nil)
-                }
-            case .failure(let error):
-                self.attemptFailed(error, connectionID: id)
-            }
-        }
-    }
-
-    private static func configurePipeline(
-        channel: any NIOCore.Channel,
-        handshake: HandshakeRequest,
-        maxFrameSize: Int,
-        connectionID: Int,
-        core: NIOLoopBound<ClientCore>
-    ) throws {
-        let upgrader = NIOTypedWebSocketClientUpgrader<UpgradeOutcome>(
-            maxFrameSize: maxFrameSize,
-            enableAutomaticErrorHandling: true
-        ) { channel, _ in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(
-                    NIOWebSocketFrameAggregator(
-                        minNonFinalFragmentSize: 0,
-                        maxAccumulatedFrameCount: 1 << 16,
-                        maxAccumulatedFrameSize: maxFrameSize
-                    )
-                )
-                try channel.pipeline.syncOperations.addHandler(
-                    WebSocketClientHandler(core: core.value, connectionID: connectionID)
-                )
-                return UpgradeOutcome.upgraded
-            }
-        }
-        var configuration = NIOUpgradableHTTPClientPipelineConfiguration(
-            upgradeConfiguration: NIOTypedHTTPClientUpgradeConfiguration(
-                upgradeRequestHead: handshake.head,
-                upgraders: [upgrader],
-                notUpgradingCompletionHandler: { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
-                            RefusedUpgradeHandler(core: core.value, connectionID: connectionID)
-                        )
-                        return UpgradeOutcome.notUpgraded
-                    }
-                }
-            )
+        self.transport = transport
+        self.logger.debug(
+            "connecting",
+            metadata: [
+                "host": "\(self.configuration.host)", "port": "\(self.configuration.port)",
+                "transport": "\(self.transportKind)",
+            ]
         )
-        configuration.leftOverBytesStrategy = .forwardBytes
-        let upgraded = try channel.pipeline.syncOperations.configureUpgradableHTTPClientPipeline(
-            configuration: configuration
-        )
-        upgraded.assumeIsolated().whenComplete { result in
-            switch result {
-            case .success(.upgraded):
-                if !core.value.upgradeSucceeded(connectionID: connectionID) {
-                    channel.close(promise: nil)
-                }
-            case .success(.notUpgraded):
-                break
-            case .failure(let error):
-                core.value.recordAttemptError(
-                    ClientError.handshakeFailed(String(describing: error)),
-                    connectionID: connectionID
-                )
-                channel.close(promise: nil)
-            }
-        }
+        transport.start()
     }
 
-    /// The WebSocket handler of an attempt joined the pipeline (the upgrade is
-    /// not finished yet).
-    func handlerAttached(_ handler: WebSocketClientHandler) {
-        guard handler.connectionID == self.connectionID, self.phase == .connecting else { return }
-        self.attemptHandler = handler
+    /// Drops the attempt in progress; its late reports carry an old id and
+    /// are ignored.
+    private func abandonAttempt() {
+        self.connectionID &+= 1
+        self.phase = .disconnected
+        self.transport?.abort()
+        self.transport = nil
     }
 
-    /// The upgrade finished; returns `false` when the attempt is no longer
-    /// wanted (the caller then closes it).
-    func upgradeSucceeded(connectionID: Int) -> Bool {
-        guard connectionID == self.connectionID, self.phase == .connecting, let handler = self.attemptHandler else {
+    /// The transport of attempt `connectionID` can carry messages; returns
+    /// `false` when the attempt is no longer wanted (the transport then drops it).
+    func transportOpened(connectionID: Int) -> Bool {
+        guard connectionID == self.connectionID, self.phase == .connecting, self.transport != nil else {
             return false
         }
-        self.attemptHandler = nil
-        self.connectionOpened(handler: handler)
+        self.connectionOpened()
         return true
     }
 
@@ -320,20 +225,23 @@ final class ClientCore {
     private func attemptFailed(_ error: any Error, connectionID: Int) {
         guard connectionID == self.connectionID, self.phase == .connecting else { return }
         self.phase = .disconnected
-        self.attemptChannel = nil
-        self.attemptHandler = nil
+        self.transport = nil
         self.statistics.failedAttempts += 1
         self.logger.debug("connection attempt failed", metadata: ["error": "\(error)"])
         self.emitError(error)
+        if let trial = self.fallbackTrial, trial.connectionID == connectionID, !trial.opened {
+            // phoenix.js: an error of the primary transport before it opened.
+            self.fallBackToLongPoll(reason: "\(error)")
+            return
+        }
         self.completeConnectWaiters(.failure(error))
         if self.everConnected && self.configuration.reconnect && !self.userDisconnected && !self.isShutdown {
             self.scheduleReconnect()
         }
     }
 
-    private func connectionOpened(handler: WebSocketClientHandler) {
+    private func connectionOpened() {
         self.phase = .open
-        self.connection = handler
         self.statistics.opens += 1
         if self.everConnected {
             self.statistics.reconnects += 1
@@ -345,6 +253,7 @@ final class ClientCore {
         self.logger.debug("connected")
         self.flushSendBuffer()
         self.resetHeartbeat()
+        self.fallbackTrialOpened()
         self.completeConnectWaiters(.success(()))
         self.emit(.open)
         for callback in self.openCallbacks {
@@ -355,7 +264,10 @@ final class ClientCore {
         }
     }
 
-    func closeFrameReceived(code: UInt16?, reason: String, connectionID: Int) {
+    /// The close code and reason the connection ends with: the server's close
+    /// frame, or the code a long-poll transport closes with (3410 session
+    /// gone, 1008 forbidden, 1011 server error, 1005 timeout).
+    func closeReceived(code: UInt16?, reason: String, connectionID: Int) {
         guard connectionID == self.connectionID else { return }
         self.serverCloseCode = code
         self.serverCloseReason = reason
@@ -377,16 +289,16 @@ final class ClientCore {
         }
     }
 
-    private func channelClosed(connectionID: Int) {
+    /// The transport of attempt `connectionID` is gone (failed attempt or
+    /// closed connection).
+    func transportClosed(connectionID: Int) {
         guard connectionID == self.connectionID else { return }
         self.closeTimer?.cancel()
         self.closeTimer = nil
         self.heartbeatTimer?.cancel()
         self.heartbeatTimer = nil
         self.pendingHeartbeatRef = nil
-        self.attemptChannel = nil
-        self.attemptHandler = nil
-        self.connection = nil
+        self.transport = nil
         switch self.phase {
         case .connecting:
             let error = self.attemptError ?? ClientError.handshakeFailed("connection closed during the handshake")
@@ -403,11 +315,13 @@ final class ClientCore {
         self.statistics.closes += 1
         let willReconnect = self.configuration.reconnect && !self.userDisconnected && !self.isShutdown
             && (self.forceReconnect || self.serverCloseCode != 1000)
+        let restart = self.restartAfterClose && !self.userDisconnected && !self.isShutdown
+        self.restartAfterClose = false
         let info = PhoenixClient.CloseInfo(
             code: self.serverCloseCode,
             reason: self.serverCloseReason,
             initiatedLocally: self.closeInitiatedLocally,
-            willReconnect: willReconnect && self.connectWaiters.isEmpty
+            willReconnect: restart || (willReconnect && self.connectWaiters.isEmpty)
         )
         self.logger.debug("closed", metadata: ["close": "\(info)"])
         for channel in self.allChannels {
@@ -422,7 +336,7 @@ final class ClientCore {
         for waiter in waiters {
             waiter.succeed(())
         }
-        if !self.connectWaiters.isEmpty && !self.isShutdown {
+        if (restart || !self.connectWaiters.isEmpty) && !self.isShutdown {
             self.startAttempt()
         } else if willReconnect {
             self.scheduleReconnect()
@@ -446,19 +360,18 @@ final class ClientCore {
     /// Starts the close handshake; the TCP connection is dropped if the server
     /// does not answer within the close timeout.
     private func startClose(code: UInt16, reason: String) {
-        guard self.phase == .open, let connection = self.connection else { return }
+        guard self.phase == .open, let transport = self.transport else { return }
         self.phase = .closing
         self.closeInitiatedLocally = true
         self.heartbeatTimer?.cancel()
         self.heartbeatTimer = nil
-        connection.sendClose(code: code, reason: reason, maskKey: self.nextMaskKey())
         let id = self.connectionID
         self.closeTimer = self.eventLoop.assumeIsolated().scheduleTask(in: self.configuration.closeTimeout) {
             guard self.connectionID == id else { return }
             self.closeTimer = nil
-            self.connection?.closeConnection()
-            self.attemptChannel?.close(promise: nil)
+            self.transport?.abort()
         }
+        transport.close(code: code, reason: reason)
     }
 
     private func completeConnectWaiters(_ result: Result<Void, any Error>) {
@@ -469,13 +382,88 @@ final class ClientCore {
         }
     }
 
+    // MARK: - Long-poll fallback
+
+    /// A WebSocket attempt under phoenix.js's `longPollFallbackMs` rule: it
+    /// must open, then answer a ping, each within the threshold.
+    private struct FallbackTrial {
+        var connectionID: Int
+        var threshold: TimeAmount
+        var timer: Scheduled<Void>?
+        var opened = false
+        /// The ref of the ping sent once the WebSocket opened.
+        var healthCheckRef: String?
+    }
+
+    private func startFallbackTrial(threshold: TimeAmount, connectionID: Int) {
+        self.endFallbackTrial()
+        let timer = self.eventLoop.assumeIsolated().scheduleTask(in: threshold) {
+            self.fallBackToLongPoll(reason: "no WebSocket open within \(threshold.nanoseconds / 1_000_000) ms")
+        }
+        self.fallbackTrial = FallbackTrial(connectionID: connectionID, threshold: threshold, timer: timer)
+    }
+
+    /// The WebSocket on trial opened: phoenix.js gives it a new period to
+    /// answer a ping before falling back.
+    private func fallbackTrialOpened() {
+        guard var trial = self.fallbackTrial, trial.connectionID == self.connectionID else { return }
+        trial.timer?.cancel()
+        trial.opened = true
+        let ref = self.makeRef()
+        trial.healthCheckRef = ref
+        let threshold = trial.threshold
+        trial.timer = self.eventLoop.assumeIsolated().scheduleTask(in: threshold) {
+            self.fallBackToLongPoll(reason: "no ping reply within \(threshold.nanoseconds / 1_000_000) ms")
+        }
+        self.fallbackTrial = trial
+        _ = self.send(Message(ref: ref, topic: ChannelEvent.heartbeatTopic, event: ChannelEvent.heartbeat))
+    }
+
+    private func fallbackTrialPassed() {
+        self.endFallbackTrial()
+        self.logger.debug("WebSocket passed the long-poll fallback check")
+    }
+
+    private func endFallbackTrial() {
+        self.fallbackTrial?.timer?.cancel()
+        self.fallbackTrial = nil
+    }
+
+    /// phoenix.js `fallback`: long-poll from now on, for the client's
+    /// lifetime, connecting with it at once (the reconnect backoff restarts).
+    private func fallBackToLongPoll(reason: String) {
+        self.endFallbackTrial()
+        guard self.transportKind == .webSocket, !self.userDisconnected, !self.isShutdown else { return }
+        self.transportKind = .longPoll
+        self.statistics.transport = .longPoll
+        self.statistics.longPollFallbacks += 1
+        self.logger.debug("falling back to long-poll", metadata: ["reason": "\(reason)"])
+        self.reconnectTimer?.cancel()
+        self.reconnectTimer = nil
+        self.reconnectTries = 0
+        switch self.phase {
+        case .connecting:
+            self.abandonAttempt()
+            self.startAttempt()
+        case .disconnected:
+            if !self.connectWaiters.isEmpty || (self.everConnected && self.configuration.reconnect) {
+                self.startAttempt()
+            }
+        case .open:
+            self.restartAfterClose = true
+            self.startClose(code: 1000, reason: "")
+        case .closing:
+            self.restartAfterClose = true
+        }
+    }
+
     // MARK: - Heartbeat
 
     private func resetHeartbeat() {
         self.heartbeatTimer?.cancel()
         self.heartbeatTimer = nil
         self.pendingHeartbeatRef = nil
-        guard let interval = self.configuration.heartbeatInterval else { return }
+        guard let interval = self.configuration.heartbeatInterval, self.transport?.sendsHeartbeats == true else { return }
         self.heartbeatTimer = self.eventLoop.assumeIsolated().scheduleTask(in: interval) {
             self.sendHeartbeat()
         }
@@ -510,15 +498,15 @@ final class ClientCore {
 
     /// Encodes `message` and writes it, or keeps it until the socket opens.
     func send(_ message: Message) -> Result<Void, ClientError> {
-        var buffer = self.connection?.allocator.buffer(capacity: 128) ?? ByteBufferAllocator().buffer(capacity: 128)
+        var buffer = self.transport?.allocator.buffer(capacity: 128) ?? ByteBufferAllocator().buffer(capacity: 128)
         let kind: FrameKind
         do {
             kind = try self.serializer.encodeClientMessage(message, into: &buffer)
         } catch {
             return .failure(.encodingFailed(error))
         }
-        if self.phase == .open, let connection = self.connection {
-            self.write(buffer, kind: kind, on: connection)
+        if self.phase == .open, let transport = self.transport {
+            self.write(buffer, kind: kind, on: transport)
         } else {
             self.sendBuffer.append(BufferedFrame(topic: message.topic, joinRef: message.joinRef, data: buffer, kind: kind))
         }
@@ -527,33 +515,33 @@ final class ClientCore {
 
     /// Writes a frame as is; fails when the socket is not open.
     func sendRaw(_ data: ByteBuffer, kind: FrameKind) -> Result<Void, ClientError> {
-        guard self.phase == .open, let connection = self.connection else { return .failure(.notConnected) }
-        self.write(data, kind: kind, on: connection)
+        guard self.phase == .open, let transport = self.transport else { return .failure(.notConnected) }
+        self.write(data, kind: kind, on: transport)
         return .success(())
     }
 
     /// Encodes and writes `message` now; fails when the socket is not open.
     func sendNow(_ message: Message) -> Result<Void, ClientError> {
-        guard self.phase == .open, let connection = self.connection else { return .failure(.notConnected) }
-        var buffer = connection.allocator.buffer(capacity: 128)
+        guard self.phase == .open, let transport = self.transport else { return .failure(.notConnected) }
+        var buffer = transport.allocator.buffer(capacity: 128)
         do {
             let kind = try self.serializer.encodeClientMessage(message, into: &buffer)
-            self.write(buffer, kind: kind, on: connection)
+            self.write(buffer, kind: kind, on: transport)
             return .success(())
         } catch {
             return .failure(.encodingFailed(error))
         }
     }
 
-    private func write(_ data: ByteBuffer, kind: FrameKind, on connection: WebSocketClientHandler) {
+    private func write(_ data: ByteBuffer, kind: FrameKind, on transport: any ClientTransport) {
         self.statistics.framesSent += 1
-        connection.write(opcode: kind == .text ? .text : .binary, data: data, maskKey: self.nextMaskKey())
+        transport.send(data, kind: kind)
     }
 
     /// Sends what was buffered while closed, dropping channel messages whose
     /// join no longer stands (the channel rejoins with a fresh join_ref anyway).
     private func flushSendBuffer() {
-        guard !self.sendBuffer.isEmpty, let connection = self.connection else { return }
+        guard !self.sendBuffer.isEmpty, let transport = self.transport else { return }
         let buffered = self.sendBuffer
         self.sendBuffer.removeAll()
         for frame in buffered {
@@ -563,7 +551,7 @@ final class ClientCore {
                 }
                 guard current == true else { continue }
             }
-            self.write(frame.data, kind: frame.kind, on: connection)
+            self.write(frame.data, kind: frame.kind, on: transport)
         }
     }
 
@@ -586,6 +574,9 @@ final class ClientCore {
         case .reply(let reply):
             if let pending = self.pendingHeartbeatRef, reply.ref == pending {
                 self.heartbeatReplied()
+            }
+            if let trial = self.fallbackTrial, let ref = trial.healthCheckRef, reply.ref == ref {
+                self.fallbackTrialPassed()
             }
             if let channels = self.channels[reply.topic] {
                 for channel in channels where channel.isMember(joinRef: reply.joinRef) {

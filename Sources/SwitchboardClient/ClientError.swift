@@ -20,6 +20,8 @@ public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
         case channelError
         case encodingFailed(ProtocolError)
         case unexpectedReply(String)
+        case longPollStatus(Int)
+        case longPollFailed(String)
     }
 
     private let base: Base
@@ -76,6 +78,26 @@ public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
         ClientError(.unexpectedReply(detail))
     }
 
+    /// A long-poll answer carried a `status` other than the expected one:
+    /// 403 (the server refused the connect), 410 (the session is gone), 500,
+    /// or one the protocol does not know.
+    public static func longPollStatus(_ status: Int) -> ClientError {
+        ClientError(.longPollStatus(status))
+    }
+
+    /// A long-poll request got no usable answer: connection error, no answer
+    /// within ``PhoenixClient/Configuration/longPollTimeout``, or a body that is
+    /// not a long-poll answer.
+    public static func longPollFailed(_ detail: String) -> ClientError {
+        ClientError(.longPollFailed(detail))
+    }
+
+    /// The `status` of a ``longPollStatus(_:)`` error.
+    public var longPollStatus: Int? {
+        if case .longPollStatus(let status) = base { return status }
+        return nil
+    }
+
     /// The HTTP status of an ``upgradeRefused(status:body:)`` error.
     public var httpStatus: Int? {
         if case .upgradeRefused(let status, _) = base { return status }
@@ -103,7 +125,8 @@ public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A short, stable name of the kind of error, for counting them:
     /// `upgrade_refused`, `handshake_failed`, `reply_error`, `timeout`,
     /// `not_connected`, `disconnected`, `not_joined`, `channel_closed`,
-    /// `channel_error`, `encoding_failed`, `unexpected_reply`.
+    /// `channel_error`, `encoding_failed`, `unexpected_reply`, `long_poll_status`,
+    /// `long_poll_failed`.
     public var name: String {
         switch base {
         case .upgradeRefused: "upgrade_refused"
@@ -117,6 +140,8 @@ public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
         case .channelError: "channel_error"
         case .encodingFailed: "encoding_failed"
         case .unexpectedReply: "unexpected_reply"
+        case .longPollStatus: "long_poll_status"
+        case .longPollFailed: "long_poll_failed"
         }
     }
 
@@ -140,6 +165,8 @@ public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
         case .channelError: return "channel crashed on the server"
         case .encodingFailed(let error): return "cannot encode message: \(error)"
         case .unexpectedReply(let detail): return "unexpected reply: \(detail)"
+        case .longPollStatus(let status): return "long-poll answer with status \(status)"
+        case .longPollFailed(let detail): return "long-poll request failed: \(detail)"
         }
     }
 }

@@ -3,9 +3,9 @@ import NIOCore
 /// Something that happened to a ``PhoenixClient``'s connection, as seen on
 /// ``PhoenixClient/events`` and by ``PhoenixClient/nextEvent(timeout:where:)``.
 public enum ClientEvent: Sendable, CustomStringConvertible {
-    /// The WebSocket is open (first connect or reconnect).
+    /// The connection is open (first connect or reconnect).
     case open
-    /// The WebSocket closed.
+    /// The connection closed.
     case close(PhoenixClient.CloseInfo)
     /// A connection attempt failed, a frame could not be decoded, or the
     /// connection reported an error.

@@ -74,7 +74,7 @@ struct HandshakeRequest {
     /// The `Sec-WebSocket-Protocol` value phoenix.js sends with an `authToken`:
     /// `phoenix, base64url.bearer.phx.<base64url of the token, no padding>`.
     static func subprotocols(authToken: String) -> String {
-        "phoenix, base64url.bearer.phx." + Base64URL.encode(authToken)
+        "phoenix, base64url.bearer.phx." + Base64.encodeURL(authToken)
     }
 
     /// `host:port`, with an IPv6 literal in brackets.

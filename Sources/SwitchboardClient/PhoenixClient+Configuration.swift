@@ -16,16 +16,19 @@ extension PhoenixClient {
         /// Server port.
         public var port: Int
         /// The socket's path; phoenix.js appends `/websocket` to the endpoint.
+        /// Long-poll replaces the last `/websocket` in it with `/longpoll`.
         public var path: String
         /// Connect params, sent in the query string (sorted by key, percent-encoded).
         public var params: [String: String]
         /// The serializer version; its `vsn` is appended to the query.
         public var vsn: SerializerVersion
-        /// A token sent as phoenix.js does: `Sec-WebSocket-Protocol: phoenix, base64url.bearer.phx.<token>`.
+        /// A token sent as phoenix.js does: `Sec-WebSocket-Protocol: phoenix, base64url.bearer.phx.<token>`
+        /// over WebSocket, `X-Phoenix-AuthToken: <token>` on long-poll GETs.
         public var authToken: String?
         /// Extra request headers, e.g. `Origin`.
         public var headers: HTTPHeaders
         /// Heartbeat interval; `nil` sends no heartbeats (for idle-timeout tests).
+        /// Long-poll never sends heartbeats (phoenix.js `skipHeartbeat`).
         public var heartbeatInterval: TimeAmount?
         /// Delays between reconnect attempts.
         public var reconnectBackoff: Backoff
@@ -43,9 +46,9 @@ extension PhoenixClient {
         /// Where the client's event loop comes from; the client uses one loop of it.
         public var eventLoopGroup: any EventLoopGroup
         /// Largest WebSocket message accepted from the server, in bytes
-        /// (fragments included).
+        /// (fragments included). A long-poll answer may hold up to 64 times this.
         public var maxFrameSize: Int
-        /// TCP connect timeout.
+        /// TCP connect timeout (and, over WebSocket, the upgrade's).
         public var connectTimeout: TimeAmount
         /// How long a close handshake the client started may take before the TCP
         /// connection is dropped.
@@ -63,6 +66,17 @@ extension PhoenixClient {
         public var rejoinOnServerClose: Bool
         /// Logger for connection-level events; no output by default.
         public var logger: Logger
+        /// The transport to connect with (phoenix.js `transport`).
+        public var transport: Transport
+        /// phoenix.js `longPollFallbackMs`: with a `.webSocket` transport, fall
+        /// back to long-poll for the rest of the client's life when a WebSocket
+        /// attempt fails before it opened, does not open within this time, or
+        /// does not answer a ping within this time after it opened. `nil` (the
+        /// default) never falls back.
+        public var longPollFallback: TimeAmount?
+        /// phoenix.js `longpollerTimeout`: how long a long-poll request (poll or
+        /// post) may take. Keep it above the server's poll window (10 s in Phoenix).
+        public var longPollTimeout: TimeAmount
 
         public init(
             host: String = "127.0.0.1",
@@ -85,7 +99,10 @@ extension PhoenixClient {
             decodingLimits: DecodingLimits = .default,
             recordsMessages: Bool = true,
             rejoinOnServerClose: Bool = false,
-            logger: Logger = Logger(label: "switchboard.client", factory: { _ in SwiftLogNoOpLogHandler() })
+            logger: Logger = Logger(label: "switchboard.client", factory: { _ in SwiftLogNoOpLogHandler() }),
+            transport: Transport = .webSocket,
+            longPollFallback: TimeAmount? = nil,
+            longPollTimeout: TimeAmount = .seconds(20)
         ) {
             self.host = host
             self.port = port
@@ -108,6 +125,9 @@ extension PhoenixClient {
             self.recordsMessages = recordsMessages
             self.rejoinOnServerClose = rejoinOnServerClose
             self.logger = logger
+            self.transport = transport
+            self.longPollFallback = longPollFallback
+            self.longPollTimeout = longPollTimeout
         }
     }
 }

@@ -2,8 +2,10 @@ import NIOCore
 import SwitchboardProtocol
 
 /// A Phoenix Channels client on SwiftNIO, behaving as phoenix.js 1.8:
-/// one WebSocket, channels joined over it, heartbeats, automatic reconnect
-/// with backoff and rejoin of every joined channel.
+/// one WebSocket (or HTTP long-poll session, see
+/// ``Configuration/transport`` and ``Configuration/longPollFallback``),
+/// channels joined over it, heartbeats, automatic reconnect with backoff and
+/// rejoin of every joined channel.
 ///
 /// All state lives on one event loop taken from the configured group
 /// (``eventLoop``); the async methods hop there. Frames are decoded and
@@ -66,19 +68,22 @@ public final class PhoenixClient: Sendable {
 
     // MARK: - Connection
 
-    /// Opens the WebSocket (TCP connect and HTTP upgrade) and returns once it
-    /// is open; returns at once if it already is.
+    /// Opens the WebSocket (TCP connect and HTTP upgrade), or the long-poll
+    /// session, and returns once it is open; returns at once if it already is.
     ///
     /// A refused upgrade throws ``ClientError/upgradeRefused(status:body:)``
-    /// (see ``ClientError/httpStatus``). A failed first connect is not retried;
-    /// once connected, unexpected closes reconnect with the reconnect backoff.
+    /// (see ``ClientError/httpStatus``), a refused long-poll session
+    /// ``ClientError/longPollStatus(_:)``. A failed first connect is not
+    /// retried (with ``Configuration/longPollFallback``, a failed WebSocket
+    /// falls back to long-poll first); once connected, unexpected closes
+    /// reconnect with the reconnect backoff.
     public func connect() async throws {
         try await self.eventLoop.flatSubmit {
             self.core.value.connect()
         }.get()
     }
 
-    /// Closes the WebSocket with `code` and stops reconnecting; returns once
+    /// Closes the connection with `code` and stops reconnecting; returns once
     /// the connection is closed (or the close timeout dropped it).
     /// Channels keep their state and rejoin if ``connect()`` is called again.
     public func disconnect(code: UInt16 = 1000, reason: String = "") async {
@@ -87,10 +92,18 @@ public final class PhoenixClient: Sendable {
         }.get()
     }
 
-    /// Whether the WebSocket is open now.
+    /// Whether the connection (WebSocket or long-poll session) is open now.
     public var isConnected: Bool {
         get async {
             (try? await self.eventLoop.submit { self.core.value.isConnected }.get()) ?? false
+        }
+    }
+
+    /// The transport the client connects with now: the configured one, or
+    /// `.longPoll` once the fallback rule gave up on the WebSocket.
+    public var transport: Transport {
+        get async {
+            (try? await self.eventLoop.submit { self.core.value.transportKind }.get()) ?? self.configuration.transport
         }
     }
 
@@ -144,12 +157,12 @@ public final class PhoenixClient: Sendable {
 
     // MARK: - Observers
 
-    /// Calls `callback` on the event loop each time the WebSocket opens.
+    /// Calls `callback` on the event loop each time the connection opens.
     public func onOpen(_ callback: @escaping @Sendable () -> Void) {
         self.onLoop { self.core.value.addOpenCallback(callback) }
     }
 
-    /// Calls `callback` on the event loop each time an open WebSocket closes.
+    /// Calls `callback` on the event loop each time an open connection closes.
     public func onClose(_ callback: @escaping @Sendable (CloseInfo) -> Void) {
         self.onLoop { self.core.value.addCloseCallback(callback) }
     }

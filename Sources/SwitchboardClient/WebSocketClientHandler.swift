@@ -27,9 +27,6 @@ final class WebSocketClientHandler: ChannelInboundHandler, RemovableChannelHandl
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        // Writes fail until the upgrade handler has finished: the core opens
-        // the connection when the upgrade future succeeds.
-        self.core.handlerAttached(self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -49,7 +46,7 @@ final class WebSocketClientHandler: ChannelInboundHandler, RemovableChannelHandl
             var data = frame.unmaskedData
             let code = data.readInteger(as: UInt16.self)
             let reason = data.readString(length: data.readableBytes) ?? ""
-            self.core.closeFrameReceived(code: code, reason: reason, connectionID: self.connectionID)
+            self.core.closeReceived(code: code, reason: reason, connectionID: self.connectionID)
             if self.closeSent {
                 context.close(promise: nil)
             } else {

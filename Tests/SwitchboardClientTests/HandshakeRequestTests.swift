@@ -8,22 +8,22 @@ import Testing
 struct HandshakeRequestTests {
     @Test("base64url follows RFC 4648 vectors, without padding")
     func base64URLVectors() {
-        #expect(Base64URL.encode("") == "")
-        #expect(Base64URL.encode("f") == "Zg")
-        #expect(Base64URL.encode("fo") == "Zm8")
-        #expect(Base64URL.encode("foo") == "Zm9v")
-        #expect(Base64URL.encode("foob") == "Zm9vYg")
-        #expect(Base64URL.encode("fooba") == "Zm9vYmE")
-        #expect(Base64URL.encode("foobar") == "Zm9vYmFy")
+        #expect(Base64.encodeURL("") == "")
+        #expect(Base64.encodeURL("f") == "Zg")
+        #expect(Base64.encodeURL("fo") == "Zm8")
+        #expect(Base64.encodeURL("foo") == "Zm9v")
+        #expect(Base64.encodeURL("foob") == "Zm9vYg")
+        #expect(Base64.encodeURL("fooba") == "Zm9vYmE")
+        #expect(Base64.encodeURL("foobar") == "Zm9vYmFy")
     }
 
     @Test("base64url uses - and _ where base64 has + and /")
     func base64URLAlphabet() {
         // Standard base64 of these bytes is "+/8=" and "+++/".
-        #expect(Base64URL.encode([0xFB, 0xFF]) == "-_8")
-        #expect(Base64URL.encode([0xFB, 0xEF, 0xBF]) == "---_")
-        #expect(Base64URL.encode([0x00, 0x00, 0x00]) == "AAAA")
-        #expect(Base64URL.encode([0xFF, 0xFF, 0xFF]) == "____")
+        #expect(Base64.encodeURL([0xFB, 0xFF]) == "-_8")
+        #expect(Base64.encodeURL([0xFB, 0xEF, 0xBF]) == "---_")
+        #expect(Base64.encodeURL([0x00, 0x00, 0x00]) == "AAAA")
+        #expect(Base64.encodeURL([0xFF, 0xFF, 0xFF]) == "____")
     }
 
     @Test("auth token goes in Sec-WebSocket-Protocol as phoenix.js sends it")
