@@ -6,7 +6,7 @@ import Testing
 /// The long-poll transport at `<socket path>/longpoll`, spoken by hand as
 /// phoenix.js speaks it.
 @Suite struct LongPollTests {
-    private static func endpoints(window: Duration = .seconds(2)) -> [SocketEndpoint] {
+    private static func endpoints(window: Duration = .seconds(10)) -> [SocketEndpoint] {
         TestServer.endpoints(longPoll: LongPollOptions(window: window, maxMessagesPerPost: 50))
     }
 
