@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// A blocking loopback TCP connection with a 2 s timeout, for talking to
+/// A blocking loopback TCP connection with a 10 s timeout, for talking to
 /// redis-server directly in tests.
 struct TestSocket: ~Copyable {
     let fd: Int32
@@ -11,7 +11,7 @@ struct TestSocket: ~Copyable {
         // A local until connected: a throwing init must not leave `fd` set,
         // or deinit would close it a second time (someone else's by then).
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
