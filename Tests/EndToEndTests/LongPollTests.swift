@@ -80,6 +80,33 @@ import Testing
         }
     }
 
+    @Test func manyParallelPollsHoldOneAndAnswerTheRestAtOnce() async throws {
+        try await withServer(endpoints: Self.endpoints(window: .seconds(8))) { server in
+            let session = try await RawLongPoll.open(port: server.localPort!)
+            let clock = ContinuousClock()
+            let started = clock.now
+            let count = 200
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<count {
+                    group.addTask { try await session.poll().status }
+                }
+                // All but the last one held are answered long before the window ends.
+                var statuses: [Int] = []
+                for try await status in group {
+                    statuses.append(status)
+                    if statuses.count == count - 1 {
+                        #expect(clock.now - started < .seconds(6), "answered at once, not at the window")
+                        _ = try await session.post([Self.join])
+                    }
+                }
+                return statuses
+            }
+            #expect(statuses.filter { $0 == 204 }.count == count - 1)
+            #expect(statuses.filter { $0 == 200 }.count == 1, "the one poll held gets the reply")
+            #expect(server.connectionCount == 1)
+        }
+    }
+
     @Test func unknownForgedAndMovedTokensAreGone() async throws {
         try await withServer(endpoints: Self.endpoints()) { server in
             let port = server.localPort!

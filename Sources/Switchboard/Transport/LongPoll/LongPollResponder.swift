@@ -98,7 +98,8 @@ struct LongPollResponder: Sendable {
     private func answer(
         method: String, token: String, endpoint: SocketEndpoint, body: ByteBuffer?, ndjson: Bool, on eventLoop: any EventLoop
     ) -> EventLoopFuture<LongPollReply> {
-        if let owner = LongPollToken.read(token)?.token.node, owner != runtime.pubsub.nodeName {
+        if sessions.session(token: token, path: endpoint.path) == nil,
+           let owner = LongPollToken.read(token)?.node, owner != runtime.pubsub.nodeName {
             let window = endpoint.longPoll?.window ?? LongPollOptions().window
             return forwarding.forward(
                 to: owner, method: method, token: token, path: endpoint.path, body: body, ndjson: ndjson,
@@ -108,7 +109,8 @@ struct LongPollResponder: Sendable {
         return answerHere(method: method, token: token, path: endpoint.path, body: body, ndjson: ndjson, on: eventLoop)
     }
 
-    /// Answers a poll or a post for one of this node's sessions, on `eventLoop`.
+    /// Answers a poll or a post for one of this node's sessions (410 when it
+    /// has none of that token), on `eventLoop`.
     private func answerHere(
         method: String, token: String, path: String, body: ByteBuffer?, ndjson: Bool, on eventLoop: any EventLoop
     ) -> EventLoopFuture<LongPollReply> {

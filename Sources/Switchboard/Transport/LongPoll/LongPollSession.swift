@@ -24,9 +24,10 @@ package final class LongPollSession: SocketTransport, @unchecked Sendable {
         case gone
     }
 
-    let id: String
     /// The signed token that names this session.
     let token: String
+    /// The socket path the session belongs to.
+    let path: String
     let eventLoop: any EventLoop
     package let framing = MessageFraming.longPoll
     /// The socket on this transport, set once it exists.
@@ -56,11 +57,11 @@ package final class LongPollSession: SocketTransport, @unchecked Sendable {
     }
 
     init(
-        id: String, token: String, eventLoop: any EventLoop, window: TimeAmount, maxQueuedBytes: Int,
+        token: String, path: String, eventLoop: any EventLoop, window: TimeAmount, maxQueuedBytes: Int,
         inboundRate: MessageRate?, socketClosed: @escaping (SocketConnection) -> Void, forget: @escaping () -> Void
     ) {
-        self.id = id
         self.token = token
+        self.path = path
         self.eventLoop = eventLoop
         self.window = window
         self.maxQueuedBytes = maxQueuedBytes

@@ -3,10 +3,16 @@ import FoundationEssentials
 import NIOCore
 import Synchronization
 
-/// The long-poll sessions this node owns, by id, and the key their tokens
+/// The long-poll sessions this node owns, by token, and the key the tokens
 /// are signed with (drawn at start: a restarted node's old tokens no longer
 /// verify, as its sessions are gone).
+///
+/// A request's token is looked up as it is: only a token this node signed
+/// can match one, so a poll costs no signature check (nor any decoding);
+/// the token is read only when it matches none here (another node's, or
+/// one that ended).
 final class LongPollSessions: Sendable {
+    /// By the session's whole token.
     private let sessions = Mutex<[String: LongPollSession]>([:])
     let key = SymmetricKey(size: .bits256)
     private let runtime: ServerRuntime
@@ -20,8 +26,8 @@ final class LongPollSessions: Sendable {
     /// The session that `token` names, if this node signed the token for
     /// `path` and still has the session.
     func session(token: String, path: String) -> LongPollSession? {
-        guard let token = LongPollToken.verified(token, key: key), token.path == path else { return nil }
-        return sessions.withLock { $0[token.session] }
+        guard let session = sessions.withLock({ $0[token] }), session.path == path else { return nil }
+        return session
     }
 
     /// Opens a session for an accepted socket on `eventLoop`: the socket
@@ -36,7 +42,7 @@ final class LongPollSessions: Sendable {
         let dispatcher = runtime.dispatcher(for: eventLoop)
         let slot = accepted.sessionSlot
         let session = LongPollSession(
-            id: id, token: token, eventLoop: eventLoop, window: window, maxQueuedBytes: limits.maxOutboundBytes,
+            token: token, path: accepted.endpoint.path, eventLoop: eventLoop, window: window, maxQueuedBytes: limits.maxOutboundBytes,
             inboundRate: limits.inboundMessageRate,
             socketClosed: { connection in
                 dispatcher.connections.unregister(connection)
@@ -45,7 +51,7 @@ final class LongPollSessions: Sendable {
                 slot?.release()
             },
             forget: { [weak self] in
-                self?.sessions.withLock { _ = $0.removeValue(forKey: id) }
+                self?.sessions.withLock { _ = $0.removeValue(forKey: token) }
             }
         )
         var logger = runtime.logger
@@ -61,7 +67,7 @@ final class LongPollSessions: Sendable {
         runtime.longPollSessionCount.add(1, ordering: .relaxed)
         runtime.connectionOpened()
         runtime.metrics.socketConnect("ok", transport: "longpoll")
-        sessions.withLock { $0[id] = session }
+        sessions.withLock { $0[token] = session }
         return session
     }
 
