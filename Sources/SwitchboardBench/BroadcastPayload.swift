@@ -1,5 +1,5 @@
 import ArgumentParser
-import NIOCore
+import SwitchboardTesting
 
 /// What follows `"t":<send time>,"seq":<n>` in a fan-out broadcast's
 /// payload: the same bytes in every broadcast of a run.
@@ -29,7 +29,7 @@ enum BroadcastPayload {
     /// Comma-separated message objects, at least `bytes` long in all (one at
     /// least), made the same way on every run.
     private static func chatMessages(bytes: Int) -> String {
-        var random = SplitMix(seed: 0x5EED)
+        var random = SeededGenerator(seed: 0x5EED)
         var output = ""
         var id = 48_113
         repeat {
@@ -56,17 +56,4 @@ enum BroadcastPayload {
         "review", "please", "merged", "rollback", "latency", "looks", "fine", "now", "on", "call", "tonight", "coffee",
         "meeting", "moved", "to", "three", "thanks", "ok", "done", "checking", "logs", "cluster", "node", "restarted",
     ]
-
-    /// A small, fixed pseudo-random sequence (SplitMix64).
-    private struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 }

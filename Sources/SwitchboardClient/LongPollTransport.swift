@@ -72,14 +72,19 @@ final class LongPollTransport: ClientTransport {
         }
     }
 
-    private func pollAnswered(_ response: HTTPClientConnection.Response) {
-        let answer: LongPollAnswer
+    /// The answer in `response`; `nil` once the transport has closed (1011)
+    /// because it is not one.
+    private func parsedAnswer(_ response: HTTPClientConnection.Response) -> LongPollAnswer? {
         do {
-            answer = try LongPollAnswer(parsing: response.body, httpStatus: Int(response.head.status.code))
+            return try LongPollAnswer(parsing: response.body, httpStatus: Int(response.head.status.code))
         } catch {
             self.end(code: 1011, reason: "internal server error", error: error)
-            return
+            return nil
         }
+    }
+
+    private func pollAnswered(_ response: HTTPClientConnection.Response) {
+        guard let answer = self.parsedAnswer(response) else { return }
         if answer.status == 410 && self.token != nil {
             // The session is gone: fail so that the client reconnects and rejoins.
             self.end(code: 3410, reason: "session_gone", error: .longPollStatus(410))
@@ -175,13 +180,7 @@ final class LongPollTransport: ClientTransport {
     }
 
     private func postAnswered(_ response: HTTPClientConnection.Response) {
-        let answer: LongPollAnswer
-        do {
-            answer = try LongPollAnswer(parsing: response.body, httpStatus: Int(response.head.status.code))
-        } catch {
-            self.end(code: 1011, reason: "internal server error", error: error)
-            return
-        }
+        guard let answer = self.parsedAnswer(response) else { return }
         guard answer.status == 200 else {
             self.end(code: 1011, reason: "internal server error", error: .longPollStatus(answer.status))
             return

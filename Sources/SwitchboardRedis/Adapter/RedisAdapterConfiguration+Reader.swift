@@ -104,24 +104,5 @@ extension RedisAdapterConfiguration {
 }
 
 /// A value of ``RedisAdapterConfiguration/init(reader:nodeName:)`` that
-/// cannot be used: its key (relative to the reader), the value as written
-/// and what is wrong.
-public struct RedisAdapterConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The key, relative to the reader the configuration was read from (`url`).
-    public var key: String
-    /// The value as written (a URL with its password hidden).
-    public var value: String
-    /// What is wrong, or what is expected.
-    public var problem: String
-
-    /// An error for `key`, set to `value`.
-    public init(key: String, value: String, problem: String) {
-        self.key = key
-        self.value = value
-        self.problem = problem
-    }
-
-    public var description: String {
-        "invalid value \"\(value)\" for \(key): \(problem)"
-    }
-}
+/// cannot be used.
+public typealias RedisAdapterConfigurationError = ConfigurationValueError

@@ -1,3 +1,5 @@
+import SwitchboardTesting
+
 /// Mutates byte strings the way a fuzzer does: bit flips, interesting bytes,
 /// insertions, deletions, duplicated and spliced chunks, truncation, deep
 /// nesting and long runs, each applied one to four times.

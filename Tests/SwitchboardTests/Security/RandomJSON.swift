@@ -1,4 +1,5 @@
 @testable import Switchboard
+import SwitchboardTesting
 
 /// Random JSON values and strings for serializer round trips: control
 /// characters, quotes, backslashes, non-ASCII and astral code points, finite

@@ -91,7 +91,7 @@ import Testing
         #expect {
             _ = try ServerConfiguration(reader: reader([key: .init(.string(value), isSecret: false)]))
         } throws: { error in
-            guard let error = error as? ServerConfigurationError else { return false }
+            guard let error = error as? ConfigurationValueError else { return false }
             return error.key == key && error.value == value && error.problem.contains(problem)
                 && error.description.hasPrefix("invalid value \"\(value)\" for \(key): ")
         }
@@ -101,7 +101,7 @@ import Testing
         #expect {
             _ = try ServerConfiguration(reader: reader(["admin.token": .init(.string("short secret"), isSecret: true)]))
         } throws: { error in
-            guard let error = error as? ServerConfigurationError else { return false }
+            guard let error = error as? ConfigurationValueError else { return false }
             return error.key == "admin.token" && error.value == "<redacted>" && !error.description.contains("short secret")
         }
     }

@@ -28,14 +28,14 @@ extension ServerConfiguration {
     /// ```
     ///
     /// - Throws: the first value that is set but cannot be used, with its key.
-    public init(reader: ConfigReader) throws(ServerConfigurationError) {
+    public init(reader: ConfigReader) throws(ConfigurationValueError) {
         var settings = ServerSettings()
         for key in ServerSettings.Key.allCases {
             guard let value = Self.settingText(reader, key) else { continue }
             do {
                 try settings.apply(key, value: value)
             } catch {
-                throw ServerConfigurationError(key: key.rawValue, value: key.isSecret ? "<redacted>" : value, problem: error.text)
+                throw ConfigurationValueError(key: key.rawValue, value: key.isSecret ? "<redacted>" : value, problem: error.text)
             }
         }
         self = settings.configuration()
@@ -60,28 +60,5 @@ extension ServerConfiguration {
             return nil
         }
         return value
-    }
-}
-
-/// A value of ``ServerConfiguration/init(reader:)`` that cannot be used: its
-/// key (relative to the reader), the value as written (secrets hidden) and
-/// what is wrong.
-public struct ServerConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The key, relative to the reader (`limits.max_frame_size`).
-    public var key: String
-    /// The value as written; `<redacted>` for secrets.
-    public var value: String
-    /// What is wrong, or what is expected.
-    public var problem: String
-
-    /// An error for `key`, set to `value`.
-    public init(key: String, value: String, problem: String) {
-        self.key = key
-        self.value = value
-        self.problem = problem
-    }
-
-    public var description: String {
-        "invalid value \"\(value)\" for \(key): \(problem)"
     }
 }

@@ -1,13 +1,14 @@
 /// SplitMix64: a small, fast, seeded random generator, so a fuzz run can be
-/// replayed exactly from the seed it prints.
-struct SeededGenerator: RandomNumberGenerator {
+/// replayed exactly from the seed it prints, and generated test data is the
+/// same on every run.
+package struct SeededGenerator: RandomNumberGenerator {
     private var state: UInt64
 
-    init(seed: UInt64) {
+    package init(seed: UInt64) {
         state = seed
     }
 
-    mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
