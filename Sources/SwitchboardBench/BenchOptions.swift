@@ -49,6 +49,9 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "How connections reach the server: `websocket`, `longpoll` (the full client over long-poll), or `fallback` (WebSocket, falling back to long-poll as phoenix.js does with longPollFallbackMs 1500).")
     var transport = BenchTransport.websocket
 
+    @Option(help: "Of the connections, this many (the first ones) use long-poll whatever --transport says: a mixed population.")
+    var longpollConnections = 0
+
     @Option(help: ArgumentHelp("Comma-separated local source addresses, connections spread over them (e.g. 127.0.0.2,127.0.0.3).", valueName: "addresses"))
     var sourceAddresses: String?
 
@@ -94,6 +97,7 @@ struct BenchOptions: ParsableArguments {
         guard (1...100_000).contains(self.connectConcurrency) else { throw ValidationError("--connect-concurrency must be 1…100000") }
         guard self.joinTimeout > 0 && self.joinTimeout <= 600 else { throw ValidationError("--join-timeout must be > 0 and at most 600 s") }
         guard (1...256).contains(self.threads) else { throw ValidationError("--threads must be 1…256") }
+        guard self.longpollConnections >= 0 else { throw ValidationError("--longpoll-connections must be 0 or more") }
         if self.compress && self.transport != .websocket {
             throw ValidationError("--compress is a WebSocket extension: use it with --transport websocket")
         }
@@ -139,8 +143,11 @@ struct BenchOptions: ParsableArguments {
     /// The client settings for connection number `index`: no reconnects
     /// (unless `reconnect`), no message recording, heartbeats only with
     /// `--heartbeat`, source addresses taken in turn.
-    func clientConfiguration(index: Int, group: any EventLoopGroup, heartbeat: Bool? = nil, reconnect: Bool = false) -> PhoenixClient.Configuration {
+    func clientConfiguration(
+        index: Int, group: any EventLoopGroup, heartbeat: Bool? = nil, reconnect: Bool = false, transport: BenchTransport? = nil
+    ) -> PhoenixClient.Configuration {
         let sources = self.sources
+        let transport = transport ?? self.transport
         return PhoenixClient.Configuration(
             host: self.host,
             port: self.port,
@@ -153,9 +160,14 @@ struct BenchOptions: ParsableArguments {
             eventLoopGroup: group,
             connectTimeout: self.joinTimeoutAmount,
             recordsMessages: false,
-            transport: self.transport == .longpoll ? .longPoll : .webSocket,
-            longPollFallback: self.transport == .fallback ? .milliseconds(1500) : nil
+            transport: transport == .longpoll ? .longPoll : .webSocket,
+            longPollFallback: transport == .fallback ? .milliseconds(1500) : nil
         )
+    }
+
+    /// The transport of connection number `index` (``longpollConnections``).
+    func transport(forConnection index: Int) -> BenchTransport {
+        index < self.longpollConnections ? .longpoll : self.transport
     }
 
     /// `padding` bytes of `x`.

@@ -45,7 +45,10 @@ struct ConnectionRamp {
             // The attempt's task runs on its client's loop: no thread switch per await.
             let result = await BenchConnection.open(
                 index: index,
-                configuration: options.clientConfiguration(index: index, group: executors.executor(for: index).eventLoop, reconnect: reconnect),
+                configuration: options.clientConfiguration(
+                    index: index, group: executors.executor(for: index).eventLoop, reconnect: reconnect,
+                    transport: options.transport(forConnection: index)
+                ),
                 topic: topic(index),
                 joinTimeout: options.joinTimeoutAmount
             ) { client, channel in

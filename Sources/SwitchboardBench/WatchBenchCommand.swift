@@ -141,6 +141,11 @@ struct WatchBenchCommand: AsyncParsableCommand {
         let gapEnds = Self.percentiles(gaps.map { MonotonicClock.seconds(from: startedAt, to: $0.endedAt) }.sorted(), decimals: 2)
         gapSection["ended_at_s"] = .section(gapEnds)
         report["gaps_ms"] = .section(gapSection)
+        // The long-poll clients of a mixed population (--longpoll-connections), on their own.
+        let longPollGaps = zip(clients, gaps).filter { options.transport(forConnection: $0.0.index) == .longpoll }.map(\.1)
+        if !longPollGaps.isEmpty && longPollGaps.count < clients.count {
+            report["gaps_ms_longpoll"] = .section(Self.percentiles(longPollGaps.map(\.milliseconds).sorted(), decimals: 1))
+        }
         report["reconnects"] = .section(final.reconnectSection)
         report["closes"] = .section(tally.snapshot.closeSection(startedAt: startedAt))
         var errors = ReportSection()
