@@ -163,12 +163,18 @@ import Testing
     }
 
     @Test func aSessionWhoseClientStopsPollingIsClosed() async throws {
-        try await withServer(endpoints: Self.endpoints(window: .seconds(1))) { server in
+        try await withServer(endpoints: Self.endpoints(window: .seconds(2))) { server in
+            let clock = ContinuousClock()
+            let opened = clock.now
             let session = try await RawLongPoll.open(port: server.localPort!)
             _ = try await session.post([Self.join])
             #expect(server.connectionCount == 1)
-            try await Task.sleep(for: .milliseconds(2_000))
+            let deadline = clock.now + .seconds(15)
+            while server.connectionCount > 0 && clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
             #expect(server.connectionCount == 0, "closed after 1.5 windows without a poll")
+            #expect(clock.now - opened >= .milliseconds(2_900), "not before")
             // Its join reply was queued before the close: one more poll gets it, the next finds it gone.
             let last = try await session.poll()
             #expect(last.status == 200 && last.messages.count == 1)
