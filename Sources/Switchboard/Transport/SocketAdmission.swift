@@ -149,9 +149,8 @@ struct SocketAdmission: Sendable {
     /// A direct client's slot was taken when its connection was accepted
     /// (``admitConnection(_:)``); a proxy's clients are told apart only now.
     private func holdProxiedSlot(of channel: any NIOCore.Channel, head: HTTPRequestHead) -> HTTPResponseStatus? {
-        let proxies = runtime.configuration.trustedProxies
-        guard proxies.contains(channel.remoteAddress),
-              let address = proxies.clientAddress(peer: channel.remoteAddress, forwardedFor: head.headers["x-forwarded-for"])
+        guard runtime.configuration.trustedProxies.contains(channel.remoteAddress),
+              let address = clientAddress(of: channel, head: head)
         else { return nil }
         return holdSlot(of: channel, for: address) ? nil : .tooManyRequests
     }
@@ -161,19 +160,17 @@ struct SocketAdmission: Sendable {
     /// session holds it, beside the slot of whichever connection carries
     /// its requests.
     private func takeSessionSlot(channel: any NIOCore.Channel, head: HTTPRequestHead) -> SessionSlot? {
-        let proxies = runtime.configuration.trustedProxies
-        guard let limit = runtime.configuration.limits.maxConnectionsPerAddress,
-              let address = proxies.contains(channel.remoteAddress)
-                ? proxies.clientAddress(peer: channel.remoteAddress, forwardedFor: head.headers["x-forwarded-for"])
-                : channel.remoteAddress?.ipAddress
-        else { return SessionSlot(limiter: nil, address: "") }
-        guard connectionLimiter.reserve(address, limit: limit) else {
-            runtime.connectionErrors.warning(runtime.logger, "socket refused: too many connections from one address", metadata: [
-                "address": "\(address)", "limit": "\(limit)",
-            ])
-            return nil
+        guard runtime.configuration.limits.maxConnectionsPerAddress != nil, let address = clientAddress(of: channel, head: head) else {
+            return SessionSlot(limiter: nil, address: "")
         }
-        return SessionSlot(limiter: connectionLimiter, address: address)
+        return reserveSlot(for: address) ? SessionSlot(limiter: connectionLimiter, address: address) : nil
+    }
+
+    /// The client's address: the one a trusted proxy forwards, else the peer's.
+    private func clientAddress(of channel: any NIOCore.Channel, head: HTTPRequestHead) -> String? {
+        let proxies = runtime.configuration.trustedProxies
+        guard proxies.contains(channel.remoteAddress) else { return channel.remoteAddress?.ipAddress }
+        return proxies.clientAddress(peer: channel.remoteAddress, forwardedFor: head.headers["x-forwarded-for"])
     }
 
     /// Takes the per-address slot of a connection the listener just
@@ -190,7 +187,17 @@ struct SocketAdmission: Sendable {
         return holdSlot(of: channel, for: address)
     }
 
+    /// Takes a slot for `address` until `channel` closes.
     private func holdSlot(of channel: any NIOCore.Channel, for address: String) -> Bool {
+        guard reserveSlot(for: address) else { return false }
+        let limiter = connectionLimiter
+        channel.closeFuture.whenComplete { _ in limiter.release(address) }
+        return true
+    }
+
+    /// Takes one of `address`'s slots; `false` (logged, within the node's
+    /// budget) when it holds `limits.maxConnectionsPerAddress` already.
+    private func reserveSlot(for address: String) -> Bool {
         guard let limit = runtime.configuration.limits.maxConnectionsPerAddress else { return true }
         guard connectionLimiter.reserve(address, limit: limit) else {
             runtime.connectionErrors.warning(runtime.logger, "socket refused: too many connections from one address", metadata: [
@@ -198,8 +205,6 @@ struct SocketAdmission: Sendable {
             ])
             return false
         }
-        let limiter = connectionLimiter
-        channel.closeFuture.whenComplete { _ in limiter.release(address) }
         return true
     }
 

@@ -208,6 +208,14 @@ struct ServeSettingsTests {
         #expect(SettingText.byteSize(text) == nil)
     }
 
+    @Test func serveSetsEveryKeyTheServerReads() {
+        let serveKeys = Dictionary(uniqueKeysWithValues: ServeSettingKey.allCases.map { ($0.rawValue, $0) })
+        for key in ServerSettings.Key.allCases {
+            #expect(serveKeys[key.rawValue] != nil, "\(key.rawValue) is a server key serve cannot set")
+            #expect(serveKeys[key.rawValue]?.isSecret == key.isSecret, "\(key.rawValue): secret in one place only")
+        }
+    }
+
     @Test func longPollIsServedUnlessTurnedOff() throws {
         #expect(try ServeSettings(reader: .serve(environment: [:])).endpoint.longPoll == LongPollOptions())
         let off = try ServeSettings(reader: .serve(environment: ["SWITCHBOARD_LONGPOLL": "false"]))
