@@ -64,6 +64,24 @@ final class ServerRuntime: Sendable {
         self.pubsub = PubSub(adapter: adapter, dispatchers: dispatchers, logger: logger, localFraming: .webSocket)
     }
 
+    /// The socket of an accepted client on `transport`, served by its
+    /// loop's dispatcher, logging with `metadata` (the peer, the transport).
+    /// Every transport makes its sockets here.
+    func makeConnection(
+        transport: any SocketTransport, on eventLoop: any EventLoop, accepted: AcceptedSocket, metadata: Logger.Metadata
+    ) -> SocketConnection {
+        let dispatcher = dispatcher(for: eventLoop)
+        var logger = logger
+        for (key, value) in metadata {
+            logger[metadataKey: key] = value
+        }
+        return SocketConnection(
+            transport: transport, eventLoop: eventLoop, accepted: accepted, pubsub: pubsub,
+            dispatcher: dispatcher, limits: configuration.limits, logger: logger,
+            taskExecutor: configuration.handlerExecution == .eventLoop ? dispatcher.taskExecutor : nil
+        )
+    }
+
     func dispatcher(for eventLoop: any EventLoop) -> LoopDispatcher {
         guard let dispatcher = dispatcherByLoop[ObjectIdentifier(eventLoop)] else {
             preconditionFailure("connection on an event loop outside the server's group")

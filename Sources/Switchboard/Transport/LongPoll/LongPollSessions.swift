@@ -54,13 +54,8 @@ final class LongPollSessions: Sendable {
                 self?.sessions.withLock { _ = $0.removeValue(forKey: token) }
             }
         )
-        var logger = runtime.logger
-        logger[metadataKey: "peer"] = "\(peer)"
-        logger[metadataKey: "transport"] = "longpoll"
-        let connection = SocketConnection(
-            transport: session, eventLoop: eventLoop, accepted: accepted, pubsub: runtime.pubsub,
-            dispatcher: dispatcher, limits: limits, logger: logger,
-            taskExecutor: runtime.configuration.handlerExecution == .eventLoop ? dispatcher.taskExecutor : nil
+        let connection = runtime.makeConnection(
+            transport: session, on: eventLoop, accepted: accepted, metadata: ["peer": "\(peer)", "transport": "longpoll"]
         )
         session.connection = connection
         dispatcher.connections.register(connection)

@@ -93,18 +93,14 @@ struct SocketUpgrader: Sendable {
 
     private func upgraded(channel: any NIOCore.Channel, accepted: AcceptedSocket, deflate: PerMessageDeflate?) -> EventLoopFuture<Void> {
         let limits = runtime.configuration.limits
-        let dispatcher = runtime.dispatcher(for: channel.eventLoop)
-        var logger = runtime.logger
-        logger[metadataKey: "peer"] = "\(channel.remoteAddress.map(SocketAdmission.describe) ?? "-")"
         runtime.metrics.socketConnect("ok")
         let transport = WebSocketTransport(
             maxOutboundBytes: limits.maxOutboundBytes,
             framing: deflate.map { MessageFraming.webSocketDeflate(windowBits: $0.serverWindowBits) } ?? .webSocket
         )
-        let connection = SocketConnection(
-            transport: transport, eventLoop: channel.eventLoop, accepted: accepted, pubsub: runtime.pubsub,
-            dispatcher: dispatcher, limits: limits, logger: logger,
-            taskExecutor: runtime.configuration.handlerExecution == .eventLoop ? dispatcher.taskExecutor : nil
+        let connection = runtime.makeConnection(
+            transport: transport, on: channel.eventLoop, accepted: accepted,
+            metadata: ["peer": "\(channel.remoteAddress.map(SocketAdmission.describe) ?? "-")"]
         )
         transport.connection = connection
         return channel.eventLoop.makeCompletedFuture {
