@@ -37,6 +37,57 @@ struct LongPollClusterTests {
         }
     }
 
+    @Test("a node that stops answers the polls it forwarded at once, and the client keeps its session on the owner")
+    func aStoppingNodeAnswersWhatItForwarded() async throws {
+        try await TestCluster.with(nodes: 2) { cluster in
+            let ports = cluster.servers.map { $0.localPort! }
+            let owned = try await RawLongPoll.open(port: ports[0])
+            let throughOther = RawLongPoll(port: ports[1], path: owned.path, query: owned.query, token: owned.token)
+            #expect(try await owned.post([Self.join]).status == 200)
+            #expect(try await owned.messages(count: 1).count == 1)
+
+            // Held by the owner for node 1, which stops meanwhile.
+            let started = ContinuousClock.now
+            async let held = throughOther.poll()
+            try await Task.sleep(for: .milliseconds(300))
+            await cluster.servers[1].shutdown()
+            let answer = try await held
+            #expect(answer.status == 204 && answer.token == owned.token, "no content yet: poll again, elsewhere")
+            #expect(ContinuousClock.now - started < .seconds(5), "answered as the node stopped, not at the forwarding timeout")
+
+            // The session lives on: a broadcast reaches its next poll on the owner.
+            async let next = owned.poll()
+            try await Task.sleep(for: .milliseconds(300))
+            try await cluster.servers[0].pubsub.broadcast(topic: "room:lobby", event: "news", payload: .json(["n": 1]))
+            #expect(try await next.messages == [#"[null,null,"room:lobby","news",{"n":1}]"#])
+        }
+    }
+
+    @Test("a stopping owner hands a closed session's last messages to its next poll through another node, then 410 at once")
+    func aStoppingOwnerHandsOverItsLastMessages() async throws {
+        try await TestCluster.with(nodes: 2) { cluster in
+            let ports = cluster.servers.map { $0.localPort! }
+            let owned = try await RawLongPoll.open(port: ports[0])
+            let throughOther = RawLongPoll(port: ports[1], path: owned.path, query: owned.query, token: owned.token)
+            #expect(try await owned.post([Self.join]).status == 200)
+            #expect(try await owned.messages(count: 1).count == 1)
+            // Queued for the session: nobody polls.
+            try await cluster.servers[1].pubsub.broadcast(topic: "room:lobby", event: "news", payload: .json(["n": 1]))
+            try await Task.sleep(for: .milliseconds(300))
+
+            let stopping = Task { await cluster.servers[0].shutdown() }
+            try await Task.sleep(for: .milliseconds(300))
+            let started = ContinuousClock.now
+            let last = try await throughOther.poll()
+            #expect(last.status == 200 && last.messages == [#"[null,null,"room:lobby","news",{"n":1}]"#])
+            #expect(try await throughOther.poll().status == 410, "then gone: the client reconnects")
+            #expect(ContinuousClock.now - started < .seconds(5), "answered by the stopping owner, not at the forwarding timeout")
+            await stopping.value
+            #expect(try await throughOther.poll().status == 410)
+            #expect(ContinuousClock.now - started < .seconds(5), "the stopped owner counts no receiver: 410 at once")
+        }
+    }
+
     @Test("10,000 pushes of one client through round-robin haproxy arrive in order, each reply matching its push")
     func pushesThroughRoundRobinArriveInOrder() async throws {
         // Faster than a person types: no inbound rate limit.

@@ -22,6 +22,7 @@ public final class SwitchboardServer: Service, Sendable {
     private let runtime: ServerRuntime
     private let listener = NIOLockedValueBox<(any NIOCore.Channel)?>(nil)
     private let adminListener = NIOLockedValueBox<(any NIOCore.Channel)?>(nil)
+    private let longPoll = NIOLockedValueBox<LongPollResponder?>(nil)
     /// The shutdown under way or done: a second ``shutdown()`` waits for it.
     private let shutdownTask = NIOLockedValueBox<Task<Void, Never>?>(nil)
     private let logger: Logger
@@ -91,6 +92,7 @@ public final class SwitchboardServer: Service, Sendable {
         let upgrader = SocketUpgrader(endpoints: endpoints, runtime: runtime, admission: admission)
         let longPoll = LongPollResponder(endpoints: endpoints, admission: admission, runtime: runtime)
         longPoll.joinCluster()
+        self.longPoll.withLockedValue { $0 = longPoll }
         let runtime = self.runtime
         let decoderLimits = configuration.limits.httpDecoderLimits
         let nioQueueLimit = WebSocketTransport.nioQueueLimit(maxOutboundBytes: configuration.limits.maxOutboundBytes)
@@ -259,10 +261,17 @@ public final class SwitchboardServer: Service, Sendable {
             }
         }
         await runtime.waitForNoConnections(timeout: configuration.shutdownGracePeriod)
+        let longPoll = longPoll.withLockedValue { $0 }
+        await longPoll?.waitForSessionsToEnd(timeout: .seconds(2))
         runtime.stopPolicies()
         runtime.stopCountPublishers()
-        await runtime.stopCluster()
+        // The adapter stops before the cluster handlers: until it has, this
+        // node still answers other nodes' requests (long-poll forwarding),
+        // and once it has, their requests reach no one and fail at once
+        // instead of waiting for an answer that never comes.
         await runtime.pubsub.shutdown()
+        await runtime.stopCluster()
+        longPoll?.leaveCluster()
         try? await ownedGroup?.shutdownGracefully()
         logger.notice("switchboard stopped")
     }

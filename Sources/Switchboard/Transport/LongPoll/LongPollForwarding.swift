@@ -12,7 +12,8 @@ import Synchronization
 ///
 /// A request whose answer does not come back in time (the owner is gone, or
 /// the adapter is down) is answered 410: the client reconnects, and its new
-/// session lives on the node it reaches.
+/// session lives on the node it reaches. A node that stops answers what it
+/// still waits for itself (``answerPending()``).
 final class LongPollForwarding: Sendable {
     enum Event {
         static let request = "longpoll_request"
@@ -24,7 +25,14 @@ final class LongPollForwarding: Sendable {
 
     private struct Pending {
         var next: UInt64 = 0
-        var promises: [UInt64: EventLoopPromise<LongPollReply>] = [:]
+        var requests: [UInt64: Request] = [:]
+    }
+
+    /// A request sent to its owner and not yet answered.
+    private struct Request {
+        var promise: EventLoopPromise<LongPollReply>
+        var isPoll: Bool
+        var token: String
     }
 
     init(pubsub: PubSub) {
@@ -40,7 +48,7 @@ final class LongPollForwarding: Sendable {
         let promise = eventLoop.makePromise(of: LongPollReply.self)
         let id = pending.withLock { pending in
             pending.next += 1
-            pending.promises[pending.next] = promise
+            pending.requests[pending.next] = Request(promise: promise, isPoll: method == "GET", token: token)
             return pending.next
         }
         let timer = eventLoop.scheduleTask(in: timeout) { [self] in
@@ -91,7 +99,23 @@ final class LongPollForwarding: Sendable {
         }
     }
 
+    /// Answers every request still waiting for its owner, once this node's
+    /// adapter has stopped and no answer can come: a poll with no content and
+    /// its token (the client polls again, through another node, and keeps
+    /// its session), a post with 410.
+    func answerPending() {
+        let requests = pending.withLock { pending in
+            defer { pending.requests = [:] }
+            return pending.requests.values
+        }
+        for request in requests {
+            request.promise.succeed(
+                request.isPoll ? LongPollResponder.reply(status: 204, token: request.token, messages: []) : LongPollResponder.reply(status: 410)
+            )
+        }
+    }
+
     private func complete(_ id: UInt64, with reply: LongPollReply) {
-        pending.withLock { $0.promises.removeValue(forKey: id) }?.succeed(reply)
+        pending.withLock { $0.requests.removeValue(forKey: id) }?.promise.succeed(reply)
     }
 }

@@ -61,6 +61,23 @@ struct LongPollResponder: Sendable {
         }
     }
 
+    /// Called as the node stops, after its adapter: answers the requests
+    /// still waiting for another node (``LongPollForwarding/answerPending()``).
+    func leaveCluster() {
+        forwarding.answerPending()
+    }
+
+    /// Waits, at most `timeout`, until every session has ended: a session
+    /// whose socket closed keeps what the socket wrote last until its client
+    /// polls once more, and that client should hear 410 from this node, not
+    /// wait for an owner that has gone.
+    func waitForSessionsToEnd(timeout: Duration) async {
+        let deadline = ContinuousClock.now + timeout
+        while sessions.count > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     /// The endpoint whose long-poll path is `path`, if any.
     func endpoint(forPath path: Substring) -> SocketEndpoint? {
         endpoints.first { $0.longPollPath == path }
