@@ -9,6 +9,15 @@ struct TransportHelpersTests {
         #expect(params == ["vsn": "2.0.0", "user_id": "42", "name": "a b c", "empty": "", "flag": ""])
     }
 
+    @Test func oneParameterIsReadAsTheWholeParseReadsIt() {
+        let query: Substring = "vsn=2.0.0&token=first&t%6Fken=a+b%2Fc&other=x&token=%zz&&flag"
+        #expect(QueryString.value(named: "token", in: query) == "a b/c", "the last that decodes, its name decoded too")
+        #expect(QueryString.value(named: "token", in: query) == QueryString.parse(query)["token"])
+        #expect(QueryString.value(named: "flag", in: query) == "")
+        #expect(QueryString.value(named: "missing", in: query) == nil)
+        #expect(QueryString.value(named: "token", in: "") == nil)
+    }
+
     @Test func queryStringIsBounded() {
         let query = (0..<200).map { "k\($0)=v" }.joined(separator: "&")
         #expect(QueryString.parse(query[...], maxParameters: 64).count == 64)

@@ -181,13 +181,17 @@ struct FuzzTests {
 
     @Test func queryStringsAndSubprotocolsParseOrRefuse() async {
         let corpus = [
-            "vsn=2.0.0&token=abc.def.ghi&user_id=42", "a=%20b+c&%FF=1&x", "phoenix, base64url.bearer.phx.YWJj",
+            "vsn=2.0.0&token=abc.def.ghi&user_id=42", "a=%20b+c&%FF=1&x", "token=a&t%6Fken=b&token=%zz&&token", "phoenix, base64url.bearer.phx.YWJj",
             "base64url.bearer.phx.eyJhbGciOiJIUzI1NiJ9-_", "10m", "1.5h", "64KiB",
         ]
         await Self.fuzz(7, corpus: corpus) { bytes in
             let text = String(decoding: bytes, as: UTF8.self)
-            _ = QueryString.parse(text[...])
+            let parameters = QueryString.parse(text[...])
             _ = QueryString.decode(text[...])
+            // The one-parameter reader agrees with the whole parse.
+            guard QueryString.value(named: "token", in: text[...]) == parameters["token"],
+                  parameters.allSatisfy({ QueryString.value(named: $0.key, in: text[...]) == $0.value })
+            else { return false }
             _ = AuthTokenSubprotocol.token(in: AuthTokenSubprotocol.offered(in: [text]))
             _ = Duration(settingText: text)
             return true

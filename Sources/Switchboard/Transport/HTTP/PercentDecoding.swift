@@ -5,6 +5,7 @@ package enum PercentDecoding {
     /// `plusIsSpace` (query strings); `nil` if an escape is malformed or the
     /// result is not UTF-8.
     package static func decode(_ text: Substring, plusIsSpace: Bool) -> String? {
+        guard isEncoded(text, plusIsSpace: plusIsSpace) else { return String(text) }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         var iterator = text.utf8.makeIterator()
@@ -20,6 +21,11 @@ package enum PercentDecoding {
             }
         }
         return String(validating: bytes, as: UTF8.self)
+    }
+
+    /// Whether `text` has anything to decode: a `%`, or a `+` when `plusIsSpace`.
+    package static func isEncoded(_ text: Substring, plusIsSpace: Bool) -> Bool {
+        text.utf8.contains { $0 == UInt8(ascii: "%") || (plusIsSpace && $0 == UInt8(ascii: "+")) }
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {

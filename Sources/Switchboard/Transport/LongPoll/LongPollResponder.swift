@@ -181,8 +181,8 @@ struct LongPollResponder: Sendable {
     /// The session token: `?token=`, else the `X-Phoenix-Longpoll-Token`
     /// header; blank counts as none.
     static func token(of head: HTTPRequestHead) -> String? {
-        let query = QueryString.parse(QueryString.split(uri: head.uri).query)
-        let token = query["token"] ?? head.headers.first(name: "x-phoenix-longpoll-token")
+        let token = QueryString.value(named: "token", in: QueryString.split(uri: head.uri).query)
+            ?? head.headers.first(name: "x-phoenix-longpoll-token")
         guard let token, !token.isEmpty else { return nil }
         return token
     }
