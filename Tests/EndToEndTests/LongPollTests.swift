@@ -107,6 +107,10 @@ import Testing
         }
     }
 
+    /// A session token that is unknown, forged, edited or for another path
+    /// is gone (410). A poll whose `token` is no session token at all (an
+    /// application's own socket param of that name, say) starts a session,
+    /// as Phoenix does; a post with one is gone.
     @Test func unknownForgedAndMovedTokensAreGone() async throws {
         try await withServer(endpoints: Self.endpoints()) { server in
             let port = server.localPort!
@@ -116,8 +120,8 @@ import Testing
             let edited = String(parts[0].dropLast()) + (parts[0].hasSuffix("x") ? "y" : "x") + "." + parts[1]
             for token in ["garbage", forged, edited, "", String(repeating: "a", count: 5_000)] {
                 let poll = try await RawLongPoll.request(port: port, method: "GET", target: "/socket/longpoll?vsn=2.0.0&token=\(token)")
-                if token.isEmpty {
-                    #expect(poll.status == 410 && poll.token != nil, "no token: a new session")
+                if token.isEmpty || token == "garbage" || token.count > 1_024 {
+                    #expect(poll.status == 410 && poll.token != nil, "no session token: a new session")
                 } else {
                     #expect(poll.status == 410 && poll.token == nil, "token \(token.prefix(20))…")
                 }

@@ -1,7 +1,7 @@
 import Logging
-import Prometheus
 import Switchboard
 import SwitchboardClient
+import SwitchboardTesting
 
 /// Starts in-process servers on free loopback ports and clients for them.
 enum TestServer {
@@ -34,27 +34,13 @@ enum TestServer {
         configuration.eventLoopThreads = 2
         configuration.apiKey = apiKey
         configuration.shutdownGracePeriod = .seconds(2)
-        configuration.metrics = prometheusMetrics()
+        configuration.metrics = .privatePrometheus()
         configure(&configuration)
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning
         let server = SwitchboardServer(configuration: configuration, endpoints: endpoints, adapter: adapter, logger: logger)
         try await server.start()
         return server
-    }
-
-    /// Metrics in a Prometheus registry of the server's own (so servers in
-    /// one test process keep separate counts), shown at `GET /metrics`, as
-    /// `switchboard serve` does with the process-wide one.
-    static func prometheusMetrics() -> MetricsOptions {
-        let registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.durationHistogramBuckets[MetricsOptions.fanoutTimerLabel] = MetricsOptions.fanoutBuckets
-        return MetricsOptions(factory: factory) {
-            var buffer: [UInt8] = []
-            registry.emit(into: &buffer)
-            return buffer
-        }
     }
 
     /// A connected client with heartbeats off unless asked for.

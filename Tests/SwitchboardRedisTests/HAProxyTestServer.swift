@@ -15,26 +15,25 @@ final class HAProxyTestServer: @unchecked Sendable {
 
     let port: Int
     let directory: URL
+    /// The backend whose servers ``enable(_:)`` and ``isUp(_:)`` name.
+    let backend: String
     private let process: ChildProcess
 
     var runtimeSocket: String { directory.appendingPathComponent("admin.sock").path }
 
-    private init(port: Int, directory: URL, process: ChildProcess) {
+    private init(port: Int, directory: URL, process: ChildProcess, backend: String) {
         self.port = port
         self.directory = directory
         self.process = process
+        self.backend = backend
     }
 
     /// Starts haproxy in front of `servers` (name and port); the ones named in
     /// `disabled` start in maintenance, to be added with ``enable(_:)``.
     /// `balance` is haproxy's algorithm (`roundrobin`: each request to the next server).
     static func start(servers: [(name: String, port: Int)], disabled: Set<String> = [], balance: String = "leastconn") async throws -> HAProxyTestServer {
-        guard let executable = ["/usr/sbin/haproxy", "/usr/bin/haproxy", "/usr/local/sbin/haproxy"]
-            .first(where: { FileManager.default.isExecutableFile(atPath: $0) })
-        else { throw Missing() }
+        let directory = try makeDirectory()
         let port = try RedisTestServer.freePort()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-haproxy-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let serverLines = servers.map { server in
             "    server \(server.name) 127.0.0.1:\(server.port) check inter 200ms fall 2 rise 1\(disabled.contains(server.name) ? " disabled" : "")"
         }
@@ -50,8 +49,8 @@ final class HAProxyTestServer: @unchecked Sendable {
                 timeout tunnel 1h
             frontend switchboard
                 bind 127.0.0.1:\(port)
-                default_backend nodes
-            backend nodes
+                default_backend \(generatedBackend)
+            backend \(generatedBackend)
                 balance \(balance)
                 option httpchk GET /readyz
             \(serverLines.joined(separator: "\n"))
@@ -59,15 +58,68 @@ final class HAProxyTestServer: @unchecked Sendable {
             """
         let file = directory.appendingPathComponent("haproxy.cfg")
         try configuration.write(to: file, atomically: true, encoding: .utf8)
+        return try await launch(file: file, port: port, directory: directory, environment: nil, backend: generatedBackend)
+    }
+
+    /// Starts haproxy with the repository's own `haproxy.cfg`, and points its
+    /// blue slots named in `slots` at the given ports and makes them ready, as
+    /// the deploy scripts do through the runtime API.
+    static func startRepositoryConfiguration(slots: [(name: String, port: Int)]) async throws -> HAProxyTestServer {
+        let directory = try makeDirectory()
+        let port = try RedisTestServer.freePort()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWITCHBOARD_HTTP_BIND"] = "127.0.0.1"
+        environment["SWITCHBOARD_HTTP_PORT"] = "\(port)"
+        environment["SWITCHBOARD_STATS_PORT"] = "\(try RedisTestServer.freePort())"
+        environment["SWITCHBOARD_HAPROXY_SOCKET"] = directory.appendingPathComponent("admin.sock").path
+        environment["SWITCHBOARD_ACTIVE_MAP"] = root.appendingPathComponent("deploy/haproxy/active.map").path
+        environment["SWITCHBOARD_CHECK_INTERVAL"] = "200ms"
+        let server = try await launch(
+            file: root.appendingPathComponent("haproxy.cfg"), port: port, directory: directory, environment: environment, backend: "blue"
+        )
+        do {
+            for slot in slots {
+                _ = try server.runtime("set server blue/\(slot.name) addr 127.0.0.1 port \(slot.port)")
+                _ = try server.runtime("set server blue/\(slot.name) state ready")
+            }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while try !slots.allSatisfy({ try server.isUp($0.name) }) {
+                guard ContinuousClock.now < deadline else { throw RedisTestServer.NotStarting(description: "haproxy's slots did not come up within 10 s") }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        } catch {
+            server.stop()
+            throw error
+        }
+        return server
+    }
+
+    /// The backend of the configuration ``start(servers:disabled:balance:)`` writes.
+    private static let generatedBackend = "nodes"
+
+    private static func makeDirectory() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-haproxy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
+    /// Runs haproxy with `file` and waits until it listens on `port` and answers on its runtime API.
+    private static func launch(file: URL, port: Int, directory: URL, environment: [String: String]?, backend: String) async throws -> HAProxyTestServer {
+        guard let executable = ["/usr/sbin/haproxy", "/usr/bin/haproxy", "/usr/local/sbin/haproxy"]
+            .first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+        else { throw Missing() }
         let log = directory.appendingPathComponent("haproxy.log")
         let process = try ChildProcess(
-            executable: executable, arguments: ["-db", "-f", file.path], standardOutput: .file(log.path), standardError: .file(log.path)
+            executable: executable, arguments: ["-db", "-f", file.path], environment: environment,
+            standardOutput: .file(log.path), standardError: .file(log.path)
         )
-        let server = HAProxyTestServer(port: port, directory: directory, process: process)
+        let server = HAProxyTestServer(port: port, directory: directory, process: process, backend: backend)
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if let termination = process.termination {
                 let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+                let configuration = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
                 throw RedisTestServer.NotStarting(description: "haproxy exited with status \(termination.status): \(output)\nconfiguration:\n\(configuration)")
             }
             if (try? TestSocket(port: port)) != nil, (try? server.runtime("show info")) != nil { return server }
@@ -79,7 +131,7 @@ final class HAProxyTestServer: @unchecked Sendable {
 
     /// Takes a server out of maintenance; health checks then bring it up.
     func enable(_ name: String) throws {
-        _ = try runtime("enable server nodes/\(name)")
+        _ = try runtime("enable server \(backend)/\(name)")
     }
 
     /// Whether the health checks see `name` up.
@@ -87,7 +139,7 @@ final class HAProxyTestServer: @unchecked Sendable {
         // `show stat` CSV: pxname,svname,…,status (18th field),…
         try runtime("show stat").split(separator: "\n").contains { line in
             let fields = line.split(separator: ",", omittingEmptySubsequences: false)
-            return fields.count > 17 && fields[0] == "nodes" && fields[1] == name && fields[17] == "UP"
+            return fields.count > 17 && fields[0] == backend && fields[1] == name && fields[17] == "UP"
         }
     }
 

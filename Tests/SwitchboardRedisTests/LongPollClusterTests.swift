@@ -126,6 +126,42 @@ struct LongPollClusterTests {
         }
     }
 
+    @Test("behind the repository's haproxy.cfg, long-poll requests go to their session's node, forwarded only when it is in maintenance")
+    func theRepositoryHAProxyRoutesToTheOwner() async throws {
+        let names = ["blue1", "blue2", "blue3"]
+        try await TestCluster.with(nodes: 3, names: names, configureServer: { $0.limits.inboundMessageRate = nil }) { cluster in
+            let ports = cluster.servers.map { $0.localPort! }
+            let haproxy = try await HAProxyTestServer.startRepositoryConfiguration(slots: Array(zip(names, ports)))
+            defer { haproxy.stop() }
+            func forwarded() async throws -> Double {
+                var total = 0.0
+                for port in ports { total += try await PrometheusText.scrape("switchboard_longpoll_forwarded_total", port: port) ?? 0 }
+                return total
+            }
+            // A socket param named `token` too, as apps pass theirs: the session's comes last, and counts.
+            let session = try await RawLongPoll.open(port: haproxy.port, params: "token=app.secret&user_id=1")
+            let byHeader = RawLongPoll(port: haproxy.port, path: session.path, query: "vsn=2.0.0", token: "")
+            #expect(try await session.post([Self.join]).status == 200)
+            #expect(try await session.messages(count: 1).count == 1)
+            for n in 1...30 {
+                #expect(try await session.post([#"["1","\#(n + 1)","room:lobby","ping",{"n":\#(n)}]"#]).status == 200)
+                let polled = try await RawLongPoll.request(
+                    port: haproxy.port, method: "GET", target: byHeader.target.replacingOccurrences(of: "&token=", with: ""),
+                    headers: ["X-Phoenix-Longpoll-Token: \(session.token)"]
+                )
+                #expect(polled.status == 200 && polled.messages.count == 1)
+            }
+            #expect(try await forwarded() == 0, "every request went to the session's node")
+
+            // The owner in maintenance: the others take its requests and forward them.
+            let owner = try #require(cluster.servers.firstIndex { $0.connectionCount == 1 })
+            _ = try haproxy.runtime("set server blue/\(names[owner]) state maint")
+            #expect(try await session.post([#"["1","100","room:lobby","ping",{"n":99}]"#]).status == 200)
+            #expect(try await session.messages(count: 1) == [#"["1","100","room:lobby","phx_reply",{"status":"ok","response":{"n":99}}]"#])
+            #expect(try await forwarded() >= 2)
+        }
+    }
+
     /// The `n` of each ping reply, checked against its ref (`n + 1`).
     private static func replies(_ messages: [String]) throws -> [Int] {
         try messages.map { text in

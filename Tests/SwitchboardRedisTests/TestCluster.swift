@@ -5,7 +5,8 @@ import SwitchboardClient
 @testable import SwitchboardRedis
 
 /// One to three in-process Switchboard nodes on one Redis, each with its own
-/// ``RedisAdapter`` and node name (`node-a`, `node-b`, …).
+/// ``RedisAdapter``, node name (`node-a`, `node-b`, … unless named) and
+/// metrics at `GET /metrics`.
 struct TestCluster: Sendable {
     let redis: RedisTestServer
     let servers: [SwitchboardServer]
@@ -15,6 +16,7 @@ struct TestCluster: Sendable {
 
     static func start(
         nodes: Int,
+        names: [String]? = nil,
         mode: RedisMode = .perTopic,
         redis: RedisTestServer,
         endpoints: [SocketEndpoint] = [BuiltIn.endpoint()],
@@ -26,7 +28,7 @@ struct TestCluster: Sendable {
         var servers: [SwitchboardServer] = []
         var adapters: [RedisAdapter] = []
         for index in 0..<nodes {
-            let name = "node-" + String(UnicodeScalar(UInt8(ascii: "a") + UInt8(index)))
+            let name = names?[index] ?? "node-" + String(UnicodeScalar(UInt8(ascii: "a") + UInt8(index)))
             var adapterConfiguration = try adapterConfiguration(name: name, mode: mode, redis: redis, configure: configure)
             if let urls { adapterConfiguration.url = try RedisURL(urls[index]) }
             let adapter = RedisAdapter(configuration: adapterConfiguration, logger: testLogger(name))
@@ -35,6 +37,7 @@ struct TestCluster: Sendable {
             configuration.port = 0
             configuration.eventLoopThreads = 1
             configuration.apiKey = apiKey
+            configuration.metrics = .privatePrometheus()
             configuration.shutdownGracePeriod = .milliseconds(200)
             configuration.limits.maxChannelsPerSocket = maxChannelsPerSocket
             // Cluster reports stay out of the way of tests that count messages.
@@ -82,6 +85,7 @@ struct TestCluster: Sendable {
     /// whether `body` threw or not.
     static func with<R>(
         nodes: Int,
+        names: [String]? = nil,
         mode: RedisMode = .perTopic,
         redis: RedisTestServer? = nil,
         endpoints: [SocketEndpoint] = [BuiltIn.endpoint()],
@@ -94,7 +98,7 @@ struct TestCluster: Sendable {
         let cluster: TestCluster
         do {
             cluster = try await start(
-                nodes: nodes, mode: mode, redis: redis, endpoints: endpoints, urls: urls, configure: configure, configureServer: configureServer
+                nodes: nodes, names: names, mode: mode, redis: redis, endpoints: endpoints, urls: urls, configure: configure, configureServer: configureServer
             )
         } catch {
             redis.stop()

@@ -11,6 +11,8 @@ package final class ServerMetrics: Sendable {
     let connections: CoreMetrics.Gauge
     /// The long-poll sessions among ``connections``.
     let longPollSessions: CoreMetrics.Gauge
+    /// Long-poll requests this node sent to the node that owns their session.
+    let longPollForwarded: CoreMetrics.Counter
     let channels: CoreMetrics.Gauge
     let topics: CoreMetrics.Gauge
     let messagesIn: CoreMetrics.Counter
@@ -39,6 +41,7 @@ package final class ServerMetrics: Sendable {
     package init(factory: any MetricsFactory = MetricsSystem.factory) {
         connections = CoreMetrics.Gauge(label: "switchboard_connections", factory: factory)
         longPollSessions = CoreMetrics.Gauge(label: "switchboard_longpoll_sessions", factory: factory)
+        longPollForwarded = CoreMetrics.Counter(label: "switchboard_longpoll_forwarded_total", factory: factory)
         channels = CoreMetrics.Gauge(label: "switchboard_channels", factory: factory)
         topics = CoreMetrics.Gauge(label: "switchboard_topics", factory: factory)
         messagesIn = CoreMetrics.Counter(label: "switchboard_messages_in_total", factory: factory)

@@ -69,6 +69,12 @@ public final class PubSub: Sendable {
         await adapter.shutdown()
     }
 
+    /// Takes nothing more from other nodes; ``shutdown()`` follows
+    /// (``PubSubAdapter/stopReceiving()``).
+    func stopReceiving() async {
+        await adapter.stopReceiving()
+    }
+
     // MARK: - Publishing
 
     /// Sends an event to every subscriber of `topic` on every node.

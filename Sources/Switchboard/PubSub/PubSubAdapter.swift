@@ -13,6 +13,12 @@ public protocol PubSubAdapter: Sendable {
     ) async throws
     /// Stops the adapter and releases its connections.
     func shutdown() async
+    /// The first step of a node's stop, before ``shutdown()``: takes nothing
+    /// more from other nodes, while this node can still send (its answers
+    /// to what it already took). From now on, a direct message to this node
+    /// reaches no one, so its sender hears so at once rather than waiting
+    /// for an answer. Does nothing by default.
+    func stopReceiving() async
 
     /// Sends to every other node; those nodes dispatch it to their subscribers.
     func broadcast(_ message: PubSubMessage) async throws
@@ -94,6 +100,9 @@ public struct PubSubAdapterCounters: Sendable, Hashable {
 }
 
 extension PubSubAdapter {
+    /// Adapters that receive nothing from other nodes have nothing to stop first.
+    public func stopReceiving() async {}
+
     /// Adapters with a single wire format have version 1.
     public var wireVersion: Int { 1 }
     /// Adapters with a single wire format have nothing to choose.

@@ -265,10 +265,12 @@ public final class SwitchboardServer: Service, Sendable {
         await longPoll?.waitForSessionsToEnd(timeout: .seconds(2))
         runtime.stopPolicies()
         runtime.stopCountPublishers()
-        // The adapter stops before the cluster handlers: until it has, this
-        // node still answers other nodes' requests (long-poll forwarding),
-        // and once it has, their requests reach no one and fail at once
+        // Other nodes' requests (long-poll forwarding) are answered until the
+        // adapter stops taking them, and those it took before it stops
+        // sending; from then on their requests reach no one and fail at once
         // instead of waiting for an answer that never comes.
+        await runtime.pubsub.stopReceiving()
+        await longPoll?.waitUntilAnswered()
         await runtime.pubsub.shutdown()
         await runtime.stopCluster()
         longPoll?.leaveCluster()

@@ -161,13 +161,17 @@ public final class RedisAdapter: PubSubAdapter {
         logger.info("redis pubsub stopped")
     }
 
-    /// The subscriber goes first: from then on, a message for this node
-    /// reaches no one, and a node that sends one directly hears so at once
-    /// (Redis counts no receiver) rather than waiting for an answer.
-    private func stopConnections() async {
+    /// Unsubscribes: from then on, a message for this node reaches no one,
+    /// and a node that sends one directly hears so at once (Redis counts no
+    /// receiver). The publishers stay until ``shutdown()``.
+    public func stopReceiving() async {
         try? await probe.stop().get()
         try? await subscriber.shutdown().get()
         try? await inbound.stop().get()
+    }
+
+    private func stopConnections() async {
+        await stopReceiving()
         for publisher in publishers {
             try? await publisher.shutdown().get()
         }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -21,7 +22,10 @@ final class LongPollForwarding: Sendable {
     }
 
     private let pubsub: PubSub
+    private let forwarded: CoreMetrics.Counter
     private let pending = Mutex<Pending>(Pending())
+    /// Requests from other nodes taken and not yet answered.
+    private let answering = Atomic<Int>(0)
 
     private struct Pending {
         var next: UInt64 = 0
@@ -35,8 +39,9 @@ final class LongPollForwarding: Sendable {
         var token: String
     }
 
-    init(pubsub: PubSub) {
+    init(pubsub: PubSub, forwarded: CoreMetrics.Counter) {
         self.pubsub = pubsub
+        self.forwarded = forwarded
     }
 
     /// Sends a request for a session of `owner` there; the answer comes back
@@ -45,6 +50,7 @@ final class LongPollForwarding: Sendable {
         to owner: String, method: String, token: String, path: String, body: ByteBuffer?, ndjson: Bool,
         timeout: TimeAmount, on eventLoop: any EventLoop
     ) -> EventLoopFuture<LongPollReply> {
+        forwarded.increment()
         let promise = eventLoop.makePromise(of: LongPollReply.self)
         let id = pending.withLock { pending in
             pending.next += 1
@@ -91,11 +97,30 @@ final class LongPollForwarding: Sendable {
         let body = payload["body"]?.stringValue.map { ByteBuffer(string: $0) }
         let pubsub = self.pubsub
         let sender = message.originNode
-        answer(method, token, path, body, payload["ndjson"]?.boolValue ?? false).whenSuccess { reply in
+        answering.add(1, ordering: .relaxed)
+        answer(method, token, path, body, payload["ndjson"]?.boolValue ?? false).whenComplete { [self] result in
+            // No answer (the loop went away): the sender's timeout answers the client.
+            guard case .success(let reply) = result else {
+                answering.subtract(1, ordering: .relaxed)
+                return
+            }
             let payload: JSONValue = [
                 "id": .int(id), "http_status": .int(Int(reply.status.code)), "body": .string(String(buffer: reply.body)),
             ]
-            Task { try? await pubsub.sendControl(event: Event.reply, payload: payload, to: sender) }
+            Task {
+                try? await pubsub.sendControl(event: Event.reply, payload: payload, to: sender)
+                answering.subtract(1, ordering: .relaxed)
+            }
+        }
+    }
+
+    /// Waits, at most `timeout`, until every request taken from another node
+    /// has been answered: called as the node stops, once it takes no more
+    /// (``PubSub/stopReceiving()``) and before it can no longer send.
+    func waitUntilAnswered(timeout: Duration) async {
+        let deadline = ContinuousClock.now + timeout
+        while answering.load(ordering: .relaxed) > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
         }
     }
 

@@ -46,7 +46,7 @@ struct LongPollResponder: Sendable {
         self.sessions = LongPollSessions(runtime: runtime)
         self.admission = admission
         self.runtime = runtime
-        self.forwarding = LongPollForwarding(pubsub: runtime.pubsub)
+        self.forwarding = LongPollForwarding(pubsub: runtime.pubsub, forwarded: runtime.metrics.longPollForwarded)
     }
 
     /// Takes the requests and answers other nodes forward to this one.
@@ -56,9 +56,15 @@ struct LongPollResponder: Sendable {
         runtime.handleControl(event: LongPollForwarding.Event.reply) { forwarding.received(reply: $0) }
         runtime.handleControl(event: LongPollForwarding.Event.request) { [self] message in
             forwarding.received(request: message) { method, token, path, body, ndjson in
-                answerHere(method: method, token: token, path: path, body: body, ndjson: ndjson, on: eventLoop)
+                answerHere(session: sessions.session(token: token, path: path), method: method, path: path, body: body, ndjson: ndjson, on: eventLoop)
             }
         }
+    }
+
+    /// Called as the node stops, once its adapter takes nothing more: waits
+    /// (briefly) until what other nodes asked of it is answered.
+    func waitUntilAnswered() async {
+        await forwarding.waitUntilAnswered(timeout: .seconds(1))
     }
 
     /// Called as the node stops, after its adapter: answers the requests
@@ -91,10 +97,11 @@ struct LongPollResponder: Sendable {
         switch head.method {
         case .OPTIONS:
             return eventLoop.makeSucceededFuture(Self.preflight(head))
-        case .GET where token == nil:
-            return connect(channel: channel, head: head, endpoint: endpoint, options: options)
         case .GET:
-            return answer(method: "GET", token: token!, endpoint: endpoint, body: nil, ndjson: false, on: eventLoop)
+            guard let token else { return connect(channel: channel, head: head, endpoint: endpoint, options: options) }
+            return answer(method: "GET", token: token, endpoint: endpoint, body: nil, ndjson: false, on: eventLoop) {
+                connect(channel: channel, head: head, endpoint: endpoint, options: options)
+            }
         case .POST:
             guard !bodyTooLarge else {
                 return eventLoop.makeSucceededFuture(Self.reply(
@@ -104,44 +111,57 @@ struct LongPollResponder: Sendable {
             guard let token else {
                 return eventLoop.makeSucceededFuture(Self.reply(status: 410))
             }
-            return answer(method: "POST", token: token, endpoint: endpoint, body: body, ndjson: Self.isNDJSON(head), on: eventLoop)
+            return answer(method: "POST", token: token, endpoint: endpoint, body: body, ndjson: Self.isNDJSON(head), on: eventLoop) {
+                eventLoop.makeSucceededFuture(Self.reply(status: 410))
+            }
         default:
             return eventLoop.makeSucceededFuture(Self.reply(status: 400, httpStatus: .badRequest, error: "expected GET, POST or OPTIONS"))
         }
     }
 
     /// Answers a poll or a post for an existing session: here when this node
-    /// owns it, else by its owner.
+    /// owns it, else by its owner. A token that is no session token at all
+    /// gets `notASession`: for a poll, a new session, as Phoenix does (an
+    /// application's own socket param may be called `token` too, and comes
+    /// alone on the first poll).
     private func answer(
-        method: String, token: String, endpoint: SocketEndpoint, body: ByteBuffer?, ndjson: Bool, on eventLoop: any EventLoop
+        method: String, token: String, endpoint: SocketEndpoint, body: ByteBuffer?, ndjson: Bool, on eventLoop: any EventLoop,
+        notASession: () -> EventLoopFuture<LongPollReply>
     ) -> EventLoopFuture<LongPollReply> {
-        if sessions.session(token: token, path: endpoint.path) == nil,
-           let owner = LongPollToken.read(token)?.node, owner != runtime.pubsub.nodeName {
-            let window = endpoint.longPoll?.window ?? LongPollOptions().window
-            return forwarding.forward(
-                to: owner, method: method, token: token, path: endpoint.path, body: body, ndjson: ndjson,
-                timeout: TimeAmount(window + .seconds(5)), on: eventLoop
-            )
+        if let session = sessions.session(token: token, path: endpoint.path) {
+            return answerHere(session: session, method: method, path: endpoint.path, body: body, ndjson: ndjson, on: eventLoop)
         }
-        return answerHere(method: method, token: token, path: endpoint.path, body: body, ndjson: ndjson, on: eventLoop)
+        guard let owner = LongPollToken.read(token)?.node else { return notASession() }
+        guard owner != runtime.pubsub.nodeName else { return eventLoop.makeSucceededFuture(Self.reply(status: 410)) }
+        let window = endpoint.longPoll?.window ?? LongPollOptions().window
+        return forwarding.forward(
+            to: owner, method: method, token: token, path: endpoint.path, body: body, ndjson: ndjson,
+            timeout: TimeAmount(window + .seconds(5)), on: eventLoop
+        )
     }
 
-    /// Answers a poll or a post for one of this node's sessions (410 when it
-    /// has none of that token), on `eventLoop`.
+    /// Answers a poll or a post for `session`, one of this node's (410 when
+    /// there is none), on `eventLoop`.
     private func answerHere(
-        method: String, token: String, path: String, body: ByteBuffer?, ndjson: Bool, on eventLoop: any EventLoop
+        session: LongPollSession?, method: String, path: String, body: ByteBuffer?, ndjson: Bool, on eventLoop: any EventLoop
     ) -> EventLoopFuture<LongPollReply> {
-        guard let session = sessions.session(token: token, path: path) else {
+        guard let session else {
             return eventLoop.makeSucceededFuture(Self.reply(status: 410))
         }
         guard method == "POST" else {
-            return session.eventLoop.flatSubmit { session.poll() }.hop(to: eventLoop).map { answer in
+            let token = session.token
+            @Sendable func reply(_ answer: LongPollSession.PollAnswer) -> LongPollReply {
                 switch answer {
-                case .messages(let messages): Self.reply(status: 200, token: session.token, messages: messages)
-                case .noContent: Self.reply(status: 204, token: session.token, messages: [])
+                case .messages(let messages): Self.reply(status: 200, token: token, messages: messages)
+                case .noContent: Self.reply(status: 204, token: token, messages: [])
                 case .gone: Self.reply(status: 410)
                 }
             }
+            // Usually the request came in on the session's own loop: no hops.
+            guard session.eventLoop.inEventLoop else {
+                return session.eventLoop.flatSubmit { session.poll() }.hop(to: eventLoop).map(reply)
+            }
+            return session.poll().map(reply)
         }
         let options = endpoints.first { $0.path == path }?.longPoll ?? LongPollOptions()
         let messages: [(bytes: ByteBuffer, kind: FrameKind)]
@@ -150,9 +170,12 @@ struct LongPollResponder: Sendable {
         } catch {
             return eventLoop.makeSucceededFuture(Self.reply(status: 400, httpStatus: .badRequest, error: error.reason))
         }
-        return session.eventLoop.submit { session.receive(messages) }.hop(to: eventLoop).map { received in
-            Self.reply(status: received ? 200 : 410)
+        guard session.eventLoop.inEventLoop else {
+            return session.eventLoop.submit { session.receive(messages) }.hop(to: eventLoop).map { received in
+                Self.reply(status: received ? 200 : 410)
+            }
         }
+        return eventLoop.makeSucceededFuture(Self.reply(status: session.receive(messages) ? 200 : 410))
     }
 
     /// A new session: the checks every transport makes, the socket's
