@@ -6,16 +6,14 @@ import Testing
 
 /// The deploy kit end to end, with real processes: redis-server, haproxy with
 /// the root haproxy.cfg, three blue and three green instances installed by
-/// the deploy scripts from release tarballs, and 1,500 clients
+/// the deploy scripts from release tarballs, and 1,500 clients (300 of them on long-poll)
 /// (`switchboard bench watch`) on 50 topics under publish load through every
 /// deploy.
 @Suite("Deploy end to end", .serialized)
 struct DeployEndToEndTests {
     static let clients = 1500
-    /// Of them, on long-poll (the rest on WebSocket). 0 for now: with 100, one
-    /// run in three had a long-poll client go 16.7 s without messages during
-    /// the rolling deploy (under investigation, see issue #15).
-    static let longPollClients = 0
+    /// Of them, on long-poll (the rest on WebSocket).
+    static let longPollClients = 300
     static let topics = 50
     static let publishers = 10
     static let rollingDrain = 5
@@ -116,10 +114,9 @@ struct DeployEndToEndTests {
         #expect(http.keys.allSatisfy { $0 == "503" }, "\(phase): HTTP errors other than refused (503) upgrades: \(http)")
         let maxGap = report["gaps_ms"].double("max") ?? .infinity
         #expect(maxGap < 10_000, "\(phase): a client went \(maxGap) ms without messages")
-        // The long-poll clients are among them; their own gap figures are in the summary table.
-        if longPollClients > 0 {
-            #expect(report["gaps_ms_longpoll"].double("p99") != nil, "\(phase): the watch reported the long-poll clients apart")
-        }
+        // The long-poll clients are among them, and reported apart too.
+        let longPollP99 = report["gaps_ms_longpoll"].double("p99") ?? .infinity
+        #expect(longPollP99 < 3_000, "\(phase): long-poll clients' gap p99 \(longPollP99) ms")
         #expect((report.int("received") ?? 0) > clients * 20, "\(phase): messages flowed")
     }
 }
