@@ -27,6 +27,22 @@ struct LongPollEndToEndTests {
         await server.shutdown()
     }
 
+    @Test("an application's own socket param named token does not stand in for the session's")
+    func applicationTokenParam() async throws {
+        try await self.withServer { server in
+            let port = try #require(server.localPort)
+            let client = PhoenixClient(configuration: .init(
+                host: "127.0.0.1", port: port, params: ["user_id": "1", "token": "the-app's-own"], transport: .longPoll
+            ))
+            try await client.connect()
+            let room = client.channel("room:token")
+            _ = try await room.join()
+            #expect(try await room.push("ping", ["n": 1]).response == .json(["n": 1]))
+            #expect(await client.statistics.closes == 0)
+            await client.disconnect()
+        }
+    }
+
     @Test("a long-poll client and a WebSocket client share a room")
     func sharedRoom() async throws {
         try await self.withServer { server in
