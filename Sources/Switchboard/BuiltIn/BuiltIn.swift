@@ -9,17 +9,22 @@
 /// )
 /// ```
 public enum BuiltIn {
-    /// Routes `room:*` to ``RoomChannel`` and `user:*` to ``UserChannel``.
-    public static func router() -> ChannelRouter {
+    /// Routes `room:*` to ``RoomChannel`` (``PresenceRoomChannel`` with
+    /// `presence`) and `user:*` to ``UserChannel``.
+    public static func router(presence: Bool = false) -> ChannelRouter {
         var router = ChannelRouter()
-        router.channel("room:*") { RoomChannel() }
+        if presence {
+            router.channel("room:*") { PresenceRoomChannel() }
+        } else {
+            router.channel("room:*") { RoomChannel() }
+        }
         router.channel(UserChannel.topicPrefix + "*") { UserChannel() }
         return router
     }
 
     /// A socket endpoint at `path` with ``DemoSocket`` (every connection
-    /// accepted, `user_id` taken from the params) and ``router()``.
-    public static func endpoint(path: String = "/socket") -> SocketEndpoint {
-        SocketEndpoint(path: path, socket: DemoSocket(), router: router())
+    /// accepted, `user_id` taken from the params) and ``router(presence:)``.
+    public static func endpoint(path: String = "/socket", presence: Bool = false) -> SocketEndpoint {
+        SocketEndpoint(path: path, socket: DemoSocket(), router: router(presence: presence))
     }
 }

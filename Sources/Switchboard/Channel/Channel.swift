@@ -15,6 +15,11 @@ public protocol Channel: Sendable {
     /// instead of being written to the client as they are.
     static var intercepts: Set<String> { get }
 
+    /// Whether the topic has presence (Phoenix's `Presence`): when true, the
+    /// client gets `presence_state` right after every join reply (rejoins
+    /// too), before any `presence_diff`. Track with ``ChannelContext/track(key:meta:)``.
+    static var tracksPresence: Bool { get }
+
     /// Authorizes a join. `.ok(response)` subscribes the instance to the topic
     /// and replies ok; `.error(response)` refuses and discards the instance.
     func join(topic: String, payload: JSONValue, context: ChannelContext) async throws -> JoinResult
@@ -34,6 +39,8 @@ public protocol Channel: Sendable {
 
 extension Channel {
     public static var intercepts: Set<String> { [] }
+
+    public static var tracksPresence: Bool { false }
 
     public func handleIn(event: String, payload: Payload, context: ChannelContext) async throws -> HandleInResult {
         .noReply

@@ -126,7 +126,10 @@ package final class ChannelInstance: @unchecked Sendable {
             subscribed = true
             phase = .joined
             connection.dispatcher.metrics.channelJoin("ok")
-            connection.completeJoin(self, reply: Reply(joinRef: joinRef, ref: ref, topic: topic, status: .ok, response: .json(response)))
+            connection.completeJoin(
+                self, reply: Reply(joinRef: joinRef, ref: ref, topic: topic, status: .ok, response: .json(response)),
+                pushesPresenceState: Swift.type(of: channel).tracksPresence
+            )
         case .error(let response):
             phase = .closed
             connection.dispatcher.metrics.channelJoin("refused")
@@ -155,6 +158,7 @@ package final class ChannelInstance: @unchecked Sendable {
     private func end(_ reason: TerminationReason, frames: [OutboundFrame]) async {
         phase = .closed
         connection.remove(self, sending: frames)
+        connection.presence.untrackAll(instance: id)
         if subscribed {
             subscribed = false
             await connection.pubsub.release(topic)

@@ -28,6 +28,8 @@ final class ServerRuntime: Sendable {
     let shedConnections = Atomic<Int>(0)
     let startedAt = ContinuousClock.now
     /// This server's metrics (see ``MetricsOptions``).
+    /// Who is present on which topic, across the cluster.
+    let presence: PresenceTracker
     let metrics: ServerMetrics
     /// The node-wide budget of log lines about misbehaving clients.
     let connectionErrors = ConnectionErrorLog()
@@ -62,6 +64,7 @@ final class ServerRuntime: Sendable {
         // Every socket of this server is on the WebSocket transport: local
         // broadcasts are serialized straight into its framing.
         self.pubsub = PubSub(adapter: adapter, dispatchers: dispatchers, logger: logger, localFraming: .webSocket)
+        self.presence = PresenceTracker(pubsub: pubsub, eventLoop: dispatchers[0].eventLoop, options: configuration.presence, logger: logger)
     }
 
     /// The socket of an accepted client on `transport`, served by its
@@ -76,7 +79,7 @@ final class ServerRuntime: Sendable {
             logger[metadataKey: key] = value
         }
         return SocketConnection(
-            transport: transport, eventLoop: eventLoop, accepted: accepted, pubsub: pubsub,
+            transport: transport, eventLoop: eventLoop, accepted: accepted, pubsub: pubsub, presence: presence,
             dispatcher: dispatcher, limits: configuration.limits, logger: logger,
             taskExecutor: configuration.handlerExecution == .eventLoop ? dispatcher.taskExecutor : nil
         )

@@ -73,6 +73,9 @@ public final class SwitchboardServer: Service, Sendable {
     /// This node's name.
     public var nodeName: String { runtime.pubsub.nodeName }
 
+    /// Who is present on which topic, on every node.
+    public var presence: Presences { Presences(tracker: runtime.presence) }
+
     /// Open WebSocket connections.
     public var connectionCount: Int { runtime.connectionCount }
 
@@ -87,6 +90,7 @@ public final class SwitchboardServer: Service, Sendable {
     public func start() async throws {
         try await runtime.pubsub.start()
         await runtime.startCluster()
+        runtime.presence.start(handleControl: runtime.handleControl)
         runtime.startPolicies()
         let admission = SocketAdmission(runtime: runtime)
         let upgrader = SocketUpgrader(endpoints: endpoints, runtime: runtime, admission: admission)
@@ -269,6 +273,7 @@ public final class SwitchboardServer: Service, Sendable {
         // adapter stops taking them, and those it took before it stops
         // sending; from then on their requests reach no one and fail at once
         // instead of waiting for an answer that never comes.
+        await runtime.presence.stop()
         await runtime.pubsub.stopReceiving()
         await longPoll?.waitUntilAnswered()
         await runtime.pubsub.shutdown()

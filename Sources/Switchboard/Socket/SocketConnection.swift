@@ -37,6 +37,7 @@ package final class SocketConnection: @unchecked Sendable {
     let assigns: Assigns
     let socketID: String?
     let pubsub: PubSub
+    let presence: PresenceTracker
     let limits: ServerConfiguration.Limits
     let logger: Logger
     /// Where this socket's channel handlers run: its event loop, unless the
@@ -56,6 +57,7 @@ package final class SocketConnection: @unchecked Sendable {
         eventLoop: any EventLoop,
         accepted: AcceptedSocket,
         pubsub: PubSub,
+        presence: PresenceTracker,
         dispatcher: LoopDispatcher,
         limits: ServerConfiguration.Limits,
         logger: Logger,
@@ -70,6 +72,7 @@ package final class SocketConnection: @unchecked Sendable {
         self.assigns = accepted.assigns
         self.socketID = accepted.socketID
         self.pubsub = pubsub
+        self.presence = presence
         self.dispatcher = dispatcher
         self.limits = limits
         self.logger = logger
@@ -169,11 +172,18 @@ package final class SocketConnection: @unchecked Sendable {
     /// Subscribes a joined instance and sends its ok reply, in one event loop
     /// step, so no broadcast can slip between the two. Does nothing if the
     /// instance was replaced or the socket closed meanwhile.
-    func completeJoin(_ instance: ChannelInstance, reply: Reply) {
+    /// Subscribes a joined instance and writes its reply, then, for a
+    /// topic with presence, its `presence_state`: in one loop step, so no
+    /// `presence_diff` can come between.
+    func completeJoin(_ instance: ChannelInstance, reply: Reply, pushesPresenceState: Bool = false) {
         onEventLoop {
             guard self.isOpen, self.instances[instance.topic] === instance else { return }
             self.dispatcher.subscribe(topic: instance.topic, .channel(instance))
             self.write(.reply(reply))
+            if pushesPresenceState {
+                let state = Presences(tracker: self.presence).list(topic: instance.topic)
+                self.write(.message(Message(joinRef: instance.joinRef, ref: nil, topic: instance.topic, event: "presence_state", payload: .json(state))))
+            }
         }
     }
 

@@ -44,7 +44,8 @@ public final class FanoutHarness {
         let connection = SocketConnection(
             transport: transport, eventLoop: loop,
             accepted: AcceptedSocket(endpoint: endpoint, version: .v2, assigns: [:], socketID: nil),
-            pubsub: pubsub, dispatcher: dispatcher, limits: ServerConfiguration.Limits(), logger: logger
+            pubsub: pubsub, presence: PresenceTracker(pubsub: pubsub, eventLoop: loop, options: PresenceOptions(), logger: logger),
+            dispatcher: dispatcher, limits: ServerConfiguration.Limits(), logger: logger
         )
         transport.connection = connection
         try channel.pipeline.syncOperations.addHandler(transport)

@@ -34,6 +34,7 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
     case checkOrigin = "check_origin"
     case compress
     case longPoll = "longpoll"
+    case presence
     case publicHost = "public_host"
     case trustedProxies = "trusted_proxies"
     case maxConnectionsPerAddress = "limits.max_connections_per_address"
@@ -84,7 +85,7 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
         case .redisNodeName, .redisChannelPrefix, .redisPublishers, .redisConnectTimeout, .redisOutageBuffer: return nil
         case .socketPath, .maxChannelsPerSocket, .maxFrameSize, .maxOutboundBytes, .heartbeatTimeout, .shutdownGracePeriod,
              .secretKeyBase, .tokenNamespace, .tokenMaxAge, .tokenClockSkew, .tokenPublicKeyFile, .publicHost,
-             .trustedProxies, .maxConnectionsPerAddress, .messageRate, .messageBurst, .compress, .longPoll:
+             .trustedProxies, .maxConnectionsPerAddress, .messageRate, .messageBurst, .compress, .longPoll, .presence:
             return nil
         }
     }

@@ -70,6 +70,9 @@ public struct ServeSettings: Sendable, Equatable {
     public var compress = false
     /// `longpoll`: serve the long-poll transport at `<socket_path>/longpoll` too.
     public var longPoll = true
+    /// `presence`: the built-in `room:*` channels track who is in them
+    /// (``PresenceRoomChannel``).
+    public var presence = false
     /// `admin.token` (best from `SWITCHBOARD_ADMIN_TOKEN`): the bearer token
     /// `drain_on_shutdown`: on SIGTERM, the window over which every
     /// `max_connection_age`: connections older than this are shed (code
@@ -125,7 +128,7 @@ public struct ServeSettings: Sendable, Equatable {
     /// The built-in channels at ``socketPath`` with ``DemoSocket`` (`auth:
     /// none`) and ``checkOrigin``. ``makeEndpoint(logger:)`` honours ``auth``.
     public var endpoint: SocketEndpoint {
-        var endpoint = BuiltIn.endpoint(path: socketPath)
+        var endpoint = BuiltIn.endpoint(path: socketPath, presence: presence)
         endpoint.checkOrigin = checkOrigin
         endpoint.compress = compress
         endpoint.longPoll = longPoll ? LongPollOptions() : nil
@@ -281,6 +284,9 @@ public struct ServeSettings: Sendable, Equatable {
         case .longPoll:
             guard let flag = Self.parseFlag(value) else { throw invalid("expected true or false") }
             longPoll = flag
+        case .presence:
+            guard let flag = Self.parseFlag(value) else { throw invalid("expected true or false") }
+            presence = flag
         default:
             preconditionFailure("\(key) is a server key, applied above")
         }

@@ -216,6 +216,13 @@ struct ServeSettingsTests {
         }
     }
 
+    @Test func presenceIsOffUnlessTurnedOn() throws {
+        #expect(try ServeSettings(reader: .serve(environment: [:])).presence == false)
+        #expect(try ServeSettings(reader: .serve(environment: ["SWITCHBOARD_PRESENCE": "true"])).presence)
+        #expect(Self.error(.serve(environment: ["SWITCHBOARD_PRESENCE": "maybe"]))?.description
+            == #"invalid value "maybe" for presence (from SWITCHBOARD_PRESENCE): expected true or false"#)
+    }
+
     @Test func longPollIsServedUnlessTurnedOff() throws {
         #expect(try ServeSettings(reader: .serve(environment: [:])).endpoint.longPoll == LongPollOptions())
         let off = try ServeSettings(reader: .serve(environment: ["SWITCHBOARD_LONGPOLL": "false"]))

@@ -31,6 +31,8 @@ public struct ServerConfiguration: Sendable {
     /// How often this node publishes its counts to the cluster (``NodeReport``);
     /// a node is forgotten after five intervals without one.
     public var clusterReportInterval: Duration = .seconds(1)
+    /// How presence is gathered and spread between nodes.
+    public var presence = PresenceOptions()
     /// Sheds connections past an age, so the cluster rebalances by itself; off when `nil`.
     public var maxConnectionAge: ConnectionAgeLimit?
     /// Refuses and sheds connections while memory or connections stay too high; off when `nil`.

@@ -227,11 +227,13 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
                     body: healthBody(status: ready ? "ready" : runtime.operationalState))
         case (.POST, "/api/broadcast"):
             broadcast(context: context, head: head)
+        case (.GET, "/api/presence"):
+            presence(context: context, head: head)
         case (.GET, "/metrics"), (.HEAD, "/metrics"):
             metrics(context: context, head: head)
         case (.GET, _) where runtime.configuration.pages[String(path)] != nil:
             servePage(context: context, head: head, page: runtime.configuration.pages[String(path)]!)
-        case (_, "/healthz"), (_, "/readyz"), (_, "/api/broadcast"), (_, "/metrics"):
+        case (_, "/healthz"), (_, "/readyz"), (_, "/api/broadcast"), (_, "/api/presence"), (_, "/metrics"):
             respond(context: context, head: head, status: .methodNotAllowed, body: errorBody("method not allowed"))
         default:
             respond(context: context, head: head, status: .notFound, body: errorBody("not found"))
@@ -295,15 +297,21 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: - POST /api/broadcast
 
-    private func broadcast(context: ChannelHandlerContext, head: HTTPRequestHead) {
+    /// Whether the request carries the API key; answers 403 or 401 when it does not.
+    private func authorizeAPI(context: ChannelHandlerContext, head: HTTPRequestHead) -> Bool {
         guard let apiKey = runtime.configuration.apiKey else {
-            respond(context: context, head: head, status: .forbidden, body: errorBody("the broadcast API is disabled: no api_key configured"))
-            return
+            respond(context: context, head: head, status: .forbidden, body: errorBody("the HTTP API is disabled: no api_key configured"))
+            return false
         }
         guard let presented = Self.presentedKey(head.headers), ConstantTime.equals(presented, apiKey) else {
             respond(context: context, head: head, status: .unauthorized, body: errorBody("missing or wrong API key"))
-            return
+            return false
         }
+        return true
+    }
+
+    private func broadcast(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        guard authorizeAPI(context: context, head: head) else { return }
         if requestBody.isTooLarge {
             respond(context: context, head: head, status: .payloadTooLarge, body: errorBody("body larger than \(Self.maxBodySize) bytes"), close: true)
             return
@@ -333,6 +341,20 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
                 handler.respond(context: context, head: head, status: .serviceUnavailable, body: handler.errorBody("\(error)"))
             }
         }
+    }
+
+    // MARK: - GET /api/presence
+
+    /// `GET /api/presence?topic=…`: `{"topic": …, "presences": {key: {"metas": […]}}}`,
+    /// every node's presences on the topic, as `presence_state` lists them.
+    private func presence(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        guard authorizeAPI(context: context, head: head) else { return }
+        guard let topic = QueryString.value(named: "topic", in: QueryString.split(uri: head.uri).query), !topic.isEmpty else {
+            respond(context: context, head: head, status: .badRequest, body: errorBody("expected ?topic=<topic>"))
+            return
+        }
+        let presences = Presences(tracker: runtime.presence).list(topic: topic)
+        respond(context: context, head: head, status: .ok, body: ["topic": .string(topic), "presences": presences])
     }
 
     /// The key from `Authorization: Bearer <key>` or `x-api-key: <key>`.

@@ -1,0 +1,16 @@
+/// How presence is kept and spread (``ServerConfiguration/presence``).
+public struct PresenceOptions: Sendable {
+    /// Changes are gathered this long before they go to other nodes and, as
+    /// one `presence_diff` per topic, to this node's subscribers: a room
+    /// that thousands join at once gets a few diffs a second, not thousands.
+    public var batchWindow: Duration = .milliseconds(50)
+    /// How often a node tells the others it is alive, and how far along its
+    /// changes are (a node that missed one asks for the whole state).
+    public var heartbeatInterval: Duration = .seconds(1)
+    /// A node not heard from for this long is down: its presences leave everywhere.
+    public var downAfter: Duration = .milliseconds(3500)
+    /// Largest meta a presence may carry, in bytes of JSON.
+    public var maxMetaBytes = 4096
+
+    public init() {}
+}

@@ -1,0 +1,442 @@
+import Logging
+import NIOCore
+import OrderedCollections
+import Synchronization
+
+/// Phoenix's Presence for one node (the job of `Phoenix.Tracker`): who is on
+/// which topic, across the cluster, through the PubSub adapter only.
+///
+/// Each node owns the presences its channel instances track and tells every
+/// other node of each change (`presence_delta`, numbered: `epoch` is drawn
+/// at start, `seq` counts the node's deltas). A node that sees a gap, a new
+/// epoch, or a heartbeat ahead of what it has asks the owner for its whole
+/// state (`presence_sync`, answered by a `presence_snapshot`): a lost
+/// message costs a resync, never a ghost or a missing member. A node whose
+/// heartbeats stop for ``PresenceOptions/downAfter`` is down and its
+/// presences leave; a node that stops says so, and they leave at once. A
+/// node that never tracked anything sends nothing at all.
+///
+/// Changes, this node's and the others', are gathered over
+/// ``PresenceOptions/batchWindow`` and reach this node's subscribers of each
+/// topic as one `presence_diff`. Every node keeps every node's presences
+/// (they are small next to the sockets that hold them), so a join anywhere
+/// gets its `presence_state` at once, without asking another node.
+package final class PresenceTracker: Sendable {
+    enum Event {
+        static let delta = "presence_delta"
+        static let heartbeat = "presence_heartbeat"
+        static let sync = "presence_sync"
+        static let snapshot = "presence_snapshot"
+        static let all = [delta, heartbeat, sync, snapshot]
+    }
+
+    private struct Peer {
+        var epoch: String
+        /// The last delta applied; 0 until a snapshot came.
+        var seq: UInt64 = 0
+        var synced = false
+        var replica = PresenceReplica()
+        var lastHeard: NIODeadline
+        var syncRequestedAt: NIODeadline?
+    }
+
+    private struct State {
+        var seq: UInt64 = 0
+        var nextRef: UInt64 = 0
+        var own = PresenceReplica()
+        /// What each of this node's channel instances tracks: its topic and, by key, the ref.
+        var byInstance: [SubscriberID: (topic: String, refs: [String: String])] = [:]
+        var peers: [String: Peer] = [:]
+        /// Changes for the next delta.
+        var outgoing: [JSONValue] = []
+        /// By topic: what this node's subscribers have not been told yet.
+        var diffs: [String: PresenceDiff] = [:]
+        var flushScheduled = false
+        var stopped = false
+    }
+
+    let nodeName: String
+    let options: PresenceOptions
+    /// Drawn at start: a restarted node's presences are new ones.
+    let epoch: String
+    private let pubsub: PubSub
+    private let eventLoop: any EventLoop
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let outbox: AsyncStream<(event: String, payload: JSONValue, node: String?)>.Continuation
+    private let sender: Mutex<Task<Void, Never>?>
+    private let heartbeat = Mutex<RepeatedTask?>(nil)
+
+    package init(pubsub: PubSub, eventLoop: any EventLoop, options: PresenceOptions, logger: Logger) {
+        self.pubsub = pubsub
+        self.nodeName = pubsub.nodeName
+        self.eventLoop = eventLoop
+        self.options = options
+        self.logger = logger
+        self.epoch = String(UInt64.random(in: .min ... .max), radix: 16)
+        let (stream, continuation) = AsyncStream.makeStream(of: (event: String, payload: JSONValue, node: String?).self)
+        self.outbox = continuation
+        // One sender, so that deltas leave in the order they were numbered.
+        self.sender = Mutex(Task {
+            for await message in stream {
+                try? await pubsub.sendControl(event: message.event, payload: message.payload, to: message.node)
+            }
+        })
+    }
+
+    // MARK: - Lifecycle
+
+    /// Starts the heartbeat; `handleControl` registers a handler for each presence event.
+    func start(handleControl: (String, @escaping @Sendable (ControlMessage) -> Void) -> Void) {
+        for event in Event.all {
+            handleControl(event) { [self] message in received(message) }
+        }
+        let interval = TimeAmount(options.heartbeatInterval)
+        heartbeat.withLock {
+            $0 = eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: interval) { [self] _ in beat() }
+        }
+    }
+
+    /// Tells the other nodes that this one's presences are gone, and sends
+    /// what is left to send (at most `timeout`).
+    func stop(timeout: Duration = .seconds(1)) async {
+        heartbeat.withLock { $0?.cancel() }
+        let seq = state.withLock { state -> UInt64? in
+            guard !state.stopped else { return nil }
+            state.stopped = true
+            return state.seq
+        }
+        if let seq, seq > 0 {
+            outbox.yield((Event.heartbeat, ["epoch": .string(epoch), "seq": .int(Int(seq)), "stopping": true], nil))
+        }
+        outbox.finish()
+        guard let task = sender.withLock({ $0 }) else { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await task.value }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    // MARK: - Tracking (this node's channel instances)
+
+    /// Tracks `key` for `instance` on `topic`; returns its `phx_ref`.
+    @discardableResult
+    func track(instance: SubscriberID, topic: String, key: String, meta: JSONObject) throws(PresenceError) -> String {
+        try check(key: key, meta: meta)
+        let ref = try state.withLock { state throws(PresenceError) -> String in
+            if state.byInstance[instance]?.refs[key] != nil { throw .alreadyTracked(key: key) }
+            let ref = makeRef(&state)
+            var meta = meta
+            meta["phx_ref"] = .string(ref)
+            state.byInstance[instance, default: (topic, [:])].refs[key] = ref
+            join(PresenceEntry(topic: topic, key: key, ref: ref, meta: meta), into: &state)
+            return ref
+        }
+        scheduleFlush()
+        return ref
+    }
+
+    /// Replaces the meta of `key`: a join of the new meta (with
+    /// `phx_ref_prev`) and a leave of the old one, in one diff.
+    @discardableResult
+    func update(instance: SubscriberID, key: String, meta: JSONObject) throws(PresenceError) -> String {
+        try check(key: key, meta: meta)
+        let ref = try state.withLock { state throws(PresenceError) -> String in
+            guard let tracked = state.byInstance[instance], let old = tracked.refs[key] else { throw .notTracked(key: key) }
+            let ref = makeRef(&state)
+            var meta = meta
+            meta["phx_ref"] = .string(ref)
+            meta["phx_ref_prev"] = .string(old)
+            state.byInstance[instance]?.refs[key] = ref
+            join(PresenceEntry(topic: tracked.topic, key: key, ref: ref, meta: meta), into: &state)
+            leave(topic: tracked.topic, key: key, ref: old, from: &state)
+            return ref
+        }
+        scheduleFlush()
+        return ref
+    }
+
+    /// Stops tracking `key` for `instance`; false when it was not tracked.
+    @discardableResult
+    func untrack(instance: SubscriberID, key: String) -> Bool {
+        let untracked = state.withLock { state -> Bool in
+            guard let tracked = state.byInstance[instance], let ref = tracked.refs[key] else { return false }
+            state.byInstance[instance]?.refs.removeValue(forKey: key)
+            if state.byInstance[instance]?.refs.isEmpty == true { state.byInstance.removeValue(forKey: instance) }
+            leave(topic: tracked.topic, key: key, ref: ref, from: &state)
+            return true
+        }
+        if untracked { scheduleFlush() }
+        return untracked
+    }
+
+    /// Ends every presence of `instance` (its channel ended).
+    func untrackAll(instance: SubscriberID) {
+        let untracked = state.withLock { state -> Bool in
+            guard let tracked = state.byInstance.removeValue(forKey: instance) else { return false }
+            for (key, ref) in tracked.refs {
+                leave(topic: tracked.topic, key: key, ref: ref, from: &state)
+            }
+            return true
+        }
+        if untracked { scheduleFlush() }
+    }
+
+    private func check(key: String, meta: JSONObject) throws(PresenceError) {
+        guard !key.isEmpty else { throw .emptyKey }
+        var encoded = ByteBuffer()
+        JSONValue.object(meta).encode(into: &encoded)
+        let bytes = encoded.readableBytes
+        guard bytes <= options.maxMetaBytes else { throw .metaTooLarge(bytes: bytes, limit: options.maxMetaBytes) }
+    }
+
+    /// Unique in the cluster: this node's epoch and a count.
+    private func makeRef(_ state: inout State) -> String {
+        state.nextRef += 1
+        return epoch + "." + String(state.nextRef, radix: 36)
+    }
+
+    private func join(_ entry: PresenceEntry, into state: inout State) {
+        state.own.insert(entry)
+        state.outgoing.append(["op": "join", "entry": entry.json])
+        state.diffs[entry.topic, default: PresenceDiff()].join(key: entry.key, ref: entry.ref, meta: entry.meta)
+    }
+
+    private func leave(topic: String, key: String, ref: String, from state: inout State) {
+        guard let meta = state.own.remove(topic: topic, key: key, ref: ref) else { return }
+        state.outgoing.append(["op": "leave", "topic": .string(topic), "key": .string(key), "ref": .string(ref)])
+        state.diffs[topic, default: PresenceDiff()].leave(key: key, ref: ref, meta: meta)
+    }
+
+    // MARK: - Reading
+
+    /// Every presence on `topic`, on every node, as `presence_state` has it:
+    /// `{key: {"metas": […]}}`, each key's metas node by node.
+    func list(topic: String) -> OrderedDictionary<String, PresenceReplica.Metas> {
+        state.withLock { state in
+            var replicas = [(nodeName, state.own)]
+            replicas += state.peers.map { ($0.key, $0.value.replica) }
+            var keys = OrderedDictionary<String, PresenceReplica.Metas>()
+            for (_, replica) in replicas.sorted(by: { $0.0 < $1.0 }) {
+                for (key, metas) in replica.topics[topic] ?? [:] {
+                    keys[key, default: [:]].merge(metas) { first, _ in first }
+                }
+            }
+            return keys
+        }
+    }
+
+    /// The presences this node knows, its own and every peer's.
+    var count: Int {
+        state.withLock { state in state.own.count + state.peers.values.reduce(0) { $0 + $1.replica.count } }
+    }
+
+    // MARK: - Flushing
+
+    private func scheduleFlush() {
+        let schedule = state.withLock { state -> Bool in
+            guard !state.flushScheduled else { return false }
+            state.flushScheduled = true
+            return true
+        }
+        if schedule {
+            eventLoop.scheduleTask(in: TimeAmount(options.batchWindow)) { [self] in flush() }
+        }
+    }
+
+    /// Sends the gathered changes to the other nodes, and each topic's diff
+    /// to this node's subscribers.
+    private func flush() {
+        let (delta, diffs) = state.withLock { state -> (JSONValue?, [String: PresenceDiff]) in
+            state.flushScheduled = false
+            let diffs = state.diffs
+            state.diffs = [:]
+            guard !state.outgoing.isEmpty, !state.stopped else { return (nil, diffs) }
+            state.seq += 1
+            defer { state.outgoing = [] }
+            return (["epoch": .string(epoch), "seq": .int(Int(state.seq)), "changes": .array(state.outgoing)], diffs)
+        }
+        if let delta { outbox.yield((Event.delta, delta, nil)) }
+        for (topic, diff) in diffs where !diff.isEmpty {
+            try? pubsub.localBroadcast(topic: topic, event: "presence_diff", payload: .json(diff.json))
+        }
+    }
+
+    // MARK: - Other nodes
+
+    private func received(_ message: ControlMessage) {
+        let node = message.originNode
+        guard node != nodeName else { return }
+        let payload = message.payload
+        switch message.event {
+        case Event.delta:
+            guard let epoch = payload["epoch"]?.stringValue, let seq = payload["seq"]?.intValue, seq > 0,
+                  let changes = payload["changes"]?.arrayValue
+            else { return malformed(message) }
+            receivedDelta(from: node, epoch: epoch, seq: UInt64(seq), changes: changes)
+        case Event.heartbeat:
+            guard let epoch = payload["epoch"]?.stringValue, let seq = payload["seq"]?.intValue, seq >= 0 else { return malformed(message) }
+            receivedHeartbeat(from: node, epoch: epoch, seq: UInt64(seq), stopping: payload["stopping"]?.boolValue ?? false)
+        case Event.sync:
+            let snapshot = state.withLock { state -> JSONValue in
+                ["epoch": .string(epoch), "seq": .int(Int(state.seq)), "entries": .array(state.own.entries.map(\.json))]
+            }
+            outbox.yield((Event.snapshot, snapshot, node))
+        case Event.snapshot:
+            guard let epoch = payload["epoch"]?.stringValue, let seq = payload["seq"]?.intValue, seq >= 0,
+                  let entries = payload["entries"]?.arrayValue
+            else { return malformed(message) }
+            let parsed = entries.compactMap(PresenceEntry.init(json:))
+            guard parsed.count == entries.count else { return malformed(message) }
+            receivedSnapshot(from: node, epoch: epoch, seq: UInt64(seq), entries: parsed)
+        default:
+            break
+        }
+    }
+
+    private func malformed(_ message: ControlMessage) {
+        logger.warning("ignoring a malformed presence message", metadata: ["event": "\(message.event)", "from": "\(message.originNode)"])
+    }
+
+    private func receivedDelta(from node: String, epoch: String, seq: UInt64, changes: [JSONValue]) {
+        let now = NIODeadline.now()
+        let (changed, requestSync) = state.withLock { state -> (Bool, Bool) in
+            var peer = replacePeerIfNew(node, epoch: epoch, now: now, in: &state)
+            peer.lastHeard = now
+            defer { state.peers[node] = peer }
+            guard peer.synced, seq == peer.seq + 1 else {
+                // A gap (or nothing known yet): the snapshot brings this change too.
+                return (false, shouldRequestSync(&peer, now: now))
+            }
+            peer.seq = seq
+            var changed = false
+            for change in changes {
+                switch change["op"]?.stringValue {
+                case "join":
+                    guard let entry = change["entry"].flatMap(PresenceEntry.init(json:)) else { continue }
+                    peer.replica.insert(entry)
+                    state.diffs[entry.topic, default: PresenceDiff()].join(key: entry.key, ref: entry.ref, meta: entry.meta)
+                    changed = true
+                case "leave":
+                    guard let topic = change["topic"]?.stringValue, let key = change["key"]?.stringValue,
+                          let ref = change["ref"]?.stringValue,
+                          let meta = peer.replica.remove(topic: topic, key: key, ref: ref)
+                    else { continue }
+                    state.diffs[topic, default: PresenceDiff()].leave(key: key, ref: ref, meta: meta)
+                    changed = true
+                default:
+                    continue
+                }
+            }
+            return (changed, false)
+        }
+        if changed { scheduleFlush() }
+        if requestSync { outbox.yield((Event.sync, [:], node)) }
+    }
+
+    private func receivedHeartbeat(from node: String, epoch: String, seq: UInt64, stopping: Bool) {
+        let now = NIODeadline.now()
+        if stopping {
+            if removePeer(node, ifEpoch: epoch) {
+                logger.info("presence: node stopped; its presences left", metadata: ["peer": "\(node)"])
+            }
+            return
+        }
+        let (changed, requestSync) = state.withLock { state -> (Bool, Bool) in
+            let known = state.peers[node]
+            var peer = replacePeerIfNew(node, epoch: epoch, now: now, in: &state)
+            peer.lastHeard = now
+            defer { state.peers[node] = peer }
+            let behind = !peer.synced || seq > peer.seq
+            return (known != nil && known?.epoch != epoch, behind && shouldRequestSync(&peer, now: now))
+        }
+        if changed { scheduleFlush() }
+        if requestSync { outbox.yield((Event.sync, [:], node)) }
+    }
+
+    private func receivedSnapshot(from node: String, epoch: String, seq: UInt64, entries: [PresenceEntry]) {
+        let now = NIODeadline.now()
+        state.withLock { state in
+            var peer = replacePeerIfNew(node, epoch: epoch, now: now, in: &state)
+            // Older than what is applied already (deltas went on meanwhile): keep that.
+            guard !peer.synced || seq >= peer.seq else { return }
+            let replica = PresenceReplica(entries)
+            addDiff(from: peer.replica, to: replica, into: &state)
+            peer.replica = replica
+            peer.seq = seq
+            peer.synced = true
+            peer.syncRequestedAt = nil
+            peer.lastHeard = now
+            state.peers[node] = peer
+        }
+        scheduleFlush()
+    }
+
+    /// The peer `node` as of `epoch`: a peer first heard of, or one that
+    /// restarted (its old presences leave), starts empty and unsynced.
+    private func replacePeerIfNew(_ node: String, epoch: String, now: NIODeadline, in state: inout State) -> Peer {
+        if let peer = state.peers[node], peer.epoch == epoch { return peer }
+        if let old = state.peers[node] {
+            addDiff(from: old.replica, to: PresenceReplica(), into: &state)
+        }
+        return Peer(epoch: epoch, lastHeard: now)
+    }
+
+    /// Whether to ask `peer` for a snapshot now: not while one asked for
+    /// within the last heartbeat interval may still come.
+    private func shouldRequestSync(_ peer: inout Peer, now: NIODeadline) -> Bool {
+        if let asked = peer.syncRequestedAt, now - asked < TimeAmount(options.heartbeatInterval) { return false }
+        peer.syncRequestedAt = now
+        return true
+    }
+
+    /// Removes the peer `node` (of `epoch`, when given) and makes its presences leave.
+    @discardableResult
+    private func removePeer(_ node: String, ifEpoch epoch: String? = nil) -> Bool {
+        let removed = state.withLock { state -> Bool in
+            guard let peer = state.peers[node], epoch == nil || peer.epoch == epoch else { return false }
+            state.peers.removeValue(forKey: node)
+            addDiff(from: peer.replica, to: PresenceReplica(), into: &state)
+            return true
+        }
+        if removed { scheduleFlush() }
+        return removed
+    }
+
+    /// The joins and leaves that turn `old` into `new`, added to the pending diffs.
+    private func addDiff(from old: PresenceReplica, to new: PresenceReplica, into state: inout State) {
+        for (topic, keys) in old.topics {
+            for (key, metas) in keys {
+                for (ref, meta) in metas where new.topics[topic]?[key]?[ref] == nil {
+                    state.diffs[topic, default: PresenceDiff()].leave(key: key, ref: ref, meta: meta)
+                }
+            }
+        }
+        for (topic, keys) in new.topics {
+            for (key, metas) in keys {
+                for (ref, meta) in metas where old.topics[topic]?[key]?[ref] == nil {
+                    state.diffs[topic, default: PresenceDiff()].join(key: key, ref: ref, meta: meta)
+                }
+            }
+        }
+    }
+
+    /// Every heartbeat interval: tells the others how far this node is, and
+    /// counts down the peers not heard from for ``PresenceOptions/downAfter``.
+    private func beat() {
+        let now = NIODeadline.now()
+        let (seq, down) = state.withLock { state -> (UInt64, [String]) in
+            let limit = TimeAmount(options.downAfter)
+            return (state.seq, state.peers.filter { now - $0.value.lastHeard > limit }.map(\.key))
+        }
+        // A node that never tracked anything has nothing for the others to keep or expire.
+        if seq > 0 {
+            outbox.yield((Event.heartbeat, ["epoch": .string(epoch), "seq": .int(Int(seq))], nil))
+        }
+        for node in down where removePeer(node) {
+            logger.notice("presence: node not heard from; its presences left", metadata: ["peer": "\(node)", "after": "\(options.downAfter)"])
+        }
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import Switchboard
+import SwitchboardTesting
+import Testing
+
+/// Presence on one node, on the wire as phoenix.js's `Presence` reads it.
+@Suite("Presence")
+struct PresenceTests {
+    /// A room with presence, and a `status` event that updates the client's meta.
+    struct StatusRoom: Channel {
+        static var tracksPresence: Bool { true }
+
+        func join(topic: String, payload: JSONValue, context: ChannelContext) async throws -> JoinResult {
+            guard case .string(let user)? = context.assigns[DemoSocket.userIDKey] else { return .ok([:]) }
+            try context.track(key: user, meta: ["status": payload["status"] ?? "online"])
+            return .ok([:])
+        }
+
+        func handleIn(event: String, payload: Payload, context: ChannelContext) async throws -> HandleInResult {
+            guard event == "status", case .json(let json) = payload, case .string(let user)? = context.assigns[DemoSocket.userIDKey] else {
+                return .error(["reason": "unknown event"])
+            }
+            try context.update(key: user, meta: ["status": json["status"] ?? .null])
+            return .ok()
+        }
+    }
+
+    static func endpoints() -> [SocketEndpoint] {
+        var router = ChannelRouter()
+        router.channel("room:*") { StatusRoom() }
+        return [SocketEndpoint(path: "/socket", socket: DemoSocket(), router: router)]
+    }
+
+    /// A client of user `user`, joined to `room:lobby` with `status`; returns
+    /// it with the join reply and `presence_state` it got.
+    static func joined(_ port: Int, user: String, status: String) async throws -> (RawWebSocket, [String]) {
+        let socket = try await RawWebSocket.connect(port: port, path: "/socket/websocket?vsn=2.0.0&user_id=\(user)")
+        try await socket.send(#"["1","1","room:lobby","phx_join",{"status":"\#(status)"}]"#)
+        return (socket, try await socket.receiveTexts(2))
+    }
+
+    /// The refs in `text`, in order, and `text` with each replaced by `R1`, `R2`, … in order of appearance.
+    static func numberingRefs(_ text: String, refs: inout [String]) -> String {
+        var result = text
+        let pattern = try! NSRegularExpression(pattern: #""(phx_ref|phx_ref_prev)":"([^"]+)""#)
+        for match in pattern.matches(in: text, range: NSRange(text.startIndex..., in: text)).reversed() {
+            let ref = String(text[Range(match.range(at: 2), in: text)!])
+            if !refs.contains(ref) { refs.append(ref) }
+            result.replaceSubrange(Range(match.range(at: 2), in: result)!, with: "R\(refs.firstIndex(of: ref)! + 1)")
+        }
+        return result
+    }
+
+    /// Reads `socket`'s frames until a `presence_diff` that mentions `key`.
+    static func diff(mentioning key: String, on socket: RawWebSocket) async throws -> String {
+        while true {
+            let text = try await socket.receiveText()
+            let frame = try JSONValue(parsing: text)
+            if frame[3] == "presence_diff", frame[4]?["joins"]?[key] != nil || frame[4]?["leaves"]?[key] != nil { return text }
+        }
+    }
+
+    @Test("presence_state follows every join reply, then diffs in Phoenix's shapes: join, update, leave")
+    func goldenFrames() async throws {
+        try await withServer(endpoints: Self.endpoints()) { server in
+            let port = server.localPort!
+            var refs: [String] = []
+            // Numbered as they first appear, reading the frames in the order below.
+            func normalized(_ frames: [String]) -> [String] {
+                frames.map { Self.numberingRefs($0, refs: &refs) }
+            }
+
+            let (alice, aliceJoin) = try await Self.joined(port, user: "alice", status: "online")
+            let aliceFrames = normalized(aliceJoin)
+            #expect(aliceFrames == [
+                #"["1","1","room:lobby","phx_reply",{"status":"ok","response":{}}]"#,
+                #"["1",null,"room:lobby","presence_state",{"alice":{"metas":[{"status":"online","phx_ref":"R1"}]}}]"#,
+            ])
+
+            let (bob, bobJoin) = try await Self.joined(port, user: "bob", status: "away")
+            let bobFrames = normalized(bobJoin)
+            #expect(bobFrames == [
+                #"["1","1","room:lobby","phx_reply",{"status":"ok","response":{}}]"#,
+                #"["1",null,"room:lobby","presence_state",{"alice":{"metas":[{"status":"online","phx_ref":"R1"}]},"bob":{"metas":[{"status":"away","phx_ref":"R2"}]}}]"#,
+            ])
+            // Bob's join reaches Alice (in one diff with her own, if that one had not gone yet).
+            let bobJoined = try JSONValue(parsing: normalized([try await Self.diff(mentioning: "bob", on: alice)])[0])
+            #expect(bobJoined[4]?["joins"]?["bob"] == ["metas": [["status": "away", "phx_ref": "R2"]]])
+            #expect(bobJoined[4]?["leaves"] == [:])
+            _ = try await Self.diff(mentioning: "bob", on: bob)
+
+            // Every earlier change has gone out: the diffs from here are exact.
+            try await bob.send(#"["1","2","room:lobby","status",{"status":"busy"}]"#)
+            let update = #"[null,null,"room:lobby","presence_diff",{"joins":{"bob":{"metas":[{"status":"busy","phx_ref":"R3","phx_ref_prev":"R2"}]}},"leaves":{"bob":{"metas":[{"status":"away","phx_ref":"R2"}]}}}]"#
+            let bobUpdate = normalized(try await bob.receiveTexts(2))
+            #expect(bobUpdate == [#"["1","2","room:lobby","phx_reply",{"status":"ok","response":{}}]"#, update])
+            let aliceUpdate = normalized([try await alice.receiveText()])
+            #expect(aliceUpdate == [update])
+
+            try await bob.send(#"["1","3","room:lobby","phx_leave",{}]"#)
+            let aliceLeave = normalized([try await alice.receiveText()])
+            #expect(aliceLeave == [
+                #"[null,null,"room:lobby","presence_diff",{"joins":{},"leaves":{"bob":{"metas":[{"status":"busy","phx_ref":"R3","phx_ref_prev":"R2"}]}}}]"#,
+            ])
+            #expect(refs.count == 3, "every meta has its own ref")
+            #expect(server.presence.get(topic: "room:lobby", key: "alice").count == 1)
+            #expect(server.presence.get(topic: "room:lobby", key: "bob").isEmpty)
+            alice.close()
+            bob.close()
+        }
+    }
+
+    @Test("GET /api/presence lists a topic with the API key")
+    func httpAPI() async throws {
+        try await withServer(endpoints: Self.endpoints()) { server in
+            let port = server.localPort!
+            let (alice, _) = try await Self.joined(port, user: "alice", status: "online")
+            let auth = ["Authorization: Bearer \(TestServer.apiKey)"]
+            let listed = try await RawHTTP.request(port: port, path: "/api/presence?topic=room%3Alobby", headers: auth)
+            #expect(listed.status == 200)
+            let body = try JSONValue(parsing: listed.body.trimmingCharacters(in: .whitespacesAndNewlines))
+            #expect(body["topic"] == "room:lobby")
+            #expect(body["presences"]?["alice"]?["metas"]?[0]?["status"] == "online")
+            #expect(try await RawHTTP.request(port: port, path: "/api/presence?topic=room:lobby").status == 401)
+            #expect(try await RawHTTP.request(port: port, path: "/api/presence", headers: auth).status == 400)
+            #expect(try await RawHTTP.request(port: port, method: "POST", path: "/api/presence?topic=x", headers: auth).status == 405)
+            alice.close()
+        }
+    }
+
+    @Test("a presence ends with its channel: socket closed, and a room that thousands join at once gets few diffs")
+    func endsWithTheChannelAndBatches() async throws {
+        try await withServer(endpoints: Self.endpoints()) { server in
+            let port = server.localPort!
+            let (watcher, _) = try await Self.joined(port, user: "watcher", status: "online")
+            let started = ContinuousClock.now
+            let clients = try await withThrowingTaskGroup(of: RawWebSocket.self) { group in
+                for user in 0..<50 {
+                    group.addTask { try await Self.joined(port, user: "u\(user)", status: "online").0 }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            // At most one diff per batch window, however the joins fall.
+            var joined = Set<String>()
+            var diffs = 0
+            while joined.count < 50 {
+                let frame = try JSONValue(parsing: try await watcher.receiveText())
+                #expect(frame[3] == "presence_diff")
+                diffs += 1
+                joined.formUnion(frame[4]?["joins"]?.objectValue?.keys ?? [])
+            }
+            let windows = (ContinuousClock.now - started) / PresenceOptions().batchWindow
+            #expect(Double(diffs) <= windows + 2, "\(diffs) diffs for 50 joins in \(windows) batch windows")
+            #expect(server.presence.list(topic: "room:lobby").objectValue?.count == 51)
+
+            for client in clients { client.close() }
+            var left = Set<String>()
+            while left.count < 50 {
+                let frame = try JSONValue(parsing: try await watcher.receiveText())
+                left.formUnion(frame[4]?["leaves"]?.objectValue?.keys ?? [])
+            }
+            #expect(await AdminTestSupport.eventually { server.presence.list(topic: "room:lobby").objectValue?.keys.elementsEqual(["watcher"]) == true })
+            watcher.close()
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Switchboard
+import SwitchboardClient
+import SwitchboardTesting
+import Testing
+
+/// Presence across nodes on one Redis: every node lists every node's
+/// presences; a node that stops or dies takes its own with it; a lost
+/// change is caught up.
+@Suite("Presence across nodes", .serialized)
+struct PresenceClusterTests {
+    static let topic = "room:presence"
+
+    /// Users "1", "2", "3" joined with presence on nodes 0, 1, 2.
+    static func joinEveryNode(_ cluster: TestCluster) async throws -> [(PhoenixClient, ClientChannel)] {
+        var joined: [(PhoenixClient, ClientChannel)] = []
+        for index in cluster.servers.indices {
+            let client = try await cluster.client(index, user: "\(index + 1)")
+            let channel = client.channel(topic)
+            _ = try await channel.join()
+            joined.append((client, channel))
+        }
+        return joined
+    }
+
+    static func keys(_ server: SwitchboardServer) -> Set<String> {
+        Set(server.presence.list(topic: topic).objectValue?.keys ?? [])
+    }
+
+    /// Waits until every server in `servers` lists exactly `keys`; returns how long it took.
+    static func converge(_ servers: [SwitchboardServer], to keys: Set<String>, within limit: Duration) async throws -> Duration {
+        let started = ContinuousClock.now
+        while ContinuousClock.now - started < limit {
+            if servers.allSatisfy({ Self.keys($0) == keys }) { return ContinuousClock.now - started }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        Issue.record("not converged to \(keys.sorted()) within \(limit): \(servers.map { Self.keys($0).sorted() })")
+        return limit
+    }
+
+    @Test("a presence is listed on every node within a few hundred ms; a node that stops takes its own at once")
+    func replicatesAndStops() async throws {
+        try await TestCluster.with(nodes: 3, endpoints: [BuiltIn.endpoint(presence: true)]) { cluster in
+            let clients = try await Self.joinEveryNode(cluster)
+            let joinedIn = try await Self.converge(cluster.servers, to: ["1", "2", "3"], within: .seconds(2))
+            #expect(joinedIn < .milliseconds(500))
+            // Each client's presence_state and diffs told it of the other two.
+            let metas = cluster.servers[0].presence.get(topic: Self.topic, key: "3")
+            #expect(metas.count == 1 && metas.first?["node"] == .string(cluster.servers[2].nodeName))
+
+            await cluster.servers[2].shutdown()
+            let leftIn = try await Self.converge(Array(cluster.servers[0...1]), to: ["1", "2"], within: .seconds(2))
+            #expect(leftIn < .seconds(1), "a stopping node says so")
+            for (client, _) in clients { await client.disconnect() }
+        }
+    }
+
+    @Test("a node that goes silent is counted down within 5 s and its presences leave, with a diff to the clients")
+    func silentNodeIsCountedDown() async throws {
+        try await TestCluster.with(nodes: 3, endpoints: [BuiltIn.endpoint(presence: true)]) { cluster in
+            let clients = try await Self.joinEveryNode(cluster)
+            _ = try await Self.converge(cluster.servers, to: ["1", "2", "3"], within: .seconds(2))
+            // Node 2 loses Redis for good, as a killed process would: no goodbye.
+            await cluster.adapters[2].shutdown()
+            let started = ContinuousClock.now
+            var sawLeave = false
+            while !sawLeave, ContinuousClock.now - started < .seconds(6) {
+                let diff = try await clients[0].1.nextMessage(event: "presence_diff", timeout: .seconds(6))
+                if case .json(let json) = diff.payload { sawLeave = json["leaves"]?["3"] != nil }
+            }
+            #expect(sawLeave, "node 0's client was told user 3 left")
+            let leftIn = try await Self.converge(Array(cluster.servers[0...1]), to: ["1", "2"], within: .seconds(6))
+            #expect(leftIn < .seconds(5))
+            for (client, _) in clients { await client.disconnect() }
+        }
+    }
+
+    @Test("changes made while Redis is down are caught up once it is back: no ghost, nobody missing")
+    func convergesAfterAnOutage() async throws {
+        let redis = try await RedisTestServer.start()
+        try await TestCluster.with(nodes: 2, redis: redis, endpoints: [BuiltIn.endpoint(presence: true)]) { cluster in
+            var clients = try await Self.joinEveryNode(cluster)
+            _ = try await Self.converge(cluster.servers, to: ["1", "2"], within: .seconds(2))
+
+            redis.kill()
+            // User 2 leaves and user 3 arrives on node 0 while the nodes cannot hear each other.
+            await clients[1].0.disconnect()
+            let late = try await cluster.client(0, user: "3")
+            let lateChannel = late.channel(Self.topic)
+            _ = try await lateChannel.join()
+            clients[1] = (late, lateChannel)
+            try await Task.sleep(for: .milliseconds(500))
+            try await redis.launch()
+
+            _ = try await Self.converge(cluster.servers, to: ["1", "3"], within: .seconds(8))
+            for (client, _) in clients { await client.disconnect() }
+        }
+    }
+}
