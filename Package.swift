@@ -76,6 +76,7 @@ let package = Package(
             name: "SwitchboardClient",
             dependencies: [
                 "SwitchboardProtocol",
+                .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -63,7 +63,7 @@ struct LongPollClusterTests {
         }
     }
 
-    @Test("a stopping owner hands a closed session's last messages to its next poll through another node, then 410 at once")
+    @Test("a stopping owner hands a closed session's last messages to its next poll through another node, then 410 soon")
     func aStoppingOwnerHandsOverItsLastMessages() async throws {
         try await TestCluster.with(nodes: 2) { cluster in
             let ports = cluster.servers.map { $0.localPort! }
@@ -80,7 +80,11 @@ struct LongPollClusterTests {
             let started = ContinuousClock.now
             let last = try await throughOther.poll()
             #expect(last.status == 200 && last.messages == [#"[null,null,"room:lobby","news",{"n":1}]"#])
-            #expect(try await throughOther.poll().status == 410, "then gone: the client reconnects")
+            // Then gone (the client reconnects), or first no content when the
+            // poll was on its way as the owner left (the client polls again).
+            var next = try await throughOther.poll()
+            if next.status == 204 { next = try await throughOther.poll() }
+            #expect(next.status == 410, "then gone: the client reconnects")
             #expect(ContinuousClock.now - started < .seconds(5), "answered by the stopping owner, not at the forwarding timeout")
             await stopping.value
             #expect(try await throughOther.poll().status == 410)

@@ -75,6 +75,43 @@ struct PresenceClusterTests {
         }
     }
 
+    @Test("a shed client that rejoins shows no leave: its leave and new join come in one diff; a client that leaves itself leaves at once")
+    func shedRejoinShowsNoLeave() async throws {
+        try await TestCluster.with(nodes: 2, endpoints: [BuiltIn.endpoint(presence: true)]) { cluster in
+            let watcher = try await cluster.client(0, user: "watcher")
+            let watching = watcher.channel(Self.topic)
+            _ = try await watching.join()
+            let moved = try await cluster.client(1, user: "7")
+            let movedChannel = moved.channel(Self.topic)
+            _ = try await movedChannel.join()
+            _ = try await Self.converge(cluster.servers, to: ["watcher", "7"], within: .seconds(2))
+            // Only what comes from here on.
+            while (try? await watching.nextMessage(event: "presence_diff", timeout: .milliseconds(200))) != nil {}
+
+            await cluster.servers[1].shed(.all, over: .milliseconds(50))
+            var sawRejoin = false
+            let started = ContinuousClock.now
+            while !sawRejoin, ContinuousClock.now - started < .seconds(8) {
+                let diff = try await watching.nextMessage(event: "presence_diff", timeout: .seconds(8))
+                guard case .json(let json) = diff.payload else { continue }
+                let joined = json["joins"]?["7"] != nil
+                let left = json["leaves"]?["7"] != nil
+                #expect(!left || joined, "a leave of 7 alone: \(json)")
+                sawRejoin = joined && left
+            }
+            #expect(sawRejoin, "the leave and the new join in one diff")
+            #expect(cluster.servers[0].presence.get(topic: Self.topic, key: "7").count == 1)
+
+            // Leaving by itself is told at once.
+            await moved.disconnect()
+            let leftAt = ContinuousClock.now
+            let diff = try await watching.nextMessage(event: "presence_diff", timeout: .seconds(3))
+            if case .json(let json) = diff.payload { #expect(json["leaves"]?["7"] != nil && json["joins"]?["7"] == nil) }
+            #expect(ContinuousClock.now - leftAt < .seconds(2))
+            await watcher.disconnect()
+        }
+    }
+
     @Test("changes made while Redis is down are caught up once it is back: no ghost, nobody missing")
     func convergesAfterAnOutage() async throws {
         let redis = try await RedisTestServer.start()

@@ -9,6 +9,10 @@ public struct PresenceOptions: Sendable {
     public var heartbeatInterval: Duration = .seconds(1)
     /// A node not heard from for this long is down: its presences leave everywhere.
     public var downAfter: Duration = .milliseconds(3500)
+    /// A client the server closed to move it (shed, drain) that joins the
+    /// same topic with the same key within this time shows no leave: its
+    /// leave and its new join go out in one diff (it stays listed).
+    public var rejoinGrace: Duration = .seconds(5)
     /// Largest meta a presence may carry, in bytes of JSON.
     public var maxMetaBytes = 4096
 

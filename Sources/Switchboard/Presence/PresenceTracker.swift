@@ -51,8 +51,42 @@ package final class PresenceTracker: Sendable {
         var outgoing: [JSONValue] = []
         /// By topic: what this node's subscribers have not been told yet.
         var diffs: [String: PresenceDiff] = [:]
+        /// Leaves of clients the server closed to move them (shed, drain):
+        /// told together with their key's next join on the topic, or alone
+        /// once ``PresenceOptions/rejoinGrace`` has passed.
+        var heldLeaves: [String: [String: [(ref: String, meta: JSONObject, until: NIODeadline)]]] = [:]
+        /// This node's channel instances whose socket the server closed to move it.
+        var moving: Set<SubscriberID> = []
         var flushScheduled = false
         var stopped = false
+
+        mutating func diffJoin(topic: String, key: String, ref: String, meta: JSONObject) {
+            diffs[topic, default: PresenceDiff()].join(key: key, ref: ref, meta: meta)
+            // The client is back: its leave goes in the same diff as its join.
+            if let held = heldLeaves[topic]?.removeValue(forKey: key) {
+                for leave in held { diffs[topic, default: PresenceDiff()].leave(key: key, ref: leave.ref, meta: leave.meta) }
+            }
+        }
+
+        mutating func diffLeave(topic: String, key: String, ref: String, meta: JSONObject, heldUntil: NIODeadline?) {
+            if let heldUntil {
+                heldLeaves[topic, default: [:]][key, default: []].append((ref, meta, heldUntil))
+            } else {
+                diffs[topic, default: PresenceDiff()].leave(key: key, ref: ref, meta: meta)
+            }
+        }
+
+        /// Moves the held leaves whose grace has passed into the diffs.
+        mutating func releaseHeldLeaves(at now: NIODeadline) {
+            for (topic, keys) in heldLeaves {
+                for (key, held) in keys {
+                    let (due, kept) = (held.filter { $0.until <= now }, held.filter { $0.until > now })
+                    for leave in due { diffs[topic, default: PresenceDiff()].leave(key: key, ref: leave.ref, meta: leave.meta) }
+                    heldLeaves[topic]?[key] = kept.isEmpty ? nil : kept
+                }
+                if heldLeaves[topic]?.isEmpty == true { heldLeaves.removeValue(forKey: topic) }
+            }
+        }
     }
 
     let nodeName: String
@@ -174,14 +208,26 @@ package final class PresenceTracker: Sendable {
 
     /// Ends every presence of `instance` (its channel ended).
     func untrackAll(instance: SubscriberID) {
-        let untracked = state.withLock { state -> Bool in
-            guard let tracked = state.byInstance.removeValue(forKey: instance) else { return false }
+        let held = state.withLock { state -> Bool? in
+            let moving = state.moving.remove(instance) != nil
+            guard let tracked = state.byInstance.removeValue(forKey: instance) else { return nil }
             for (key, ref) in tracked.refs {
-                leave(topic: tracked.topic, key: key, ref: ref, from: &state)
+                leave(topic: tracked.topic, key: key, ref: ref, held: moving, from: &state)
             }
-            return true
+            return moving
         }
-        if untracked { scheduleFlush() }
+        guard let held else { return }
+        scheduleFlush()
+        if held { scheduleRelease() }
+    }
+
+    /// The server closed the socket of `instance` to move it elsewhere (shed,
+    /// drain): when its presences leave, each is told with its key's next
+    /// join on the topic, if one comes within ``PresenceOptions/rejoinGrace``.
+    func moving(instance: SubscriberID) {
+        state.withLock { state in
+            if state.byInstance[instance] != nil { state.moving.insert(instance) }
+        }
     }
 
     private func check(key: String, meta: JSONObject) throws(PresenceError) {
@@ -201,13 +247,20 @@ package final class PresenceTracker: Sendable {
     private func join(_ entry: PresenceEntry, into state: inout State) {
         state.own.insert(entry)
         state.outgoing.append(["op": "join", "entry": entry.json])
-        state.diffs[entry.topic, default: PresenceDiff()].join(key: entry.key, ref: entry.ref, meta: entry.meta)
+        state.diffJoin(topic: entry.topic, key: entry.key, ref: entry.ref, meta: entry.meta)
     }
 
-    private func leave(topic: String, key: String, ref: String, from state: inout State) {
+    private func leave(topic: String, key: String, ref: String, held: Bool = false, from state: inout State) {
         guard let meta = state.own.remove(topic: topic, key: key, ref: ref) else { return }
-        state.outgoing.append(["op": "leave", "topic": .string(topic), "key": .string(key), "ref": .string(ref)])
-        state.diffs[topic, default: PresenceDiff()].leave(key: key, ref: ref, meta: meta)
+        var change: JSONObject = ["op": "leave", "topic": .string(topic), "key": .string(key), "ref": .string(ref)]
+        if held { change["held"] = true }
+        state.outgoing.append(.object(change))
+        state.diffLeave(topic: topic, key: key, ref: ref, meta: meta, heldUntil: held ? .now() + TimeAmount(options.rejoinGrace) : nil)
+    }
+
+    /// A flush once the grace of leaves held now has passed.
+    private func scheduleRelease() {
+        eventLoop.scheduleTask(in: TimeAmount(options.rejoinGrace) + .milliseconds(1)) { [self] in flush() }
     }
 
     // MARK: - Reading
@@ -249,8 +302,10 @@ package final class PresenceTracker: Sendable {
     /// Sends the gathered changes to the other nodes, and each topic's diff
     /// to this node's subscribers.
     private func flush() {
+        let now = NIODeadline.now()
         let (delta, diffs) = state.withLock { state -> (JSONValue?, [String: PresenceDiff]) in
             state.flushScheduled = false
+            state.releaseHeldLeaves(at: now)
             let diffs = state.diffs
             state.diffs = [:]
             guard !state.outgoing.isEmpty, !state.stopped else { return (nil, diffs) }
@@ -302,6 +357,7 @@ package final class PresenceTracker: Sendable {
 
     private func receivedDelta(from node: String, epoch: String, seq: UInt64, changes: [JSONValue]) {
         let now = NIODeadline.now()
+        var heldAny = false
         let (changed, requestSync) = state.withLock { state -> (Bool, Bool) in
             var peer = replacePeerIfNew(node, epoch: epoch, now: now, in: &state)
             peer.lastHeard = now
@@ -317,14 +373,16 @@ package final class PresenceTracker: Sendable {
                 case "join":
                     guard let entry = change["entry"].flatMap(PresenceEntry.init(json:)) else { continue }
                     peer.replica.insert(entry)
-                    state.diffs[entry.topic, default: PresenceDiff()].join(key: entry.key, ref: entry.ref, meta: entry.meta)
+                    state.diffJoin(topic: entry.topic, key: entry.key, ref: entry.ref, meta: entry.meta)
                     changed = true
                 case "leave":
                     guard let topic = change["topic"]?.stringValue, let key = change["key"]?.stringValue,
                           let ref = change["ref"]?.stringValue,
                           let meta = peer.replica.remove(topic: topic, key: key, ref: ref)
                     else { continue }
-                    state.diffs[topic, default: PresenceDiff()].leave(key: key, ref: ref, meta: meta)
+                    let held = change["held"]?.boolValue == true
+                    state.diffLeave(topic: topic, key: key, ref: ref, meta: meta, heldUntil: held ? now + TimeAmount(options.rejoinGrace) : nil)
+                    heldAny = heldAny || held
                     changed = true
                 default:
                     continue
@@ -333,6 +391,7 @@ package final class PresenceTracker: Sendable {
             return (changed, false)
         }
         if changed { scheduleFlush() }
+        if heldAny { scheduleRelease() }
         if requestSync { outbox.yield((Event.sync, [:], node)) }
     }
 
@@ -410,14 +469,14 @@ package final class PresenceTracker: Sendable {
         for (topic, keys) in old.topics {
             for (key, metas) in keys {
                 for (ref, meta) in metas where new.topics[topic]?[key]?[ref] == nil {
-                    state.diffs[topic, default: PresenceDiff()].leave(key: key, ref: ref, meta: meta)
+                    state.diffLeave(topic: topic, key: key, ref: ref, meta: meta, heldUntil: nil)
                 }
             }
         }
         for (topic, keys) in new.topics {
             for (key, metas) in keys {
                 for (ref, meta) in metas where old.topics[topic]?[key]?[ref] == nil {
-                    state.diffs[topic, default: PresenceDiff()].join(key: key, ref: ref, meta: meta)
+                    state.diffJoin(topic: topic, key: key, ref: ref, meta: meta)
                 }
             }
         }

@@ -275,7 +275,7 @@ public final class SwitchboardServer: Service, Sendable {
         // instead of waiting for an answer that never comes.
         await runtime.presence.stop()
         await runtime.pubsub.stopReceiving()
-        await longPoll?.waitUntilAnswered()
+        await longPoll?.finishAnswering()
         await runtime.pubsub.shutdown()
         await runtime.stopCluster()
         longPoll?.leaveCluster()

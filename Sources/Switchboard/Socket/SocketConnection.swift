@@ -320,6 +320,10 @@ package final class SocketConnection: @unchecked Sendable {
     func close(_ reason: DisconnectReason) {
         onEventLoop {
             guard self.transport.isActive else { return }
+            if case .serviceRestart = reason {
+                // Shed or drained: the client comes back elsewhere, soon.
+                for instance in self.instances.values { self.presence.moving(instance: instance.id) }
+            }
             self.writeHeldFrames()
             self.transport.close(reason)
         }

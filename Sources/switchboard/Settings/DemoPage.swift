@@ -4,7 +4,9 @@ import Switchboard
 /// hand-written Phoenix Channels V2 client (connect with a `user_id`,
 /// heartbeat every 30 s, join `room:lobby`, shout, reconnect with
 /// phoenix.js's backoff, and phoenix.js's fallback to long-poll when the
-/// WebSocket fails before it ever opened, or takes over 2.5 s to). It loads
+/// WebSocket fails before it ever opened, or takes over 2.5 s to), and,
+/// with `presence: true`, who is online (phoenix.js's `Presence` sync rules:
+/// diffs wait for the `presence_state` of the current join). It loads
 /// nothing from the network.
 public enum DemoPage {
     /// The page, for sockets mounted at `socketPath` (`/socket`).
@@ -30,12 +32,21 @@ public enum DemoPage {
           input, button { font: inherit; padding: .35rem .6rem; }
           #name { width: 8rem; }
           #body { flex: 1; }
+          main { display: flex; gap: 1rem; }
+          main > div { flex: 1; min-width: 0; }
+          #online { width: 12rem; margin: 1rem 0; padding: .5rem .75rem; border: 1px solid #ccc; border-radius: 6px; font-size: 14px; }
+          #online[hidden] { display: none; }
+          #online h2 { font-size: 14px; margin: 0 0 .4rem; }
+          #online ul { list-style: none; margin: 0; padding: 0; }
+          #online li { padding: 2px 0; overflow-wrap: anywhere; }
+          #online .node { color: #888; font-size: 12px; }
         </style>
         </head>
         <body>
         <header><h1>Switchboard demo chat</h1><span id="status">connecting…</span></header>
         <p>Topic <code>room:lobby</code>. Open this page in a second window and shout.</p>
-        <ul id="log"></ul>
+        <main><div><ul id="log"></ul></div>
+        <aside id="online" hidden><h2>Online (<span id="count">0</span>)</h2><ul id="people"></ul></aside></main>
         <form id="form">
           <input id="name" aria-label="Your name" maxlength="32">
           <input id="body" aria-label="Message" placeholder="Say something" autocomplete="off" maxlength="500">
@@ -56,6 +67,49 @@ public enum DemoPage {
         let useLongPoll = sessionStorage.getItem("switchboard:longpoll") === "1";
         let heartbeatTimer = null, heartbeatRef = null;
         const pendingReplies = new Map(); // ref -> function(status, response)
+
+        // Presence, with phoenix.js's rules: {key: {metas: [...]}}; diffs wait
+        // for the presence_state of the current join.
+        let presences = {}, pendingDiffs = [], presenceJoinRef = null;
+        const refsOf = (metas) => metas.map((meta) => meta.phx_ref);
+        function syncDiff(state, {joins, leaves}) {
+          for (const [key, joined] of Object.entries(joins)) {
+            const kept = (state[key] ? state[key].metas : []).filter((meta) => !refsOf(joined.metas).includes(meta.phx_ref));
+            state[key] = {metas: kept.concat(joined.metas)};
+          }
+          for (const [key, left] of Object.entries(leaves)) {
+            if (!state[key]) continue;
+            state[key].metas = state[key].metas.filter((meta) => !refsOf(left.metas).includes(meta.phx_ref));
+            if (state[key].metas.length === 0) delete state[key];
+          }
+          return state;
+        }
+        function syncState(state, next) {
+          const joins = {}, leaves = {};
+          for (const key of Object.keys(state)) if (!next[key]) leaves[key] = state[key];
+          for (const [key, presence] of Object.entries(next)) {
+            const current = state[key] ? refsOf(state[key].metas) : [];
+            const joined = presence.metas.filter((meta) => !current.includes(meta.phx_ref));
+            const left = state[key] ? state[key].metas.filter((meta) => !refsOf(presence.metas).includes(meta.phx_ref)) : [];
+            if (joined.length) joins[key] = {metas: joined};
+            if (left.length) leaves[key] = {metas: left};
+          }
+          return syncDiff(state, {joins, leaves});
+        }
+        function renderPresence() {
+          const people = Object.entries(presences);
+          $("online").hidden = false;
+          $("count").textContent = people.length;
+          $("people").replaceChildren(...people.map(([key, {metas}]) => {
+            const item = document.createElement("li");
+            item.textContent = (metas[metas.length - 1].name || "user" + key) + " ";
+            const nodes = document.createElement("span");
+            nodes.className = "node";
+            nodes.textContent = [...new Set(metas.map((meta) => meta.node).filter(Boolean))].join(", ");
+            item.appendChild(nodes);
+            return item;
+          }));
+        }
 
         function log(text, meta) {
           const item = document.createElement("li");
@@ -126,7 +180,7 @@ public enum DemoPage {
         function join() {
           if (!ws || ws.readyState !== 1) return; // open
           joinRef = String(ref + 1); // the join's own ref is its join_ref
-          push(TOPIC, "phx_join", {}, (status, response) => {
+          push(TOPIC, "phx_join", {meta: {name: $("name").value.trim() || "anonymous"}}, (status, response) => {
             joined = status === "ok";
             log(joined ? `joined ${TOPIC} as user ${userID}` : `join refused: ${JSON.stringify(response)}`, true);
             if (!joined) setTimeout(join, 5000);
@@ -178,6 +232,15 @@ public enum DemoPage {
               const onReply = pendingReplies.get(msgRef);
               pendingReplies.delete(msgRef);
               if (onReply) onReply(payload.status, payload.response);
+            } else if (topic === TOPIC && event === "presence_state" && msgJoinRef === joinRef) {
+              presenceJoinRef = joinRef;
+              presences = syncState(presences, payload);
+              pendingDiffs.splice(0).forEach((diff) => { presences = syncDiff(presences, diff); });
+              renderPresence();
+            } else if (topic === TOPIC && event === "presence_diff") {
+              if (presenceJoinRef !== joinRef) { pendingDiffs.push(payload); return; }
+              presences = syncDiff(presences, payload);
+              renderPresence();
             } else if (topic === TOPIC && event === "shout") {
               log(`${payload.name || "someone"}: ${payload.body}`);
             } else if (topic === TOPIC && (event === "phx_error" || event === "phx_close") && msgJoinRef === joinRef) {

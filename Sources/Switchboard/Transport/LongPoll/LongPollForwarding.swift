@@ -19,6 +19,9 @@ final class LongPollForwarding: Sendable {
     enum Event {
         static let request = "longpoll_request"
         static let reply = "longpoll_reply"
+        /// A node that stops, once it takes no more requests: what was sent
+        /// to it and is not answered yet will not be.
+        static let ownerLeft = "longpoll_owner_left"
     }
 
     private let pubsub: PubSub
@@ -35,6 +38,7 @@ final class LongPollForwarding: Sendable {
     /// A request sent to its owner and not yet answered.
     private struct Request {
         var promise: EventLoopPromise<LongPollReply>
+        var owner: String
         var isPoll: Bool
         var token: String
     }
@@ -54,7 +58,7 @@ final class LongPollForwarding: Sendable {
         let promise = eventLoop.makePromise(of: LongPollReply.self)
         let id = pending.withLock { pending in
             pending.next += 1
-            pending.requests[pending.next] = Request(promise: promise, isPoll: method == "GET", token: token)
+            pending.requests[pending.next] = Request(promise: promise, owner: owner, isPoll: method == "GET", token: token)
             return pending.next
         }
         let timer = eventLoop.scheduleTask(in: timeout) { [self] in
@@ -114,6 +118,13 @@ final class LongPollForwarding: Sendable {
         }
     }
 
+    /// Tells the other nodes that this one takes no more requests (sent
+    /// once its adapter has stopped receiving): a request sent to it and lost
+    /// meanwhile is answered by its sender at once.
+    func announceLeaving() async {
+        try? await pubsub.sendControl(event: Event.ownerLeft, payload: [:], to: nil)
+    }
+
     /// Waits, at most `timeout`, until every request taken from another node
     /// has been answered: called as the node stops, once it takes no more
     /// (``PubSub/stopReceiving()``) and before it can no longer send.
@@ -124,14 +135,16 @@ final class LongPollForwarding: Sendable {
         }
     }
 
-    /// Answers every request still waiting for its owner, once this node's
-    /// adapter has stopped and no answer can come: a poll with no content and
-    /// its token (the client polls again, through another node, and keeps
-    /// its session), a post with 410.
-    func answerPending() {
+    /// Answers every request still waiting for its owner (for `owner` only,
+    /// when given) once no answer can come: this node's adapter has stopped,
+    /// or the owner said it left. A poll gets no content and its token (the
+    /// client polls again, through another node, and keeps its session), a
+    /// post 410.
+    func answerPending(ownedBy owner: String? = nil) {
         let requests = pending.withLock { pending in
-            defer { pending.requests = [:] }
-            return pending.requests.values
+            let taken = pending.requests.filter { owner == nil || $0.value.owner == owner }
+            for id in taken.keys { pending.requests.removeValue(forKey: id) }
+            return taken.values
         }
         for request in requests {
             request.promise.succeed(

@@ -54,6 +54,7 @@ struct LongPollResponder: Sendable {
         let forwarding = self.forwarding
         let eventLoop = runtime.dispatchers[0].eventLoop
         runtime.handleControl(event: LongPollForwarding.Event.reply) { forwarding.received(reply: $0) }
+        runtime.handleControl(event: LongPollForwarding.Event.ownerLeft) { forwarding.answerPending(ownedBy: $0.originNode) }
         runtime.handleControl(event: LongPollForwarding.Event.request) { [self] message in
             forwarding.received(request: message) { method, token, path, body, ndjson in
                 answerHere(session: sessions.session(token: token, path: path), method: method, path: path, body: body, ndjson: ndjson, on: eventLoop)
@@ -62,9 +63,11 @@ struct LongPollResponder: Sendable {
     }
 
     /// Called as the node stops, once its adapter takes nothing more: waits
-    /// (briefly) until what other nodes asked of it is answered.
-    func waitUntilAnswered() async {
+    /// (briefly) until what other nodes asked of it is answered, then tells
+    /// them it takes no more.
+    func finishAnswering() async {
         await forwarding.waitUntilAnswered(timeout: .seconds(1))
+        await forwarding.announceLeaving()
     }
 
     /// Called as the node stops, after its adapter: answers the requests
