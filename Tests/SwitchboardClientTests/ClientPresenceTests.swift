@@ -50,20 +50,7 @@ struct ClientPresenceTests {
     }
 
     private func withServer(_ body: (Int) async throws -> Void) async throws {
-        var configuration = ServerConfiguration()
-        configuration.host = "127.0.0.1"
-        configuration.port = 0
-        configuration.eventLoopThreads = 1
-        configuration.shutdownGracePeriod = .seconds(1)
-        let server = SwitchboardServer(configuration: configuration, endpoints: [BuiltIn.endpoint(presence: true)])
-        try await server.start()
-        do {
-            try await body(try #require(server.localPort))
-        } catch {
-            await server.shutdown()
-            throw error
-        }
-        await server.shutdown()
+        try await withInProcessServer(BuiltIn.endpoint(presence: true)) { server in try await body(try #require(server.localPort)) }
     }
 
     /// Waits until `presence` lists exactly `keys`.

@@ -8,23 +8,10 @@ import Testing
 @Suite("Client long-poll against the server")
 struct LongPollEndToEndTests {
     private func withServer(_ body: (SwitchboardServer) async throws -> Void) async throws {
-        var configuration = ServerConfiguration()
-        configuration.host = "127.0.0.1"
-        configuration.port = 0
-        configuration.eventLoopThreads = 1
-        configuration.shutdownGracePeriod = .seconds(1)
         var endpoint = SocketEndpoint(path: "/socket", socket: DemoSocket(), router: BuiltIn.router())
         // A short poll window, so an abandoned session is closed soon.
         endpoint.longPoll = LongPollOptions(window: .seconds(1))
-        let server = SwitchboardServer(configuration: configuration, endpoints: [endpoint])
-        try await server.start()
-        do {
-            try await body(server)
-        } catch {
-            await server.shutdown()
-            throw error
-        }
-        await server.shutdown()
+        try await withInProcessServer(endpoint, body)
     }
 
     @Test("an application's own socket param named token does not stand in for the session's")

@@ -37,14 +37,18 @@ struct LongPollClusterTests {
         }
     }
 
+    /// A session of node 0 joined to `room:lobby`, and the same session spoken to through node 1.
+    private static func joinedOnFirstNode(_ cluster: TestCluster) async throws -> (owned: RawLongPoll, throughOther: RawLongPoll) {
+        let owned = try await RawLongPoll.open(port: cluster.servers[0].localPort!)
+        #expect(try await owned.post([Self.join]).status == 200)
+        #expect(try await owned.messages(count: 1).count == 1)
+        return (owned, RawLongPoll(port: cluster.servers[1].localPort!, path: owned.path, query: owned.query, token: owned.token))
+    }
+
     @Test("a node that stops answers the polls it forwarded at once, and the client keeps its session on the owner")
     func aStoppingNodeAnswersWhatItForwarded() async throws {
         try await TestCluster.with(nodes: 2) { cluster in
-            let ports = cluster.servers.map { $0.localPort! }
-            let owned = try await RawLongPoll.open(port: ports[0])
-            let throughOther = RawLongPoll(port: ports[1], path: owned.path, query: owned.query, token: owned.token)
-            #expect(try await owned.post([Self.join]).status == 200)
-            #expect(try await owned.messages(count: 1).count == 1)
+            let (owned, throughOther) = try await Self.joinedOnFirstNode(cluster)
 
             // Held by the owner for node 1, which stops meanwhile.
             let started = ContinuousClock.now
@@ -66,11 +70,7 @@ struct LongPollClusterTests {
     @Test("a stopping owner hands a closed session's last messages to its next poll through another node, then 410 soon")
     func aStoppingOwnerHandsOverItsLastMessages() async throws {
         try await TestCluster.with(nodes: 2) { cluster in
-            let ports = cluster.servers.map { $0.localPort! }
-            let owned = try await RawLongPoll.open(port: ports[0])
-            let throughOther = RawLongPoll(port: ports[1], path: owned.path, query: owned.query, token: owned.token)
-            #expect(try await owned.post([Self.join]).status == 200)
-            #expect(try await owned.messages(count: 1).count == 1)
+            let (owned, throughOther) = try await Self.joinedOnFirstNode(cluster)
             // Queued for the session: nobody polls.
             try await cluster.servers[1].pubsub.broadcast(topic: "room:lobby", event: "news", payload: .json(["n": 1]))
             try await Task.sleep(for: .milliseconds(300))
