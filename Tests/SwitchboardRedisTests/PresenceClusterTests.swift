@@ -49,8 +49,9 @@ struct PresenceClusterTests {
             #expect(metas.count == 1 && metas.first?["node"] == .string(cluster.servers[2].nodeName))
 
             await cluster.servers[2].shutdown()
-            let leftIn = try await Self.converge(Array(cluster.servers[0...1]), to: ["1", "2"], within: .seconds(2))
-            #expect(leftIn < .seconds(1), "a stopping node says so")
+            // Under 2 s: told, not counted down (that takes 3.5 s at least).
+            let leftIn = try await Self.converge(Array(cluster.servers[0...1]), to: ["1", "2"], within: .seconds(5))
+            #expect(leftIn < .seconds(2), "a stopping node says so")
             for (client, _) in clients { await client.disconnect() }
         }
     }

@@ -64,8 +64,4 @@ struct PresenceReplica: Sendable {
             keys.flatMap { key, metas in metas.map { PresenceEntry(topic: topic, key: key, ref: $0.key, meta: $0.value) } }
         }
     }
-
-    var count: Int {
-        topics.values.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.count } }
-    }
 }

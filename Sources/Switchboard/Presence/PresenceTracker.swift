@@ -98,7 +98,7 @@ package final class PresenceTracker: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
     private let outbox: AsyncStream<(event: String, payload: JSONValue, node: String?)>.Continuation
-    private let sender: Mutex<Task<Void, Never>?>
+    private let sender: Task<Void, Never>
     private let heartbeat = Mutex<RepeatedTask?>(nil)
 
     package init(pubsub: PubSub, eventLoop: any EventLoop, options: PresenceOptions, logger: Logger) {
@@ -111,11 +111,11 @@ package final class PresenceTracker: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: (event: String, payload: JSONValue, node: String?).self)
         self.outbox = continuation
         // One sender, so that deltas leave in the order they were numbered.
-        self.sender = Mutex(Task {
+        self.sender = Task {
             for await message in stream {
                 try? await pubsub.sendControl(event: message.event, payload: message.payload, to: message.node)
             }
-        })
+        }
     }
 
     // MARK: - Lifecycle
@@ -144,9 +144,9 @@ package final class PresenceTracker: Sendable {
             outbox.yield((Event.heartbeat, ["epoch": .string(epoch), "seq": .int(Int(seq)), "stopping": true], nil))
         }
         outbox.finish()
-        guard let task = sender.withLock({ $0 }) else { return }
+        let sender = self.sender
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await task.value }
+            group.addTask { await sender.value }
             group.addTask { try? await Task.sleep(for: timeout) }
             await group.next()
             group.cancelAll()
@@ -279,11 +279,6 @@ package final class PresenceTracker: Sendable {
             }
             return keys
         }
-    }
-
-    /// The presences this node knows, its own and every peer's.
-    var count: Int {
-        state.withLock { state in state.own.count + state.peers.values.reduce(0) { $0 + $1.replica.count } }
     }
 
     // MARK: - Flushing
