@@ -27,9 +27,9 @@ final class ServerRuntime: Sendable {
     /// Connections closed by shedding or draining since start.
     let shedConnections = Atomic<Int>(0)
     let startedAt = ContinuousClock.now
-    /// This server's metrics (see ``MetricsOptions``).
     /// Who is present on which topic, across the cluster.
     let presence: PresenceTracker
+    /// This server's metrics (see ``MetricsOptions``).
     let metrics: ServerMetrics
     /// The node-wide budget of log lines about misbehaving clients.
     let connectionErrors = ConnectionErrorLog()

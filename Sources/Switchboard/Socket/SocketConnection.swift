@@ -169,12 +169,10 @@ package final class SocketConnection: @unchecked Sendable {
 
     // MARK: - Instance lifecycle (from instance tasks)
 
-    /// Subscribes a joined instance and sends its ok reply, in one event loop
-    /// step, so no broadcast can slip between the two. Does nothing if the
-    /// instance was replaced or the socket closed meanwhile.
-    /// Subscribes a joined instance and writes its reply, then, for a
-    /// topic with presence, its `presence_state`: in one loop step, so no
-    /// `presence_diff` can come between.
+    /// Subscribes a joined instance and sends its ok reply, then, for a topic
+    /// with presence, its `presence_state`, in one event loop step, so no
+    /// broadcast (nor `presence_diff`) can slip between them. Does nothing
+    /// if the instance was replaced or the socket closed meanwhile.
     func completeJoin(_ instance: ChannelInstance, reply: Reply, pushesPresenceState: Bool = false) {
         onEventLoop {
             guard self.isOpen, self.instances[instance.topic] === instance else { return }
