@@ -110,6 +110,38 @@ struct PresenceTests {
         }
     }
 
+    @Test("the fetch hook adds data beside metas: in presence_state, in both halves of a diff and in the list")
+    func fetchAddsData() async throws {
+        let fetch: PresenceFetch = { topic, presences in
+            var fetched = presences
+            for (key, presence) in presences {
+                guard var object = presence.objectValue else { continue }
+                object["user"] = ["name": .string(key.uppercased()), "topic": .string(topic)]
+                fetched[key] = .object(object)
+            }
+            return fetched
+        }
+        try await withServer(endpoints: Self.endpoints(), { $0.presence.fetch = fetch }) { server in
+            let port = server.localPort!
+            let (alice, aliceJoin) = try await Self.joined(port, user: "alice", status: "online")
+            let state = try JSONValue(parsing: aliceJoin[1])
+            #expect(state[3] == "presence_state")
+            #expect(state[4]?["alice"]?["user"] == ["name": "ALICE", "topic": "room:lobby"])
+            #expect(state[4]?["alice"]?["metas"]?[0]?["status"] == "online")
+
+            let (bob, _) = try await Self.joined(port, user: "bob", status: "away")
+            let joined = try JSONValue(parsing: try await Self.diff(mentioning: "bob", on: alice))
+            #expect(joined[4]?["joins"]?["bob"]?["user"]?["name"] == "BOB")
+            bob.close()
+            let left = try JSONValue(parsing: try await Self.diff(mentioning: "bob", on: alice))
+            #expect(left[4]?["leaves"]?["bob"]?["user"]?["name"] == "BOB")
+            #expect(left[4]?["joins"] == [:], "an empty half is not fetched")
+
+            #expect(server.presence.list(topic: "room:lobby")["alice"]?["user"]?["name"] == "ALICE")
+            alice.close()
+        }
+    }
+
     @Test("GET /api/presence lists a topic with the API key")
     func httpAPI() async throws {
         try await withServer(endpoints: Self.endpoints()) { server in

@@ -22,16 +22,22 @@ struct PresenceDiff: Sendable {
         leaves[key, default: [:]][ref] = meta
     }
 
-    var json: JSONValue {
-        ["joins": Self.json(joins), "leaves": Self.json(leaves)]
+    /// The payload, each half passed through `fetch` (``PresenceOptions/fetch``) when there is one.
+    func json(topic: String, fetch: PresenceFetch?) -> JSONValue {
+        ["joins": Self.json(joins, topic: topic, fetch: fetch), "leaves": Self.json(leaves, topic: topic, fetch: fetch)]
     }
 
-    /// `{key: {"metas": […]}}`, the shape of `presence_state` and of each half of a diff.
-    static func json(_ keys: OrderedDictionary<String, PresenceReplica.Metas>) -> JSONValue {
+    /// `{key: {"metas": […]}}`, the shape of `presence_state` and of each
+    /// half of a diff, passed through `fetch` when there is one (and not empty).
+    static func json(_ keys: OrderedDictionary<String, PresenceReplica.Metas>, topic: String, fetch: PresenceFetch?) -> JSONValue {
         var object = JSONObject()
         for (key, metas) in keys {
             object[key] = ["metas": .array(metas.values.map(JSONValue.object))]
         }
-        return .object(object)
+        guard let fetch, !object.isEmpty else { return .object(object) }
+        return .object(fetch(topic, object))
     }
 }
+
+/// ``PresenceOptions/fetch``'s type.
+public typealias PresenceFetch = @Sendable (_ topic: String, _ presences: JSONObject) -> JSONObject

@@ -15,6 +15,14 @@ public struct PresenceOptions: Sendable {
     public var rejoinGrace: Duration = .seconds(5)
     /// Largest meta a presence may carry, in bytes of JSON.
     public var maxMetaBytes = 4096
+    /// Adds data to the presences clients are given (Phoenix's `fetch/2`):
+    /// called with a topic and its presences as `presence_state` has them,
+    /// `{key: {"metas": […]}}`, it returns them with more fields beside
+    /// `metas` (a user's name and avatar, say), and keeps every key. It runs
+    /// once per `presence_state`, once per diff half per node (not once per
+    /// subscriber) and for ``Presences/list(topic:)``, on an event loop:
+    /// keep it quick, read from a cache rather than a database.
+    public var fetch: PresenceFetch?
 
     public init() {}
 }

@@ -310,7 +310,7 @@ package final class PresenceTracker: Sendable {
         }
         if let delta { outbox.yield((Event.delta, delta, nil)) }
         for (topic, diff) in diffs where !diff.isEmpty {
-            try? pubsub.localBroadcast(topic: topic, event: "presence_diff", payload: .json(diff.json))
+            try? pubsub.localBroadcast(topic: topic, event: "presence_diff", payload: .json(diff.json(topic: topic, fetch: options.fetch)))
         }
     }
 

@@ -7,9 +7,10 @@ public struct Presences: Sendable {
     let tracker: PresenceTracker
 
     /// Every presence on `topic`: `{key: {"metas": […]}}`, as
-    /// `presence_state` sends it; each meta carries its `phx_ref`.
+    /// `presence_state` sends it (through ``PresenceOptions/fetch``); each
+    /// meta carries its `phx_ref`.
     public func list(topic: String) -> JSONValue {
-        PresenceDiff.json(tracker.list(topic: topic))
+        PresenceDiff.json(tracker.list(topic: topic), topic: topic, fetch: tracker.options.fetch)
     }
 
     /// The metas of `key` on `topic`, every node's; empty when it is not present.
