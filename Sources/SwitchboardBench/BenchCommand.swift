@@ -18,6 +18,7 @@ public struct BenchCommand: AsyncParsableCommand {
             ChurnBenchCommand.self,
             RedisBenchCommand.self,
             WatchBenchCommand.self,
+            PresenceBenchCommand.self,
         ]
     )
 

@@ -16,13 +16,16 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "Server port.")
     var port = 4000
 
+    @Option(help: ArgumentHelp("Comma-separated ports of more nodes on --host: connections are spread over --port and these, in turn.", valueName: "ports"))
+    var morePorts: String?
+
     @Option(help: "WebSocket path.")
     var path = "/socket/websocket"
 
     @Option(help: "Sent as the connect param `token`.")
     var token: String?
 
-    @Option(name: .customLong("param"), help: ArgumentHelp("Extra connect param (repeatable; default user_id=bench).", valueName: "key=value"))
+    @Option(name: .customLong("param"), help: ArgumentHelp("Extra connect param (repeatable; default user_id=bench). `{index}` in the value becomes the connection's number (user_id=u{index}).", valueName: "key=value"))
     var params: [String] = []
 
     @Option(help: "Topic the connections join.")
@@ -81,6 +84,9 @@ struct BenchOptions: ParsableArguments {
             throw ValidationError("--host \(self.host): the bench only targets loopback addresses")
         }
         guard (1...65535).contains(self.port) else { throw ValidationError("--port must be 1…65535") }
+        for port in self.ports where !(1...65535).contains(port) {
+            throw ValidationError("--more-ports: \(port) is not a port (1…65535)")
+        }
         guard self.path.hasPrefix("/") else { throw ValidationError("--path must start with /") }
         for param in self.params where !param.contains("=") || param.hasPrefix("=") {
             throw ValidationError("--param \(param): expected key=value")
@@ -122,15 +128,21 @@ struct BenchOptions: ParsableArguments {
         return sourceAddresses.split(separator: ",").map { String($0.trimmingSpaces) }.filter { !$0.isEmpty }
     }
 
-    /// Connect params: `--param`s (default `user_id=bench`) and `token`.
-    var connectParams: [String: String] {
+    /// `--port` then `--more-ports`: connection `index` goes to `ports[index % ports.count]`.
+    var ports: [Int] {
+        [self.port] + (self.morePorts ?? "").split(separator: ",").map { Int($0.trimmingSpaces) ?? 0 }
+    }
+
+    /// Connect params of connection `index`: `--param`s (default
+    /// `user_id=bench`, `{index}` replaced) and `token`.
+    func connectParams(index: Int) -> [String: String] {
         var params: [String: String] = [:]
         if self.params.isEmpty {
             params["user_id"] = "bench"
         }
         for param in self.params {
             let parts = param.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            params[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+            params[String(parts[0])] = parts.count > 1 ? parts[1].replacingOccurrences(of: "{index}", with: String(index)) : ""
         }
         if let token = self.token {
             params["token"] = token
@@ -150,9 +162,9 @@ struct BenchOptions: ParsableArguments {
         let transport = transport ?? self.transport
         return PhoenixClient.Configuration(
             host: self.host,
-            port: self.port,
+            port: self.ports[index % self.ports.count],
             path: self.path,
-            params: self.connectParams,
+            params: self.connectParams(index: index),
             heartbeatInterval: (heartbeat ?? self.heartbeat) ? .seconds(30) : nil,
             timeout: self.joinTimeoutAmount,
             reconnect: reconnect,

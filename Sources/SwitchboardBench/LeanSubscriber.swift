@@ -73,20 +73,20 @@ final class LeanSubscriber: ChannelInboundHandler {
     /// Sent down a joined subscriber's pipeline to start its echo loop.
     struct StartEcho {}
 
-    /// The upgrade request for `options`: path with the connect params and
-    /// `vsn=2.0.0`, and the WebSocket headers (the key is fixed: the bench
-    /// does not check the server's accept value).
-    static func upgradeRequest(options: BenchOptions) -> String {
+    /// The upgrade request of connection `index` to `port`: path with the
+    /// connect params and `vsn=2.0.0`, and the WebSocket headers (the key is
+    /// fixed: the bench does not check the server's accept value).
+    static func upgradeRequest(options: BenchOptions, index: Int, port: Int) -> String {
         var target = options.path
         var separator = target.contains("?") ? "&" : "?"
-        for (key, value) in options.connectParams.sorted(by: { $0.key < $1.key }) where key != "vsn" {
+        for (key, value) in options.connectParams(index: index).sorted(by: { $0.key < $1.key }) where key != "vsn" {
             target += separator + Self.percentEncode(key) + "=" + Self.percentEncode(value)
             separator = "&"
         }
         target += separator + "vsn=2.0.0"
         let host = options.host.contains(":") && !options.host.hasPrefix("[") ? "[\(options.host)]" : options.host
         let extensions = options.compress ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : ""
-        return "GET \(target) HTTP/1.1\r\nHost: \(host):\(options.port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        return "GET \(target) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\(extensions)\r\n"
     }
 
@@ -402,16 +402,18 @@ enum LeanRamp {
     static func open(count: Int, options: BenchOptions, stats: LoopStatsSet, echoEvent: String = "ping") async -> Outcome {
         let collected = RampCollector<any NIOCore.Channel>()
         let launcher = PacedLauncher.ramp(of: count, options: options)
-        let request = LeanSubscriber.upgradeRequest(options: options)
         let sources = options.sources
+        let ports = options.ports
         let loops = stats.loops
         let result = await launcher.run { elapsed, started in
             collected.reportProgress(elapsed: elapsed, started: started, of: count)
         } operation: { index in
             let began = MonotonicClock.now()
             let loop = loops[index % loops.count]
+            let port = ports[index % ports.count]
             let outcome = await Self.openOne(
-                loop: loop, options: options, request: request, echoEvent: echoEvent,
+                loop: loop, options: options, port: port,
+                request: LeanSubscriber.upgradeRequest(options: options, index: index, port: port), echoEvent: echoEvent,
                 source: sources.isEmpty ? nil : sources[index % sources.count],
                 stats: stats.box(for: loop)
             )
@@ -423,7 +425,7 @@ enum LeanRamp {
     }
 
     private static func openOne(
-        loop: any EventLoop, options: BenchOptions, request: String, echoEvent: String, source: String?, stats: NIOLoopBoundBox<LoopStats>
+        loop: any EventLoop, options: BenchOptions, port: Int, request: String, echoEvent: String, source: String?, stats: NIOLoopBoundBox<LoopStats>
     ) async -> Result<any NIOCore.Channel, BenchFailure> {
         let joined = loop.makePromise(of: Void.self)
         let topic = options.topic
@@ -445,7 +447,7 @@ enum LeanRamp {
         }
         let channel: any NIOCore.Channel
         do {
-            channel = try await bootstrap.connect(host: options.host, port: options.port).get()
+            channel = try await bootstrap.connect(host: options.host, port: port).get()
         } catch {
             joined.fail(BenchFailure(kind: "connect_failed"))
             return .failure(BenchFailure(kind: FailureKind.of(error, stage: "connect")))
