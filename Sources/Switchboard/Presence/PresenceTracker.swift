@@ -99,7 +99,9 @@ package final class PresenceTracker: Sendable {
     private let state = Mutex(State())
     private let outbox: AsyncStream<(event: String, payload: JSONValue, node: String?)>.Continuation
     private let sender: Task<Void, Never>
-    private let heartbeat = Mutex<RepeatedTask?>(nil)
+    /// The heartbeat, and the check for peers gone silent (four times as
+    /// often, so a dead node's presences leave soon after ``PresenceOptions/downAfter``).
+    private let timers = Mutex<[RepeatedTask]>([])
 
     package init(pubsub: PubSub, eventLoop: any EventLoop, options: PresenceOptions, logger: Logger) {
         self.pubsub = pubsub
@@ -126,15 +128,19 @@ package final class PresenceTracker: Sendable {
             handleControl(event) { [self] message in received(message) }
         }
         let interval = TimeAmount(options.heartbeatInterval)
-        heartbeat.withLock {
-            $0 = eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: interval) { [self] _ in beat() }
+        let sweep = TimeAmount(options.heartbeatInterval / 4)
+        timers.withLock {
+            $0 = [
+                eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: interval) { [self] _ in beat() },
+                eventLoop.scheduleRepeatedTask(initialDelay: sweep, delay: sweep) { [self] _ in countDownSilentPeers() },
+            ]
         }
     }
 
     /// Tells the other nodes that this one's presences are gone, and sends
     /// what is left to send (at most `timeout`).
     func stop(timeout: Duration = .seconds(1)) async {
-        heartbeat.withLock { $0?.cancel() }
+        timers.withLock { $0.forEach { $0.cancel() } }
         let seq = state.withLock { state -> UInt64? in
             guard !state.stopped else { return nil }
             state.stopped = true
@@ -477,18 +483,20 @@ package final class PresenceTracker: Sendable {
         }
     }
 
-    /// Every heartbeat interval: tells the others how far this node is, and
-    /// counts down the peers not heard from for ``PresenceOptions/downAfter``.
+    /// Every heartbeat interval: tells the others how far this node is.
     private func beat() {
-        let now = NIODeadline.now()
-        let (seq, down) = state.withLock { state -> (UInt64, [String]) in
-            let limit = TimeAmount(options.downAfter)
-            return (state.seq, state.peers.filter { now - $0.value.lastHeard > limit }.map(\.key))
-        }
+        let seq = state.withLock { $0.seq }
         // A node that never tracked anything has nothing for the others to keep or expire.
         if seq > 0 {
             outbox.yield((Event.heartbeat, ["epoch": .string(epoch), "seq": .int(Int(seq))], nil))
         }
+    }
+
+    /// Counts down the peers not heard from for ``PresenceOptions/downAfter``.
+    private func countDownSilentPeers() {
+        let now = NIODeadline.now()
+        let limit = TimeAmount(options.downAfter)
+        let down = state.withLock { $0.peers.filter { now - $0.value.lastHeard > limit }.map(\.key) }
         for node in down where removePeer(node) {
             logger.notice("presence: node not heard from; its presences left", metadata: ["peer": "\(node)", "after": "\(options.downAfter)"])
         }

@@ -100,6 +100,13 @@ final class SwitchboardProcess: Sendable {
         process.send(signal: SIGTERM)
     }
 
+    /// Sends SIGKILL and reaps the process: a crash, as the other nodes see one.
+    func kill() {
+        if process.kill() {
+            process.waitUntilExit()
+        }
+    }
+
     /// The exit status once the process ends; a death by signal `n` gives `128 + n`.
     func waitForExit(timeout: Duration) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
