@@ -57,6 +57,36 @@ struct PresenceClusterTests {
         }
     }
 
+    @Test("a node just started lists the others' presences in its very first presence_state; a restarted node's old life is forgotten at once")
+    func newNodeStartsComplete() async throws {
+        try await TestCluster.with(nodes: 2, endpoints: [BuiltIn.endpoint(presence: true)]) { cluster in
+            let clients = try await Self.joinEveryNode(cluster)
+            _ = try await Self.converge(cluster.servers, to: ["1", "2"], within: .seconds(2))
+
+            // Without its hello, the new node would hear of the others only
+            // at their next heartbeat (up to 1 s): this join comes first.
+            let late = try await TestCluster.start(nodes: 1, names: ["node-late"], redis: cluster.redis, endpoints: [BuiltIn.endpoint(presence: true)])
+            let client = try await late.client(0, user: "3")
+            let channel = client.channel(Self.topic)
+            _ = try await channel.join()
+            let state = try await channel.nextMessage(event: "presence_state", timeout: .seconds(2))
+            guard case .json(let presences) = state.payload else { throw PresenceTestError("presence_state is not JSON") }
+            #expect(Set(presences.objectValue?.keys ?? []) == ["1", "2", "3"])
+
+            // node-b starts again (a new life, same name) without its clients:
+            // its old presence leaves at once, not 3.5 s later.
+            await clients[1].0.disconnect()
+            await cluster.adapters[1].shutdown()
+            let reborn = try await TestCluster.start(nodes: 1, names: ["node-b"], redis: cluster.redis, endpoints: [BuiltIn.endpoint(presence: true)])
+            let forgotten = try await Self.converge([cluster.servers[0], late.servers[0]], to: ["1", "3"], within: .seconds(3))
+            #expect(forgotten < .seconds(1))
+            await client.disconnect()
+            await clients[0].0.disconnect()
+            await reborn.servers[0].shutdown()
+            await late.servers[0].shutdown()
+        }
+    }
+
     @Test("a node that goes silent is counted down within 5 s and its presences leave, with a diff to the clients")
     func silentNodeIsCountedDown() async throws {
         try await TestCluster.with(nodes: 3, endpoints: [BuiltIn.endpoint(presence: true)]) { cluster in
@@ -135,4 +165,9 @@ struct PresenceClusterTests {
             for (client, _) in clients { await client.disconnect() }
         }
     }
+}
+
+struct PresenceTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -122,13 +122,17 @@ package final class ChannelInstance: @unchecked Sendable {
     private func join(payload: JSONValue, ref: String?) async throws {
         switch try await channel.join(topic: topic, payload: payload, context: context()) {
         case .ok(let response):
+            let tracksPresence = Swift.type(of: channel).tracksPresence
+            // A node that has just started waits for the others' presences,
+            // so the client's presence_state misses nobody.
+            if tracksPresence { await connection.presence.warmedUp() }
             await connection.pubsub.acquire(topic)
             subscribed = true
             phase = .joined
             connection.dispatcher.metrics.channelJoin("ok")
             connection.completeJoin(
                 self, reply: Reply(joinRef: joinRef, ref: ref, topic: topic, status: .ok, response: .json(response)),
-                pushesPresenceState: Swift.type(of: channel).tracksPresence
+                pushesPresenceState: tracksPresence
             )
         case .error(let response):
             phase = .closed

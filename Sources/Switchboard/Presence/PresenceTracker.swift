@@ -16,6 +16,13 @@ import Synchronization
 /// presences leave; a node that stops says so, and they leave at once. A
 /// node that never tracked anything sends nothing at all.
 ///
+/// A node that starts says hello (a `presence_sync` to all, with its
+/// epoch): every node with presences answers with a snapshot, and a node
+/// that had the same name before forgets that life's presences at once.
+/// Joins of presence channels wait for those answers (``warmedUp()``), so
+/// a client moved to a new node never gets a `presence_state` missing
+/// members who are there.
+///
 /// Changes, this node's and the others', are gathered over
 /// ``PresenceOptions/batchWindow`` and reach this node's subscribers of each
 /// topic as one `presence_diff`. Every node keeps every node's presences
@@ -58,6 +65,8 @@ package final class PresenceTracker: Sendable {
         /// This node's channel instances whose socket the server closed to move it.
         var moving: Set<SubscriberID> = []
         var flushScheduled = false
+        /// When this node said hello; `nil` before ``start(handleControl:)``.
+        var helloAt: NIODeadline?
         var stopped = false
 
         mutating func diffJoin(topic: String, key: String, ref: String, meta: JSONObject) {
@@ -127,6 +136,8 @@ package final class PresenceTracker: Sendable {
         for event in Event.all {
             handleControl(event) { [self] message in received(message) }
         }
+        state.withLock { $0.helloAt = .now() }
+        outbox.yield((Event.sync, ["hello": .string(epoch)], nil))
         let interval = TimeAmount(options.heartbeatInterval)
         let sweep = TimeAmount(options.heartbeatInterval / 4)
         timers.withLock {
@@ -269,6 +280,32 @@ package final class PresenceTracker: Sendable {
         eventLoop.scheduleTask(in: TimeAmount(options.rejoinGrace) + .milliseconds(1)) { [self] in flush() }
     }
 
+    // MARK: - Warming up
+
+    /// Whether the other nodes' presences are here: the answers to this
+    /// node's hello had ``helloWait`` to come and every node heard of since
+    /// has sent its snapshot, or twice the heartbeat interval has passed.
+    var isWarm: Bool {
+        let now = NIODeadline.now()
+        return state.withLock { state in
+            // Not started (a channel test's tracker): no other node to wait for.
+            guard let hello = state.helloAt else { return true }
+            let elapsed = now - hello
+            if elapsed >= TimeAmount(options.heartbeatInterval) * 2 { return true }
+            return elapsed >= Self.helloWait && state.peers.values.allSatisfy(\.synced)
+        }
+    }
+
+    /// How long the hello's answers are waited for: a round trip through the adapter.
+    static let helloWait = TimeAmount.milliseconds(200)
+
+    /// Returns once ``isWarm`` (at once, but in a node's first moments).
+    func warmedUp() async {
+        while !isWarm {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     // MARK: - Reading
 
     /// Every presence on `topic`, on every node, as `presence_state` has it:
@@ -336,10 +373,19 @@ package final class PresenceTracker: Sendable {
             guard let epoch = payload["epoch"]?.stringValue, let seq = payload["seq"]?.intValue, seq >= 0 else { return malformed(message) }
             receivedHeartbeat(from: node, epoch: epoch, seq: UInt64(seq), stopping: payload["stopping"]?.boolValue ?? false)
         case Event.sync:
-            let snapshot = state.withLock { state -> JSONValue in
-                ["epoch": .string(epoch), "seq": .int(Int(state.seq)), "entries": .array(state.own.entries.map(\.json))]
+            let hello = payload["hello"]?.stringValue
+            let snapshot = state.withLock { state -> JSONValue? in
+                if let hello, state.peers[node].map({ $0.epoch != hello }) == true {
+                    // The node restarted: its last life's presences are gone.
+                    let peer = replacePeerIfNew(node, epoch: hello, now: .now(), in: &state)
+                    state.peers[node] = peer
+                }
+                // A hello from a node is answered only by nodes with something to tell.
+                guard hello == nil || state.seq > 0 else { return nil }
+                return ["epoch": .string(epoch), "seq": .int(Int(state.seq)), "entries": .array(state.own.entries.map(\.json))]
             }
-            outbox.yield((Event.snapshot, snapshot, node))
+            if hello != nil { scheduleFlush() }
+            if let snapshot { outbox.yield((Event.snapshot, snapshot, node)) }
         case Event.snapshot:
             guard let epoch = payload["epoch"]?.stringValue, let seq = payload["seq"]?.intValue, seq >= 0,
                   let entries = payload["entries"]?.arrayValue
