@@ -25,8 +25,11 @@ struct WatchBenchCommand: AsyncParsableCommand {
             room:* channels broadcast it) to every topic that many times per second; otherwise the \
             traffic comes from elsewhere. Runs for --duration seconds or until SIGTERM / SIGINT, \
             then prints the report (--json for one JSON object). A client's gap is the longest time \
-            it went without a message while being watched (end of the ramp → end). Exits 1 when a \
-            client ends disconnected or not joined.
+            it went without a message while being watched (end of the ramp → end). With --presence \
+            each client is user u<number> and keeps its topic's presence list: the report says \
+            whether every list ends exact and how often a member vanished from a list beyond the \
+            times that member was moved (reconnected). Exits 1 when a client ends disconnected or \
+            not joined, or with --presence, when a list is not exact.
             """
     )
 
@@ -44,6 +47,9 @@ struct WatchBenchCommand: AsyncParsableCommand {
     @Option(help: "Seconds, at the end, clients still reconnecting are given to be connected and joined again.")
     var settle: Double = 10
 
+    @Flag(help: "Keep each topic's presence list (servers with presence on the topics); user_id=u<number> unless --param says otherwise.")
+    var presence = false
+
     mutating func validate() throws {
         guard (1...100_000).contains(self.topics) else { throw ValidationError("--topics must be 1…100000") }
         guard self.publishRate >= 0 && self.publishRate <= 10_000 else { throw ValidationError("--publish-rate must be 0…10000") }
@@ -54,14 +60,17 @@ struct WatchBenchCommand: AsyncParsableCommand {
     func run() async throws {
         WatchSignals.install()
         let publishers = self.publishRate > 0 ? min(self.publishers, self.topics) : 0
-        try await BenchEnvironment.run(options: self.options, sockets: (self.options.connections ?? 1000) + publishers) { await self.execute($0, publishers: publishers) }
+        var options = self.options
+        if self.presence && options.params.isEmpty { options.params = ["user_id=u{index}"] }
+        try await BenchEnvironment.run(options: options, sockets: (options.connections ?? 1000) + publishers) { await self.execute($0, publishers: publishers) }
     }
 
     private func execute(_ environment: BenchEnvironment, publishers publisherCount: Int) async -> Bool {
-        let options = self.options
+        let options = environment.options
         let requested = options.connections ?? 1000
         let tally = WatchTally()
         let records = (0..<requested).map { _ in WatchedClient() }
+        let views = self.presence ? (0..<requested).map { _ in PresenceView(capacity: requested) } : []
         let topicCount = self.topics
         let topic: @Sendable (Int) -> String = { "\(options.topic):\($0 % topicCount)" }
 
@@ -72,6 +81,11 @@ struct WatchBenchCommand: AsyncParsableCommand {
             prepare: { index, client, channel in
                 let record = records[index]
                 channel.on("shout") { _ in record.received(at: MonotonicClock.now()) }
+                if !views.isEmpty {
+                    let view = views[index]
+                    _ = channel.on("presence_state") { view.state($0.payload) }
+                    _ = channel.on("presence_diff") { view.diff($0.payload) }
+                }
                 client.onOpen { record.setOpen(true) }
                 client.onClose { info in
                     record.setOpen(false)
@@ -123,10 +137,12 @@ struct WatchBenchCommand: AsyncParsableCommand {
         await publishing.stop()
         let endedAt = MonotonicClock.now()
 
-        // Clients still reconnecting get --settle seconds to be back.
+        // Clients still reconnecting get --settle seconds to be back (and
+        // with --presence, every list to be exact).
+        let presenceCheck = WatchPresenceCheck(views: views, clients: clients, topics: topicCount, capacity: requested)
         var final = await WatchFinalState.read(clients)
         let settleDeadline = MonotonicClock.now() + UInt64(self.settle * 1e9)
-        while !final.allJoined && MonotonicClock.now() < settleDeadline {
+        while !(final.allJoined && presenceCheck.allExact) && MonotonicClock.now() < settleDeadline {
             try? await Task.sleep(for: .milliseconds(250))
             final = await WatchFinalState.read(clients)
         }
@@ -153,6 +169,9 @@ struct WatchBenchCommand: AsyncParsableCommand {
         errors["connect"] = .counts(tally.snapshot.connectErrors)
         report["errors"] = .section(errors)
         report["received"] = .int(records.reduce(0) { $0 + $1.snapshot.received })
+        if !views.isEmpty {
+            report["presence"] = .section(await presenceCheck.section())
+        }
         if publisherCount > 0 {
             report["published"] = .section(publishing.summary)
         }
@@ -161,7 +180,7 @@ struct WatchBenchCommand: AsyncParsableCommand {
 
         await ConnectionRamp.closeAll(clients)
         await publishing.close()
-        return final.allJoined && clients.count == requested
+        return final.allJoined && clients.count == requested && presenceCheck.allExact
     }
 
     /// p50, p99 and max of sorted values.
@@ -175,6 +194,58 @@ struct WatchBenchCommand: AsyncParsableCommand {
         section["p50"] = .measured(percentile(50), decimals: decimals)
         section["p99"] = .measured(percentile(99), decimals: decimals)
         section["max"] = .measured(sorted.last, decimals: decimals)
+        return section
+    }
+}
+
+/// `bench watch --presence`'s verdict: every client's list against its
+/// topic's members, and each member's visible leaves against its moves.
+struct WatchPresenceCheck {
+    let views: [PresenceView]
+    let clients: [BenchConnection]
+    /// By topic number: the keys of the clients on it.
+    let expected: [PresenceView.Keys]
+    let topics: Int
+
+    init(views: [PresenceView], clients: [BenchConnection], topics: Int, capacity: Int) {
+        self.views = views
+        self.clients = clients
+        self.topics = topics
+        var expected = Array(repeating: PresenceView.Keys(capacity: capacity), count: views.isEmpty ? 0 : topics)
+        if !views.isEmpty {
+            for client in clients { expected[client.index % topics].insert(client.index) }
+        }
+        self.expected = expected
+    }
+
+    /// Every client's list is its topic's members, no more, no less (true without --presence).
+    var allExact: Bool {
+        self.clients.allSatisfy { self.views.isEmpty || self.views[$0.index].matches(self.expected[$0.index % self.topics]) }
+    }
+
+    func section() async -> ReportSection {
+        var moves: [Int: Int] = [:]
+        for client in self.clients { moves[client.index] = await client.client.statistics.reconnects }
+        var exact = 0
+        var vanished = 0
+        var beyondMoves = 0
+        var worst = 0
+        for client in self.clients {
+            let view = self.views[client.index]
+            if view.matches(self.expected[client.index % self.topics]) { exact += 1 }
+            for (member, count) in view.vanished {
+                vanished += count
+                worst = max(worst, count)
+                beyondMoves += max(0, count - (moves[member] ?? 0))
+            }
+        }
+        var section = ReportSection()
+        section["lists_exact"] = .int(exact)
+        section["lists_wrong"] = .int(self.clients.count - exact)
+        section["members_moved"] = .int(moves.values.count { $0 > 0 })
+        section["visible_leaves"] = .int(vanished)
+        section["visible_leaves_beyond_moves"] = .int(beyondMoves)
+        section["most_leaves_of_one_member_in_one_list"] = .int(worst)
         return section
     }
 }
