@@ -116,10 +116,10 @@ struct PresenceBenchCommand: AsyncParsableCommand {
 }
 
 /// One bench client's view of the room: the keys its `presence_state` and
-/// `presence_diff`s list (as phoenix.js's `Presence` keeps them, but only the
-/// keys, as bits: a key is `u<number>`), how many diffs came each second,
-/// and how often each key vanished from the list (a visible leave: by a
-/// diff, or missing from the state of a rejoin).
+/// `presence_diff`s list, as bits (a key is `u<number>`), and how many diffs
+/// came each second. Keys only, not metas: exact while each key has one
+/// meta and nobody leaves, as in this bench (leaves are counted, and
+/// reported); `bench watch --presence` keeps metas (``WatchedPresence``).
 final class PresenceView: Sendable {
     /// A set of bench keys, one bit per connection number.
     struct Keys: Equatable {
@@ -132,22 +132,8 @@ final class PresenceView: Sendable {
             for index in indices { self.insert(index) }
         }
 
-        func contains(_ index: Int) -> Bool { self.words[index / 64] & (1 << UInt64(index % 64)) != 0 }
         mutating func insert(_ index: Int) { self.words[index / 64] |= 1 << UInt64(index % 64) }
         mutating func remove(_ index: Int) { self.words[index / 64] &= ~(1 << UInt64(index % 64)) }
-
-        /// The keys in `self` and not in `other`.
-        func subtracting(_ other: Keys) -> [Int] {
-            var result: [Int] = []
-            for (word, (mine, theirs)) in zip(self.words, other.words).enumerated() {
-                var left = mine & ~theirs
-                while left != 0 {
-                    result.append(word * 64 + left.trailingZeroBitCount)
-                    left &= left - 1
-                }
-            }
-            return result
-        }
     }
 
     struct Summary {
@@ -167,8 +153,6 @@ final class PresenceView: Sendable {
         var second: UInt64 = 0
         var inSecond = 0
         var busiestSecond = 0
-        /// Visible leaves, by key.
-        var vanished: [Int: Int] = [:]
     }
 
     private let capacity: Int
@@ -183,12 +167,9 @@ final class PresenceView: Sendable {
         guard case .json(let state) = payload, let presences = state.objectValue else { return }
         var keys = Keys(capacity: self.capacity)
         for key in presences.keys { if let index = self.index(key) { keys.insert(index) } }
-        self.current.withLock { state in
-            if state.synced {
-                for index in state.keys.subtracting(keys) { state.vanished[index, default: 0] += 1 }
-            }
-            state.keys = keys
-            state.synced = true
+        self.current.withLock {
+            $0.keys = keys
+            $0.synced = true
         }
     }
 
@@ -212,10 +193,7 @@ final class PresenceView: Sendable {
             state.leaves += leaves.count
             // Each bench key has one meta: a key both left and joined in one
             // diff (a rejoin) stays.
-            for index in leaves where !joins.contains(index) && state.keys.contains(index) {
-                state.keys.remove(index)
-                state.vanished[index, default: 0] += 1
-            }
+            for index in leaves where !joins.contains(index) { state.keys.remove(index) }
             for index in joins { state.keys.insert(index) }
         }
     }
@@ -224,18 +202,20 @@ final class PresenceView: Sendable {
         self.current.withLock { $0.keys == expected }
     }
 
-    /// How often each key vanished from the list.
-    var vanished: [Int: Int] {
-        self.current.withLock { $0.vanished }
-    }
-
     func summary() -> Summary {
         self.current.withLock { Summary(diffs: $0.diffs, busiestSecond: $0.busiestSecond, ignored: $0.ignored, leaves: $0.leaves) }
     }
 
-    /// `u123` → 123; `nil` for other keys.
     private func index(_ key: String) -> Int? {
-        guard key.first == "u", let index = Int(key.dropFirst()), (0..<self.capacity).contains(index) else { return nil }
+        BenchKey.index(key, below: self.capacity)
+    }
+}
+
+/// The bench's presence keys: `u<connection number>`.
+enum BenchKey {
+    /// `u123` → 123; `nil` for other keys and numbers not below `limit`.
+    static func index(_ key: String, below limit: Int = .max) -> Int? {
+        guard key.first == "u", let index = Int(key.dropFirst()), index >= 0, index < limit else { return nil }
         return index
     }
 }

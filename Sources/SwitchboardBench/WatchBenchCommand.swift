@@ -70,7 +70,7 @@ struct WatchBenchCommand: AsyncParsableCommand {
         let requested = options.connections ?? 1000
         let tally = WatchTally()
         let records = (0..<requested).map { _ in WatchedClient() }
-        let views = self.presence ? (0..<requested).map { _ in PresenceView(capacity: requested) } : []
+        let views = self.presence ? (0..<requested).map { _ in WatchedPresence() } : []
         let topicCount = self.topics
         let topic: @Sendable (Int) -> String = { "\(options.topic):\($0 % topicCount)" }
 
@@ -139,7 +139,7 @@ struct WatchBenchCommand: AsyncParsableCommand {
 
         // Clients still reconnecting get --settle seconds to be back (and
         // with --presence, every list to be exact).
-        let presenceCheck = WatchPresenceCheck(views: views, clients: clients, topics: topicCount, capacity: requested)
+        let presenceCheck = WatchPresenceCheck(views: views, clients: clients, topics: topicCount)
         var final = await WatchFinalState.read(clients)
         let settleDeadline = MonotonicClock.now() + UInt64(self.settle * 1e9)
         while !(final.allJoined && presenceCheck.allExact) && MonotonicClock.now() < settleDeadline {
@@ -194,58 +194,6 @@ struct WatchBenchCommand: AsyncParsableCommand {
         section["p50"] = .measured(percentile(50), decimals: decimals)
         section["p99"] = .measured(percentile(99), decimals: decimals)
         section["max"] = .measured(sorted.last, decimals: decimals)
-        return section
-    }
-}
-
-/// `bench watch --presence`'s verdict: every client's list against its
-/// topic's members, and each member's visible leaves against its moves.
-struct WatchPresenceCheck {
-    let views: [PresenceView]
-    let clients: [BenchConnection]
-    /// By topic number: the keys of the clients on it.
-    let expected: [PresenceView.Keys]
-    let topics: Int
-
-    init(views: [PresenceView], clients: [BenchConnection], topics: Int, capacity: Int) {
-        self.views = views
-        self.clients = clients
-        self.topics = topics
-        var expected = Array(repeating: PresenceView.Keys(capacity: capacity), count: views.isEmpty ? 0 : topics)
-        if !views.isEmpty {
-            for client in clients { expected[client.index % topics].insert(client.index) }
-        }
-        self.expected = expected
-    }
-
-    /// Every client's list is its topic's members, no more, no less (true without --presence).
-    var allExact: Bool {
-        self.clients.allSatisfy { self.views.isEmpty || self.views[$0.index].matches(self.expected[$0.index % self.topics]) }
-    }
-
-    func section() async -> ReportSection {
-        var moves: [Int: Int] = [:]
-        for client in self.clients { moves[client.index] = await client.client.statistics.reconnects }
-        var exact = 0
-        var vanished = 0
-        var beyondMoves = 0
-        var worst = 0
-        for client in self.clients {
-            let view = self.views[client.index]
-            if view.matches(self.expected[client.index % self.topics]) { exact += 1 }
-            for (member, count) in view.vanished {
-                vanished += count
-                worst = max(worst, count)
-                beyondMoves += max(0, count - (moves[member] ?? 0))
-            }
-        }
-        var section = ReportSection()
-        section["lists_exact"] = .int(exact)
-        section["lists_wrong"] = .int(self.clients.count - exact)
-        section["members_moved"] = .int(moves.values.count { $0 > 0 })
-        section["visible_leaves"] = .int(vanished)
-        section["visible_leaves_beyond_moves"] = .int(beyondMoves)
-        section["most_leaves_of_one_member_in_one_list"] = .int(worst)
         return section
     }
 }
