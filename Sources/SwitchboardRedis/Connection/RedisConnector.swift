@@ -118,7 +118,17 @@ enum RedisConnector {
 
         @Sendable func check(_ reply: EventLoopFuture<RedisValue>?, _ failure: @escaping @Sendable (String) -> RedisAdapterError) -> EventLoopFuture<Void> {
             guard let reply else { return eventLoop.makeSucceededVoidFuture() }
-            return reply.map { _ in }.flatMapErrorThrowing { error in
+            return reply.map { _ in }.flatMapError { error in
+                guard let tlsError = (try? channel.pipeline.syncOperations.handler(type: RedisTLSWatcher.self))?.firstError,
+                      RedisTLS.isVerificationFailure(tlsError)
+                else { return eventLoop.makeFailedFuture(error) }
+                // BoringSSL does not say why: look at the certificate.
+                return RedisCertificateInspection.reason(url: url, configuration: settings.tls, timeout: settings.connectTimeout, on: eventLoop)
+                    .flatMapThrowing { reason in
+                        throw RedisAdapterError.tlsFailed(url: url, reason: RedisTLS.describe(tlsError, url: url, configuration: settings.tls, inspection: reason))
+                    }
+            }.flatMapErrorThrowing { error in
+                if error is RedisAdapterError { throw error }
                 if let watcher = try? channel.pipeline.syncOperations.handler(type: RedisTLSWatcher.self) {
                     if let tlsError = watcher.firstError {
                         throw RedisAdapterError.tlsFailed(url: url, reason: RedisTLS.describe(tlsError, url: url, configuration: settings.tls))

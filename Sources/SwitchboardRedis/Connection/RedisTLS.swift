@@ -58,8 +58,16 @@ enum RedisTLS {
         return isAddress ? nil : url.host
     }
 
-    /// `error`, raised by the TLS handler, in words an operator can act on.
-    static func describe(_ error: any Error, url: RedisURL, configuration: RedisTLSConfiguration) -> String {
+    /// Whether `error` says that the server's certificate failed verification.
+    static func isVerificationFailure(_ error: any Error) -> Bool {
+        guard case NIOSSLError.handshakeFailed(let underlying) = error else { return false }
+        return "\(underlying)".contains("CERTIFICATE_VERIFY_FAILED")
+    }
+
+    /// `error`, raised by the TLS handler, in words an operator can act on;
+    /// `inspection` is what ``RedisCertificateInspection`` found out about a
+    /// certificate that failed verification.
+    static func describe(_ error: any Error, url: RedisURL, configuration: RedisTLSConfiguration, inspection: String? = nil) -> String {
         let trusted = configuration.caFile.map { "the CA in \($0)" } ?? "the system's trusted CAs"
         if let error = error as? NIOSSLExtraError, error == .failedToValidateHostname {
             let name = serverName(url: url, configuration: configuration) ?? url.host
@@ -75,6 +83,9 @@ enum RedisTLS {
             text = "\(error)"
         }
         if text.contains("CERTIFICATE_VERIFY_FAILED") {
+            if let inspection {
+                return "\(inspection) (certificate verify failed, trusting \(trusted))"
+            }
             return "the server's certificate failed verification against \(trusted): it is not signed by that CA, has expired or is not yet valid (certificate verify failed)"
         }
         if text.contains("CERTIFICATE_REQUIRED") || text.contains("ALERT_HANDSHAKE_FAILURE") || text.contains("ALERT_BAD_CERTIFICATE")
