@@ -114,13 +114,14 @@ struct AccessControlTests {
         #expect(badFlag.contains("expected true or false"), "\(badFlag)")
     }
 
-    @Test("rights revoked at runtime: the health detail says NOPERM, and the node recovers when they are back")
+    @Test("rights revoked at runtime: the health detail says NOPERM, logged once and not at every attempt, and the node recovers when they are back")
     func revokedRightsShowInHealth() async throws {
         let redis = try await RedisTestServer.start(password: "admin", users: [Self.pubsubUser(prefix: "switchboard")])
         defer { redis.stop() }
         var configuration = RedisAdapterConfiguration(url: try RedisURL("redis://app:pw@127.0.0.1:\(redis.port)"), nodeName: "a")
         configuration.connectTimeout = .seconds(2)
-        let adapter = RedisAdapter(configuration: configuration, logger: testLogger("a"))
+        let logs = LogCapture()
+        let adapter = RedisAdapter(configuration: configuration, logger: logs.logger("a"))
         try await adapter.start(deliver: { _ in }, control: { _ in })
         defer { Task { await adapter.shutdown() } }
 
@@ -130,6 +131,11 @@ struct AccessControlTests {
             adapter.status.state == "reconnecting" && adapter.status.detail?.contains("NOPERM") == true
         }
         #expect(adapter.status.detail?.contains("refused PUBLISH switchboard:access-check to user app") == true, "\(adapter.status.detail ?? "")")
+        // Reconnect attempts at 0.1, 0.3, 0.7, 1.5 s and on: the reason is logged when it changes, not each time.
+        try await Task.sleep(for: .seconds(2.5))
+        #expect(adapter.statistics.reconnects == 0)
+        let refusals = logs.lines(containing: "refused PUBLISH switchboard:access-check")
+        #expect(refusals.count == 1, "\(refusals)")
 
         try await redis.cli(["ACL", "SETUSER", "app", "+publish"])
         try await eventually(within: .seconds(5)) { adapter.status.state == "connected" }

@@ -138,7 +138,7 @@ struct TLSTests {
         #expect(notTLS.contains("is 127.0.0.1:\(plain.port) a TLS port?"), "\(notTLS)")
     }
 
-    @Test("insecure mode accepts a certificate nobody trusts")
+    @Test("insecure mode accepts a certificate nobody trusts, and says so loudly at start")
     func insecureModeSkipsVerification() async throws {
         let authority = try await TestCertificates.makeAuthority()
         defer { authority.remove() }
@@ -146,10 +146,17 @@ struct TLSTests {
         defer { redis.stop() }
         var configuration = RedisAdapterConfiguration(url: try RedisURL("rediss://127.0.0.1:\(redis.port)"), nodeName: "a")
         configuration.tls.insecureSkipVerification = true
-        let adapter = RedisAdapter(configuration: configuration, logger: testLogger("a"))
+        let logs = LogCapture()
+        let adapter = RedisAdapter(configuration: configuration, logger: logs.logger("a"))
         try await adapter.start(deliver: { _ in }, control: { _ in })
         #expect(adapter.status.state == "connected")
+        #expect(logs.lines(containing: "REDIS TLS VERIFICATION IS OFF", atLeast: .warning).count == 1)
         await adapter.shutdown()
+
+        configuration.tls.caFile = authority.caFile
+        let both = RedisAdapter(configuration: configuration, logger: testLogger("a"))
+        let error = await #expect(throws: RedisAdapterError.self) { try await both.start(deliver: { _ in }, control: { _ in }) }
+        #expect(error?.description.contains("tls.insecure turns off the certificate checks") == true, "\(error?.description ?? "")")
     }
 
     @Test("the CA file is read again on reconnect: a rotated file is used without a restart")
