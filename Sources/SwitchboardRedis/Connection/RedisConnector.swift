@@ -119,27 +119,14 @@ enum RedisConnector {
         @Sendable func check(_ reply: EventLoopFuture<RedisValue>?, _ failure: @escaping @Sendable (String) -> RedisAdapterError) -> EventLoopFuture<Void> {
             guard let reply else { return eventLoop.makeSucceededVoidFuture() }
             return reply.map { _ in }.flatMapError { error in
-                guard let tlsError = (try? channel.pipeline.syncOperations.handler(type: RedisTLSWatcher.self))?.firstError,
-                      RedisTLS.isVerificationFailure(tlsError)
-                else { return eventLoop.makeFailedFuture(error) }
-                // BoringSSL does not say why: look at the certificate.
-                return RedisCertificateInspection.reason(url: url, configuration: settings.tls, timeout: settings.connectTimeout, on: eventLoop)
-                    .flatMapThrowing { reason in
-                        throw RedisAdapterError.tlsFailed(url: url, reason: RedisTLS.describe(tlsError, url: url, configuration: settings.tls, inspection: reason))
-                    }
+                if let watcher = try? channel.pipeline.syncOperations.handler(type: RedisTLSWatcher.self),
+                   let tlsFailure = tlsFailure(watcher, settings: settings, timedOut: timedOut.value, on: eventLoop)
+                {
+                    return tlsFailure.flatMapThrowing { throw $0 }
+                }
+                return eventLoop.makeFailedFuture(error)
             }.flatMapErrorThrowing { error in
                 if error is RedisAdapterError { throw error }
-                if let watcher = try? channel.pipeline.syncOperations.handler(type: RedisTLSWatcher.self) {
-                    if let tlsError = watcher.firstError {
-                        throw RedisAdapterError.tlsFailed(url: url, reason: RedisTLS.describe(tlsError, url: url, configuration: settings.tls))
-                    }
-                    if timedOut.value, !watcher.handshakeCompleted {
-                        throw RedisAdapterError.tlsFailed(
-                            url: url,
-                            reason: "no TLS handshake within the connect timeout of \(settings.connectTimeout): is \(url.endpoint) a TLS port? (a plain port wants redis://)"
-                        )
-                    }
-                }
                 if timedOut.value { throw RedisAdapterError.timedOut(url: url, after: settings.connectTimeout) }
                 throw classify(error, url: url, serverError: failure)
             }
@@ -177,6 +164,35 @@ enum RedisConnector {
                 channel.close(promise: nil)
                 return eventLoop.makeFailedFuture(error)
             }
+    }
+
+    /// Why the TLS layer made the handshake fail, if it did: its first error
+    /// in words (with what the certificate shows when it failed
+    /// verification), or no TLS handshake before the connect timeout.
+    private static func tlsFailure(
+        _ watcher: RedisTLSWatcher,
+        settings: Settings,
+        timedOut: Bool,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<RedisAdapterError>? {
+        let url = settings.url
+        if let error = watcher.firstError {
+            guard RedisTLS.isVerificationFailure(error) else {
+                return eventLoop.makeSucceededFuture(.tlsFailed(url: url, reason: RedisTLS.describe(error, url: url, configuration: settings.tls)))
+            }
+            // BoringSSL does not say why: look at the certificate.
+            return RedisCertificateInspection.reason(url: url, configuration: settings.tls, timeout: settings.connectTimeout, on: eventLoop)
+                .map { inspection in
+                    .tlsFailed(url: url, reason: RedisTLS.describe(error, url: url, configuration: settings.tls, inspection: inspection))
+                }
+        }
+        if timedOut, !watcher.handshakeCompleted {
+            return eventLoop.makeSucceededFuture(.tlsFailed(
+                url: url,
+                reason: "no TLS handshake within the connect timeout of \(settings.connectTimeout): is \(url.endpoint) a TLS port? (a plain port wants redis://)"
+            ))
+        }
+        return nil
     }
 
     private static func classify(_ error: any Error, url: RedisURL, serverError: (String) -> RedisAdapterError) -> RedisAdapterError {
