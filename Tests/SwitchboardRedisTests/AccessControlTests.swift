@@ -38,7 +38,7 @@ struct AccessControlTests {
         let redis = try await RedisTestServer.start(users: [Self.pubsubUser(prefix: "tenant-a")])
         defer { redis.stop() }
         let error = try await Self.startError("redis://app:pw@127.0.0.1:\(redis.port)", prefix: "tenant-b")
-        #expect(error.contains("refused PUBLISH tenant-b:access-check to user app") || error.contains("refused SUBSCRIBE tenant-b:n:a to user app"), "\(error)")
+        #expect(error.contains("refused PUBLISH tenant-b:access-check:publish to user app") || error.contains("refused SUBSCRIBE tenant-b:access-check:subscribe to user app"), "\(error)")
         #expect(error.contains("NOPERM"), "\(error)")
         #expect(error.contains("&tenant-b:*"), "\(error)")
         #expect(!error.contains("pw@"), "the password must not be shown: \(error)")
@@ -50,7 +50,7 @@ struct AccessControlTests {
         defer { redis.stop() }
         let error = try await Self.startError("redis://app:pw@127.0.0.1:\(redis.port)", prefix: "tenant-a")
         #expect(
-            error.hasPrefix("Redis at 127.0.0.1:\(redis.port) refused PUBLISH tenant-a:access-check to user app (redis://app:***@127.0.0.1:\(redis.port)/0): NOPERM"),
+            error.hasPrefix("Redis at 127.0.0.1:\(redis.port) refused PUBLISH tenant-a:access-check:publish to user app (redis://app:***@127.0.0.1:\(redis.port)/0): NOPERM"),
             "\(error)"
         )
         #expect(error.contains("'publish' command"), "\(error)")
@@ -62,7 +62,7 @@ struct AccessControlTests {
         let redis = try await RedisTestServer.start(users: [Self.pubsubUser(prefix: "tenant-a", without: ["+subscribe"])])
         defer { redis.stop() }
         let error = try await Self.startError("redis://app:pw@127.0.0.1:\(redis.port)", prefix: "tenant-a")
-        #expect(error.contains("refused SUBSCRIBE tenant-a:n:a to user app"), "\(error)")
+        #expect(error.contains("refused SUBSCRIBE tenant-a:access-check:subscribe to user app"), "\(error)")
         #expect(error.contains("NOPERM"), "\(error)")
     }
 
@@ -130,11 +130,11 @@ struct AccessControlTests {
         try await eventually(within: .seconds(5)) {
             adapter.status.state == "reconnecting" && adapter.status.detail?.contains("NOPERM") == true
         }
-        #expect(adapter.status.detail?.contains("refused PUBLISH switchboard:access-check to user app") == true, "\(adapter.status.detail ?? "")")
+        #expect(adapter.status.detail?.contains("refused PUBLISH switchboard:access-check:publish to user app") == true, "\(adapter.status.detail ?? "")")
         // Reconnect attempts at 0.1, 0.3, 0.7, 1.5 s and on: the reason is logged when it changes, not each time.
         try await Task.sleep(for: .seconds(2.5))
         #expect(adapter.statistics.reconnects == 0)
-        let refusals = logs.lines(containing: "refused PUBLISH switchboard:access-check")
+        let refusals = logs.lines(containing: "refused PUBLISH switchboard:access-check:publish")
         #expect(refusals.count == 1, "\(refusals)")
 
         try await redis.cli(["ACL", "SETUSER", "app", "+publish"])

@@ -76,8 +76,8 @@ public final class RedisAdapter: PubSubAdapter {
             )
         }
         let prefix = configuration.channelPrefix
-        let publishCheck = RedisAccessCheck.publish(channel: configuration.accessCheckChannel.description, prefix: prefix)
-        let subscribeCheck = RedisAccessCheck.subscribe(channel: configuration.nodeChannel(configuration.nodeName).description, prefix: prefix)
+        let publishCheck = RedisAccessCheck.publish(channel: configuration.publishCheckChannel.description, prefix: prefix)
+        let subscribeCheck = RedisAccessCheck.subscribe(channel: configuration.subscribeCheckChannel.description, prefix: prefix)
         self.publishers = (0..<max(1, configuration.publishers)).map { index in
             RedisPublisher(
                 index: index, settings: settings("pub\(index)", accessCheck: publishCheck), configuration: configuration,

@@ -77,8 +77,16 @@ public struct RedisAdapterConfiguration: Sendable, Hashable {
 
     /// The channel a publisher connection publishes an empty message to
     /// when it connects, to check its ACL rights; nobody subscribes to it.
-    var accessCheckChannel: RedisChannelName {
-        RedisChannelName(prefix: channelPrefix, kind: "", name: "access-check")
+    var publishCheckChannel: RedisChannelName {
+        RedisChannelName(prefix: channelPrefix, kind: "", name: "access-check:publish")
+    }
+
+    /// The channel the subscriber connection subscribes to and unsubscribes
+    /// from at once when it connects, to check its ACL rights. Nobody
+    /// publishes to it: a message arriving between the two would be taken
+    /// for a reply.
+    var subscribeCheckChannel: RedisChannelName {
+        RedisChannelName(prefix: channelPrefix, kind: "", name: "access-check:subscribe")
     }
 
     /// The one Redis channel of global mode.

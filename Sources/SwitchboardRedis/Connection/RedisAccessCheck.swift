@@ -24,8 +24,9 @@ struct RedisAccessCheck: Sendable {
         )
     }
 
-    /// A subscriber connection: `SUBSCRIBE` then `UNSUBSCRIBE` of `channel`
-    /// (this node's own), which leaves the connection out of subscribe mode.
+    /// A subscriber connection: `SUBSCRIBE` then `UNSUBSCRIBE` of `channel`,
+    /// which leaves the connection out of subscribe mode; nothing may be
+    /// published to it (a message between the two would be taken for a reply).
     static func subscribe(channel: String, prefix: String) -> RedisAccessCheck {
         RedisAccessCheck(
             commands: [["SUBSCRIBE", .string(channel)], ["UNSUBSCRIBE", .string(channel)]],
