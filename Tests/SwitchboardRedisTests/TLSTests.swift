@@ -91,8 +91,17 @@ struct TLSTests {
         let redis = try await Self.redis(authority, certificate: try await authority.issue("server"), authClients: true)
         let url = "rediss://localhost:\(redis.port)"
         let error = try await Self.startError(url: url) { $0.caFile = authority.caFile }
-        #expect(error.contains("requires a client certificate"), "\(error)")
-        #expect(error.contains("tls.certificate_file"), "\(error)")
+        #expect(error.contains("the server refused the TLS connection with no client certificate: it requires a client certificate it trusts"), "\(error)")
+        #expect(error.hasSuffix("set tls.certificate_file and tls.key_file (TLSV1_ALERT_CERTIFICATE_REQUIRED)"), "\(error)")
+
+        let stranger = try await TestCertificates.makeAuthority(name: "stranger", in: authority.directory)
+        let strangeClient = try await stranger.issue("strange-client", names: ["node-a"])
+        let untrusted = try await Self.startError(url: url) {
+            $0.caFile = authority.caFile
+            $0.certificateFile = strangeClient.certificateFile
+            $0.keyFile = strangeClient.keyFile
+        }
+        #expect(untrusted.contains("the server refused the TLS connection with the client certificate \(strangeClient.certificateFile)"), "\(untrusted)")
 
         let client = try await authority.issue("client", names: ["node-a"])
         try await TestCluster.with(nodes: 2, redis: redis, urls: [url, url], configure: { configuration in

@@ -76,11 +76,11 @@ enum RedisTLS {
         let text: String
         switch error {
         case NIOSSLError.handshakeFailed(let underlying):
-            text = "\(underlying)"
+            text = reasonCodes(in: "\(underlying)")
         case NIOSSLError.uncleanShutdown:
             return "the server closed the connection during TLS (does it speak TLS on this port, and does it want a client certificate?)"
         default:
-            text = "\(error)"
+            text = reasonCodes(in: "\(error)")
         }
         if text.contains("CERTIFICATE_VERIFY_FAILED") {
             if let inspection {
@@ -98,6 +98,21 @@ enum RedisTLS {
             return "the server does not speak TLS on this port (is it a plain redis:// port?) (\(text))"
         }
         return "TLS failed: \(text)"
+    }
+
+    /// BoringSSL's reason codes in `text` (`TLSV1_ALERT_CERTIFICATE_REQUIRED`),
+    /// without the error numbers and source paths around them; `text` itself
+    /// when it has none.
+    static func reasonCodes(in text: String) -> String {
+        let marker = "OPENSSL_internal:"
+        var codes: [Substring] = []
+        var rest = Substring(text)
+        while let range = rest.range(of: marker) {
+            rest = rest[range.upperBound...]
+            let code = rest.prefix { $0.isUppercase || $0.isNumber || $0 == "_" }
+            if !code.isEmpty { codes.append(code) }
+        }
+        return codes.isEmpty ? text : codes.joined(separator: ", ")
     }
 
     /// The certificates of a PEM file, with an error that names the setting.
