@@ -116,7 +116,7 @@ struct TLSTests {
         }
     }
 
-    @Test("a client certificate without its key, or a missing file, is a configuration error")
+    @Test("a client certificate without its key, or with another's, an expired one, or a missing file, is a configuration error")
     func badClientFiles() async throws {
         let authority = try await TestCertificates.makeAuthority()
         defer { authority.remove() }
@@ -128,6 +128,21 @@ struct TLSTests {
             $0.certificateFile = authority.caFile
         }
         #expect(halfPair.contains("tls.certificate_file is set without tls.key_file"), "\(halfPair)")
+        let client = try await authority.issue("client")
+        let other = try await authority.issue("other")
+        let mismatch = try await Self.startError(url: url) {
+            $0.caFile = authority.caFile
+            $0.certificateFile = client.certificateFile
+            $0.keyFile = other.keyFile
+        }
+        #expect(mismatch.contains("the client key (tls.key_file) does not belong to the client certificate"), "\(mismatch)")
+        let expired = try await authority.issue("expired-client", expired: true)
+        let expiredClient = try await Self.startError(url: url) {
+            $0.caFile = authority.caFile
+            $0.certificateFile = expired.certificateFile
+            $0.keyFile = expired.keyFile
+        }
+        #expect(expiredClient.contains("\(expired.certificateFile): the certificate expired on 20"), "\(expiredClient)")
         let missing = try await Self.startError(url: url) { $0.caFile = authority.directory + "/nothing.pem" }
         #expect(missing.contains("CA file (tls.ca_file) \(authority.directory)/nothing.pem: no such file or directory"), "\(missing)")
         let notPEM = try await Self.startError(url: url) { $0.caFile = authority.directory + "/openssl.log" }

@@ -25,7 +25,12 @@ enum RedisTLS {
         case (nil, nil):
             break
         case (let certificateFile?, let keyFile?):
-            tls.certificateChain = try certificates(certificateFile, what: "client certificate file (tls.certificate_file)").map { .certificate($0) }
+            let chain = try certificates(certificateFile, what: "client certificate file (tls.certificate_file)")
+            if let leaf = chain.first, leaf.notValidAfter < time(nil) {
+                let expiry = WallClock(secondsSinceEpoch: Int(leaf.notValidAfter))
+                throw .invalidConfiguration("client certificate file (tls.certificate_file) \(certificateFile): the certificate expired on \(expiry)")
+            }
+            tls.certificateChain = chain.map { .certificate($0) }
             try checkReadable(keyFile, what: "client key file (tls.key_file)")
             do {
                 tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem))
@@ -40,7 +45,11 @@ enum RedisTLS {
         do {
             return try NIOSSLContext(configuration: tls)
         } catch {
-            throw .invalidConfiguration("cannot set up TLS: \(error)")
+            // The key was read above: one refused now does not match the certificate.
+            if case NIOSSLError.failedToLoadPrivateKey = error {
+                throw .invalidConfiguration("the client key (tls.key_file) does not belong to the client certificate (tls.certificate_file)")
+            }
+            throw .invalidConfiguration("cannot set up TLS: \(reasonCodes(in: "\(error)"))")
         }
     }
 
