@@ -116,7 +116,7 @@ enum RedisTLS {
         let marker = "OPENSSL_internal:"
         var codes: [Substring] = []
         var rest = Substring(text)
-        while let range = rest.range(of: marker) {
+        while let range = rest.firstRange(of: marker) {
             rest = rest[range.upperBound...]
             let code = rest.prefix { $0.isUppercase || $0.isNumber || $0 == "_" }
             if !code.isEmpty { codes.append(code) }
