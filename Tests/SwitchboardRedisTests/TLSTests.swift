@@ -212,7 +212,7 @@ struct TLSTests {
         await adapter.shutdown()
     }
 
-    // MARK: - Helpers
+    // MARK: - Servers and start errors
 
     static func redis(_ authority: TestCertificates, certificate: TestCertificates.Issued, authClients: Bool = false) async throws -> RedisTestServer {
         try await RedisTestServer.start(tls: .init(
