@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 import Switchboard
 @testable import SwitchboardRedis
 import Testing
@@ -210,6 +212,30 @@ struct TLSTests {
         try FileManager.default.copyItem(atPath: authority.caFile, toPath: trusted)
         try await eventually(within: .seconds(5)) { adapter.status.state == "connected" }
         await adapter.shutdown()
+    }
+
+    @Test("only a rediss:// connection has TLS handlers in its pipeline")
+    func plainConnectionsHaveNoTLSHandler() async throws {
+        let authority = try await TestCertificates.makeAuthority()
+        defer { authority.remove() }
+        let tlsRedis = try await Self.redis(authority, certificate: try await authority.issue("server"))
+        defer { tlsRedis.stop() }
+        let plainRedis = try await RedisTestServer.start()
+        defer { plainRedis.stop() }
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+        for (url, isTLS) in [("redis://127.0.0.1:\(plainRedis.port)", false), ("rediss://localhost:\(tlsRedis.port)", true)] {
+            let settings = RedisConnector.Settings(
+                url: try RedisURL(url), connectTimeout: .seconds(3), limits: HiredisReader.Limits(maxReplyBytes: 1 << 20),
+                clientName: "pipeline-check", tls: RedisTLSConfiguration(caFile: authority.caFile)
+            )
+            let channel = try await RedisConnector.connect(settings, on: eventLoop) { RedisCommandHandler() }.get()
+            let pipeline = channel.pipeline.debugDescription
+            #expect(pipeline.contains("NIOSSLClientHandler") == isTLS, "\(url): \(pipeline)")
+            #expect(pipeline.contains("RedisTLSWatcher") == isTLS, "\(url): \(pipeline)")
+            #expect(pipeline.contains("RedisCommandHandler"), "\(url): \(pipeline)")
+            // Redis answers TLS's close_notify by closing TCP: an unclean shutdown, harmless here.
+            try? await channel.close()
+        }
     }
 
     // MARK: - Servers and start errors
