@@ -52,6 +52,21 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Redis channels for --adapter redis: per_topic or global (default per_topic).", valueName: "per_topic|global"))
     var redisMode: String?
 
+    @Option(help: ArgumentHelp("File holding the Redis password, for --adapter redis (instead of one in the URL).", valueName: "path"))
+    var redisPasswordFile: String?
+
+    @Option(help: ArgumentHelp("PEM file of the CAs that sign Redis's certificate, for rediss:// (default: the system's).", valueName: "path"))
+    var redisTlsCaFile: String?
+
+    @Option(help: ArgumentHelp("PEM client certificate for mutual TLS with Redis (with --redis-tls-key-file).", valueName: "path"))
+    var redisTlsCertificateFile: String?
+
+    @Option(help: ArgumentHelp("PEM private key of --redis-tls-certificate-file.", valueName: "path"))
+    var redisTlsKeyFile: String?
+
+    @Option(help: ArgumentHelp("Name expected in Redis's certificate and sent in SNI (default: the URL's host).", valueName: "name"))
+    var redisTlsServerName: String?
+
     @Option(help: ArgumentHelp("Address of the admin API listener (default 127.0.0.1); the API is on only with an admin token (SWITCHBOARD_ADMIN_TOKEN or admin.token).", valueName: "address"))
     var adminHost: String?
 
@@ -159,6 +174,9 @@ struct ServeCommand: AsyncParsableCommand {
         let values: [(ServeSettingKey, String?)] = [
             (.host, host), (.port, port), (.nodeName, node), (.auth, auth), (.apiKey, apiKey), (.logLevel, logLevel),
             (.checkOrigin, checkOrigin), (.pubsubAdapter, adapter), (.redisURL, redisUrl), (.redisMode, redisMode),
+            (.redisPasswordFile, redisPasswordFile), (.redisTLSCAFile, redisTlsCaFile),
+            (.redisTLSCertificateFile, redisTlsCertificateFile), (.redisTLSKeyFile, redisTlsKeyFile),
+            (.redisTLSServerName, redisTlsServerName),
             (.adminHost, adminHost), (.adminPort, adminPort),
         ]
         return Dictionary(uniqueKeysWithValues: values.compactMap { key, value in value.map { (key, $0) } })

@@ -28,6 +28,24 @@ struct ConfigurationReaderTests {
         #expect(configuration == expected)
     }
 
+    @Test func readsTheTLSKeys() throws {
+        let reader = ConfigReader(provider: InMemoryProvider(values: [
+            "pubsub.redis.url": "rediss://cache.example.com:6380",
+            "pubsub.redis.tls.ca_file": "/etc/ca.pem",
+            "pubsub.redis.tls.certificate_file": "/etc/client.pem",
+            "pubsub.redis.tls.key_file": "/etc/client.key",
+            "pubsub.redis.tls.server_name": "redis.internal",
+            "pubsub.redis.tls.insecure": false,
+        ]))
+        let configuration = try RedisAdapterConfiguration(reader: reader.scoped(to: "pubsub.redis"), nodeName: "a")
+        #expect(configuration.url.tls)
+        #expect(configuration.tls == RedisTLSConfiguration(
+            caFile: "/etc/ca.pem", certificateFile: "/etc/client.pem", keyFile: "/etc/client.key", serverName: "redis.internal"
+        ))
+        let insecure = ConfigReader(provider: InMemoryProvider(values: ["tls.insecure": "yes"]))
+        #expect(try RedisAdapterConfiguration(reader: insecure, nodeName: "a").tls.insecureSkipVerification)
+    }
+
     @Test func unsetKeysKeepTheDefaults() throws {
         let reader = ConfigReader(provider: InMemoryProvider(values: ["other.key": "x"]))
         let configuration = try RedisAdapterConfiguration(reader: reader.scoped(to: "pubsub.redis"), nodeName: "node-a")

@@ -19,19 +19,34 @@ final class RedisTestServer: @unchecked Sendable {
         var description: String
     }
 
+    /// A TLS-only server's files (`--port 0 --tls-port …`).
+    struct TLS {
+        var certificateFile: String
+        var keyFile: String
+        var caFile: String
+        /// `--tls-auth-clients yes`: clients must present a certificate the CA signed.
+        var authClients = false
+    }
+
     let port: Int
     let password: String?
+    /// ACL users, each the words of a `user` directive: `["app", "on", ">pw", "+ping"]`.
+    let users: [[String]]
+    let tls: TLS?
     private let lock = NSLock()
     private var process: ChildProcess?
 
-    private init(port: Int, password: String?) {
+    private init(port: Int, password: String?, users: [[String]] = [], tls: TLS? = nil) {
         self.port = port
         self.password = password
+        self.users = users
+        self.tls = tls
     }
 
-    /// Starts a server; `password` sets `--requirepass`.
-    static func start(password: String? = nil) async throws -> RedisTestServer {
-        let server = RedisTestServer(port: try freePort(), password: password)
+    /// Starts a server; `password` sets `--requirepass`, `users` adds ACL
+    /// users, `tls` makes it TLS-only on ``port``.
+    static func start(password: String? = nil, users: [[String]] = [], tls: TLS? = nil) async throws -> RedisTestServer {
+        let server = RedisTestServer(port: try freePort(), password: password, users: users, tls: tls)
         try await server.launch()
         return server
     }
@@ -55,10 +70,18 @@ final class RedisTestServer: @unchecked Sendable {
     func launch() async throws {
         guard let executable = Self.executable else { throw Missing() }
         var arguments = [
-            "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--daemonize", "no", "--loglevel", "warning",
+            "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
         ]
+        if let tls {
+            arguments += [
+                "--port", "0", "--tls-port", "\(port)", "--tls-cert-file", tls.certificateFile, "--tls-key-file", tls.keyFile,
+                "--tls-ca-cert-file", tls.caFile, "--tls-auth-clients", tls.authClients ? "yes" : "no",
+            ]
+        } else {
+            arguments += ["--port", "\(port)"]
+        }
         if let password { arguments += ["--requirepass", password] }
+        for user in users { arguments += ["--user"] + user }
         let process = try ChildProcess(
             executable: executable.path, arguments: arguments, standardOutput: .nullDevice, standardError: .nullDevice
         )
@@ -68,7 +91,10 @@ final class RedisTestServer: @unchecked Sendable {
             if let termination = process.termination {
                 throw NotStarting(description: "redis-server exited with status \(termination.status) on port \(port)")
             }
-            if let reply = try? command(["PING"]), reply.hasPrefix("+PONG") || reply.hasPrefix("-NOAUTH") {
+            if tls != nil {
+                // TLS only: listening is as far as a plain socket can tell.
+                if Self.accepts(port: port) { return }
+            } else if let reply = try? command(["PING"]), reply.hasPrefix("+PONG") || reply.hasPrefix("-NOAUTH") {
                 return
             }
             try await Task.sleep(for: .milliseconds(20))
@@ -119,6 +145,38 @@ final class RedisTestServer: @unchecked Sendable {
         try socket.send(request)
         var lines = try socket.readLines(count: password == nil ? 1 : 2)
         return lines.removeLast()
+    }
+
+    /// Runs `redis-cli` with `arguments` against this (plain) server, as the
+    /// default user, waiting without blocking a thread; throws on an error reply.
+    func cli(_ arguments: [String]) async throws {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("redis-cli-\(port)-\(UInt32.random(in: 0 ... .max)).log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        var options = ["-h", "127.0.0.1", "-p", "\(port)"]
+        if let password { options += ["-a", password, "--no-auth-warning"] }
+        let process = try ChildProcess(
+            executable: "/usr/bin/redis-cli", arguments: options + arguments,
+            standardInput: .nullDevice, standardOutput: .file(log), standardError: .file(log)
+        )
+        let deadline = ContinuousClock.now + .seconds(10)
+        while process.termination == nil, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        guard process.termination == .exited(0), !output.hasPrefix("ERR"), !output.hasPrefix("NOPERM"), !output.hasPrefix("(error)") else {
+            process.kill()
+            throw NotStarting(description: "redis-cli \(arguments.joined(separator: " ")) failed: \(output)")
+        }
+    }
+
+    /// Whether something listens on `port` (a loopback connect does not wait).
+    private static func accepts(port: Int) -> Bool {
+        do {
+            _ = try TestSocket(port: port)
+            return true
+        } catch {
+            return false
+        }
     }
 
     private static func resp(_ arguments: [String]) -> String {

@@ -78,7 +78,7 @@ struct StartupErrorTests {
 
     @Test("malformed URLs are refused with the reason", arguments: [
         ("http://127.0.0.1:6379", "starting with redis://"),
-        ("rediss://127.0.0.1", "TLS"),
+        ("redis:/127.0.0.1", "starting with redis://"),
         ("redis://127.0.0.1:99999", "port from 1 to 65535"),
         ("redis://127.0.0.1:6379/x", "database number"),
         ("redis://user@127.0.0.1", "user:password@"),
@@ -99,6 +99,9 @@ struct StartupErrorTests {
         #expect(full.description == "redis://app:***@redis.internal:6380/2")
         #expect(try RedisURL("redis://:secret@[::1]") == RedisURL(host: "::1", port: 6379, password: "secret"))
         #expect(try RedisURL("REDIS://localhost/") == RedisURL(host: "localhost"))
+        let tls = try RedisURL("rediss://default:p%40ss@cache.example.com:6380")
+        #expect(tls == RedisURL(host: "cache.example.com", port: 6380, username: "default", password: "p@ss", tls: true))
+        #expect(tls.description == "rediss://default:***@cache.example.com:6380/0")
         let error = #expect(throws: RedisURLError.self) { try RedisURL("redis://app:secret@host:0") }
         #expect(error?.description.contains("secret") == false)
     }

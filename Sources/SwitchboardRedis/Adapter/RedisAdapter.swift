@@ -65,17 +65,22 @@ public final class RedisAdapter: PubSubAdapter {
         self.board = board
         let counters = self.tally
         let limits = HiredisReader.Limits(maxReplyBytes: configuration.maxMessageSize + 4096)
-        func settings(_ role: String) -> RedisConnector.Settings {
+        func settings(_ role: String, accessCheck: RedisAccessCheck) -> RedisConnector.Settings {
             RedisConnector.Settings(
                 url: configuration.url,
                 connectTimeout: configuration.connectTimeout,
                 limits: limits,
-                clientName: "switchboard:\(configuration.nodeName):\(role)".filter { !$0.isWhitespace }
+                clientName: "switchboard:\(configuration.nodeName):\(role)".filter { !$0.isWhitespace },
+                tls: configuration.tls,
+                accessCheck: accessCheck
             )
         }
+        let prefix = configuration.channelPrefix
+        let publishCheck = RedisAccessCheck.publish(channel: configuration.publishCheckChannel.description, prefix: prefix)
+        let subscribeCheck = RedisAccessCheck.subscribe(channel: configuration.subscribeCheckChannel.description, prefix: prefix)
         self.publishers = (0..<max(1, configuration.publishers)).map { index in
             RedisPublisher(
-                index: index, settings: settings("pub\(index)"), configuration: configuration,
+                index: index, settings: settings("pub\(index)", accessCheck: publishCheck), configuration: configuration,
                 eventLoop: eventLoopGroup.next(), board: board, counters: counters, logger: logger
             )
         }
@@ -86,7 +91,7 @@ public final class RedisAdapter: PubSubAdapter {
         )
         self.inbound = inbound
         self.subscriber = RedisSubscriber(
-            settings: settings("sub"), configuration: configuration, eventLoop: subscriberLoop,
+            settings: settings("sub", accessCheck: subscribeCheck), configuration: configuration, eventLoop: subscriberLoop,
             board: board, counters: counters, logger: logger,
             onMessage: { channel, payload in inbound.received(channel: channel, payload: payload) }
         )
@@ -115,6 +120,11 @@ public final class RedisAdapter: PubSubAdapter {
         do {
             try Self.validate(configuration)
             let logger = self.logger
+            if configuration.url.tls, configuration.tls.insecureSkipVerification {
+                logger.warning(
+                    "REDIS TLS VERIFICATION IS OFF (tls.insecure): the connection to \(configuration.url.endpoint) is encrypted but any server is accepted as Redis; use this for tests only"
+                )
+            }
             try await inbound.start { message in
                 guard message.topic == Self.controlTopic else { return deliver(message) }
                 guard case .json(let payload) = message.payload else {
@@ -192,6 +202,12 @@ public final class RedisAdapter: PubSubAdapter {
         }
         guard configuration.connectTimeout > .zero, configuration.probeInterval > .zero, configuration.probeTimeout > .zero else {
             throw .invalidConfiguration("timeouts and intervals must be above zero")
+        }
+        if !configuration.url.tls, configuration.tls.isCustomized {
+            throw .invalidConfiguration("TLS settings (tls.*) are set but the URL \(configuration.url) is not TLS; use rediss:// to connect with TLS")
+        }
+        if configuration.tls.insecureSkipVerification, configuration.tls.caFile != nil || configuration.tls.serverName != nil {
+            throw .invalidConfiguration("tls.insecure turns off the certificate checks that tls.ca_file and tls.server_name configure; set one or the other")
         }
         guard configuration.outageBuffer >= 0 else {
             throw .invalidConfiguration("outage buffer \(configuration.outageBuffer): expected 0 or more")

@@ -1,4 +1,5 @@
 import Configuration
+import FoundationEssentials
 import Switchboard
 
 extension RedisAdapterConfiguration {
@@ -17,6 +18,15 @@ extension RedisAdapterConfiguration {
     /// | `publishers` | 1 |
     /// | `connect_timeout` | 5s (seconds, or a number with `ms`, `s`, `m`, `h`) |
     /// | `outage_buffer` | 0 |
+    /// | `username`, `password` | the URL's (a secret: never shown) |
+    /// | `password_file` | a file whose text (without its final newline) is the password |
+    /// | `tls.ca_file` | the system's trust store |
+    /// | `tls.certificate_file`, `tls.key_file` | none (mutual TLS when both are set) |
+    /// | `tls.server_name` | the URL's host |
+    /// | `tls.insecure` | `false` (`true`: no certificate checks, for tests only) |
+    ///
+    /// The password comes from the URL or from `password` / `password_file`,
+    /// one of them. The password file is read once, here.
     ///
     /// Blank values and YAML nulls count as not set. The other properties
     /// keep their defaults.
@@ -36,6 +46,8 @@ extension RedisAdapterConfiguration {
         } catch {
             throw RedisAdapterConfigurationError(key: "url", value: error.url, problem: error.problem)
         }
+        try readCredentials(reader)
+        try readTLS(reader.scoped(to: "tls"))
         if let prefix = Self.text(reader, "channel_prefix") {
             channelPrefix = prefix
         }
@@ -67,10 +79,76 @@ extension RedisAdapterConfiguration {
         }
     }
 
+    /// `username`, `password` and `password_file`, into ``url``.
+    private mutating func readCredentials(_ reader: ConfigReader) throws(RedisAdapterConfigurationError) {
+        let username = Self.text(reader, "username")
+        var password = Self.text(reader, "password", isSecret: true)
+        if let path = Self.text(reader, "password_file") {
+            guard password == nil else {
+                throw RedisAdapterConfigurationError(key: "password_file", value: path, problem: "password is set too; set one of them")
+            }
+            password = try Self.secret(fromFile: path, key: "password_file")
+        }
+        if let password {
+            guard url.password == nil else {
+                throw RedisAdapterConfigurationError(
+                    key: "password", value: "<redacted>", problem: "the URL \(url) has a password already; set it in one place"
+                )
+            }
+            url.password = password
+        }
+        if let username {
+            guard url.password != nil else {
+                throw RedisAdapterConfigurationError(key: "username", value: username, problem: "a user needs a password (password or password_file)")
+            }
+            guard url.username == nil else {
+                throw RedisAdapterConfigurationError(key: "username", value: username, problem: "the URL \(url) names a user already; set it in one place")
+            }
+            url.username = username
+        }
+    }
+
+    /// The `tls.*` keys, relative to `reader`.
+    private mutating func readTLS(_ reader: ConfigReader) throws(RedisAdapterConfigurationError) {
+        tls.caFile = Self.text(reader, "ca_file")
+        tls.certificateFile = Self.text(reader, "certificate_file")
+        tls.keyFile = Self.text(reader, "key_file")
+        tls.serverName = Self.text(reader, "server_name")
+        if let insecure = reader.bool(forKey: "insecure") {
+            tls.insecureSkipVerification = insecure
+        } else if let text = Self.text(reader, "insecure") {
+            switch text.lowercased() {
+            case "true", "yes", "on", "1": tls.insecureSkipVerification = true
+            case "false", "no", "off", "0": tls.insecureSkipVerification = false
+            default: throw RedisAdapterConfigurationError(key: "tls.insecure", value: text, problem: "expected true or false")
+            }
+        }
+    }
+
+    /// The text of the file at `path` without its final line break: a
+    /// secret kept in a file (a mounted Kubernetes or Docker secret).
+    private static func secret(fromFile path: String, key: String) throws(RedisAdapterConfigurationError) -> String {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              attributes[.type] as? FileAttributeType == .typeRegular,
+              let data = FileManager.default.contents(atPath: path), data.count <= 64 << 10,
+              let text = String(validating: data, as: UTF8.self)
+        else {
+            throw RedisAdapterConfigurationError(key: key, value: path, problem: "cannot read it: expected a readable UTF-8 file of at most 64 KiB")
+        }
+        var secret = Substring(text)
+        while let last = secret.last, last == "\n" || last == "\r\n" || last == "\r" {
+            secret = secret.dropLast()
+        }
+        guard !secret.isEmpty else {
+            throw RedisAdapterConfigurationError(key: key, value: path, problem: "the file is empty")
+        }
+        return String(secret)
+    }
+
     /// The value of `key` as text without surrounding spaces; `nil` when
     /// unset, blank or a YAML null (`~`, `null`).
-    private static func text(_ reader: ConfigReader, _ key: ConfigKey) -> String? {
-        guard let value = reader.string(forKey: key)?.trimmingWhitespace(), !value.isEmpty, !yamlNulls.contains(value) else {
+    private static func text(_ reader: ConfigReader, _ key: ConfigKey, isSecret: Bool = false) -> String? {
+        guard let value = reader.string(forKey: key, isSecret: isSecret)?.trimmingWhitespace(), !value.isEmpty, !yamlNulls.contains(value) else {
             return nil
         }
         return value

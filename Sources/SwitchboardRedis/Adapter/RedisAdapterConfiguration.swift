@@ -10,7 +10,12 @@ public struct RedisAdapterConfiguration: Sendable, Hashable {
     public var url: RedisURL
     /// This node's name; must be unique in the cluster.
     public var nodeName: String
-    /// Prefix of every Redis channel name, so that several clusters can share one Redis.
+    /// How to speak TLS to a `rediss://` ``url`` (certificates trusted and
+    /// presented, server name); must stay at its defaults for `redis://`.
+    public var tls = RedisTLSConfiguration()
+    /// Prefix of every Redis channel name, so that several clusters can
+    /// share one Redis; an ACL user can be limited to these channels
+    /// (`&<prefix>:*`).
     public var channelPrefix: String = "switchboard"
     /// One Redis channel per topic, or one for everything.
     public var mode: RedisMode = .perTopic
@@ -68,6 +73,20 @@ public struct RedisAdapterConfiguration: Sendable, Hashable {
     /// The Redis channel of node-direct messages to `node`.
     func nodeChannel(_ node: String) -> RedisChannelName {
         RedisChannelName(prefix: channelPrefix, kind: "n:", name: node)
+    }
+
+    /// The channel a publisher connection publishes an empty message to
+    /// when it connects, to check its ACL rights; nobody subscribes to it.
+    var publishCheckChannel: RedisChannelName {
+        RedisChannelName(prefix: channelPrefix, kind: "", name: "access-check:publish")
+    }
+
+    /// The channel the subscriber connection subscribes to and unsubscribes
+    /// from at once when it connects, to check its ACL rights. Nobody
+    /// publishes to it: a message arriving between the two would be taken
+    /// for a reply.
+    var subscribeCheckChannel: RedisChannelName {
+        RedisChannelName(prefix: channelPrefix, kind: "", name: "access-check:subscribe")
     }
 
     /// The one Redis channel of global mode.

@@ -9,6 +9,8 @@ public struct RedisAdapterError: Error, Sendable, CustomStringConvertible {
         case authenticationFailed(url: RedisURL, message: String)
         case databaseUnavailable(url: RedisURL, message: String)
         case handshakeFailed(url: RedisURL, reason: String)
+        case tlsFailed(url: RedisURL, reason: String)
+        case permissionDenied(url: RedisURL, command: String, message: String, needed: String)
         case invalidConfiguration(String)
         case notStartable
     }
@@ -49,6 +51,18 @@ public struct RedisAdapterError: Error, Sendable, CustomStringConvertible {
         RedisAdapterError(.handshakeFailed(url: url, reason: reason))
     }
 
+    /// The TLS connection to a `rediss://` URL failed: the server's
+    /// certificate was not accepted, or the server did not accept this node.
+    public static func tlsFailed(url: RedisURL, reason: String) -> RedisAdapterError {
+        RedisAdapterError(.tlsFailed(url: url, reason: reason))
+    }
+
+    /// The ACL user may log in but not do what the adapter needs: Redis
+    /// answered `command` with `NOPERM`. `needed` says which rights it takes.
+    public static func permissionDenied(url: RedisURL, command: String, message: String, needed: String) -> RedisAdapterError {
+        RedisAdapterError(.permissionDenied(url: url, command: command, message: message, needed: needed))
+    }
+
     /// The configuration cannot work (e.g. a node name with spaces).
     public static func invalidConfiguration(_ detail: String) -> RedisAdapterError {
         RedisAdapterError(.invalidConfiguration(detail))
@@ -71,6 +85,10 @@ public struct RedisAdapterError: Error, Sendable, CustomStringConvertible {
             return "Redis at \(url.endpoint) refused database \(url.database): \(message)"
         case .handshakeFailed(let url, let reason):
             return "Redis at \(url.endpoint) (\(url)) failed the connection handshake: \(reason)"
+        case .tlsFailed(let url, let reason):
+            return "TLS connection to Redis at \(url.endpoint) (\(url)) failed: \(reason)"
+        case .permissionDenied(let url, let command, let message, let needed):
+            return "Redis at \(url.endpoint) refused \(command) to user \(url.username ?? "default") (\(url)): \(message); the adapter's ACL user needs \(needed)"
         case .invalidConfiguration(let problem):
             return "invalid Redis adapter configuration: \(problem)"
         case .notStartable:

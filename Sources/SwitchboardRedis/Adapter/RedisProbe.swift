@@ -113,9 +113,17 @@ final class RedisProbe: @unchecked Sendable {
                 self.subscriber.reset(reason: "Redis reports no subscriber on this node's channel", generation: generation)
             case .success:
                 self.outstanding?.acknowledged = true
-            case .failure:
-                // The publisher lost its connection; it reconnects by itself.
+            case .failure(let error):
                 self.outstanding = nil
+                // An error reply (NOPERM once the user's rights were taken
+                // away, say): connected, yet unable to publish. Replaced, so
+                // that the reconnect checks the rights again and the health
+                // detail says what is wrong. Otherwise the publisher lost its
+                // connection and reconnects by itself.
+                if let message = (error as? RedisError)?.serverMessage {
+                    self.counters.probeFailures.bump()
+                    self.publisher.reset(reason: "Redis refused the probe's PUBLISH: \(message)")
+                }
             }
         }
         eventLoop.scheduleTask(in: TimeAmount(configuration.probeTimeout)) {

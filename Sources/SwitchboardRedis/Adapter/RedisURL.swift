@@ -1,11 +1,13 @@
 import Switchboard
 
 /// Where a Redis server is and how to log in:
-/// `redis://[[user]:password@]host[:port][/db]`.
+/// `redis://[[user]:password@]host[:port][/db]`, or `rediss://…` for TLS.
 ///
 /// - `redis://127.0.0.1:6379` — no password, database 0
 /// - `redis://:secret@redis.internal/2` — a password alone (`AUTH secret`), database 2
 /// - `redis://app:secret@10.0.0.5:6380` — an ACL user and password (`AUTH app secret`)
+/// - `rediss://default:secret@redis.example.com:6379` — the same over TLS
+///   (``RedisTLSConfiguration`` says which certificates to trust)
 ///
 /// User and password may be percent-encoded (`%40` for `@`). The description
 /// never shows the password.
@@ -15,8 +17,14 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
     public var username: String?
     public var password: String?
     public var database: Int
+    /// Whether the connection is TLS (`rediss://`).
+    public var tls: Bool
 
-    public init(host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil, database: Int = 0) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil, database: Int = 0,
+        tls: Bool = false
+    ) {
+        self.tls = tls
         self.host = host
         self.port = port
         self.username = username
@@ -24,19 +32,20 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         self.database = database
     }
 
-    /// Parses a `redis://` URL.
+    /// Parses a `redis://` or `rediss://` URL.
     public init(_ string: String) throws(RedisURLError) {
         func invalid(_ problem: String) -> RedisURLError {
             RedisURLError(url: Self.redact(string), problem: problem)
         }
-        let scheme = "redis://"
-        guard string.lowercased().hasPrefix(scheme) else {
-            if string.lowercased().hasPrefix("rediss://") {
-                throw invalid("TLS (rediss://) is not supported yet; use redis://")
-            }
-            throw invalid("expected a URL starting with redis://, such as redis://127.0.0.1:6379/0")
+        let tls: Bool
+        if string.lowercased().hasPrefix("redis://") {
+            tls = false
+        } else if string.lowercased().hasPrefix("rediss://") {
+            tls = true
+        } else {
+            throw invalid("expected a URL starting with redis:// (or rediss:// for TLS), such as redis://127.0.0.1:6379/0")
         }
-        var rest = Substring(string.dropFirst(scheme.count))
+        var rest = Substring(string.drop(while: { $0 != "/" }).dropFirst(2))
         guard !rest.contains(where: { $0 == "?" || $0 == "#" }) else {
             throw invalid("query parameters and fragments are not supported")
         }
@@ -106,7 +115,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
             }
             port = number
         }
-        self.init(host: String(host), port: port, username: username, password: password, database: database)
+        self.init(host: String(host), port: port, username: username, password: password, database: database, tls: tls)
     }
 
     /// `host:port`, for messages.
@@ -120,7 +129,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         if password != nil {
             userinfo = "\(username ?? ""):***@"
         }
-        return "redis://\(userinfo)\(endpoint)/\(database)"
+        return "\(tls ? "rediss" : "redis")://\(userinfo)\(endpoint)/\(database)"
     }
 
     /// `string` with whatever stands between `://` and the last `@` hidden.

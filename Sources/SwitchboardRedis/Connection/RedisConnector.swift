@@ -5,15 +5,21 @@ import Darwin
 #endif
 import NIOCore
 import NIOPosix
+import NIOSSL
 
-/// Opens Redis connections: TCP to the URL's host and port, then one
-/// pipelined handshake — `AUTH` (when the URL has a password), `SELECT` (when
-/// it names a database other than 0), `CLIENT SETNAME`, `PING` — all within
-/// the connect timeout. A connection is only handed out once `PING` answered,
-/// so a missing or wrong password fails here, with a message that says so.
+/// Opens Redis connections: TCP to the URL's host and port (TLS on top for
+/// `rediss://`), then one pipelined handshake — `AUTH` (when the URL has a
+/// password), `SELECT` (when it names a database other than 0), `CLIENT
+/// SETNAME`, `PING`, then the role's ``RedisAccessCheck`` — all within the
+/// connect timeout. A connection is only handed out once every reply came
+/// back good, so a missing or wrong password, an ACL user without the
+/// rights the adapter needs, or a certificate that is not accepted fails
+/// here, with a message that says so.
 ///
-/// The pipeline is ``RedisReplyDecoder`` then the ``RedisCommandHandler``
-/// from `makeHandler`, named ``commandHandlerName``.
+/// The pipeline is, for TLS only, `NIOSSLClientHandler` and
+/// ``RedisTLSWatcher``; then ``RedisReplyDecoder`` and the
+/// ``RedisCommandHandler`` from `makeHandler`, named ``commandHandlerName``.
+/// A plain connection has no TLS handler at all.
 enum RedisConnector {
     /// The name of the command handler in the pipeline.
     static let commandHandlerName = "redis-commands"
@@ -25,10 +31,32 @@ enum RedisConnector {
         var limits: HiredisReader.Limits
         /// Shown by `CLIENT LIST`.
         var clientName: String
+        /// How to speak TLS when the URL is `rediss://`.
+        var tls = RedisTLSConfiguration()
+        /// What the connection's role must be allowed to do.
+        var accessCheck: RedisAccessCheck?
     }
 
     static func connect(
         _ settings: Settings,
+        on eventLoop: any EventLoop,
+        makeHandler: @escaping @Sendable () -> RedisCommandHandler
+    ) -> EventLoopFuture<any Channel> {
+        guard settings.url.tls else {
+            return connect(settings, tlsContext: nil, on: eventLoop, makeHandler: makeHandler)
+        }
+        // The files are read for every connection (rotation), off the event loop.
+        let configuration = settings.tls
+        return NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) { () throws -> NIOSSLContext in
+            try RedisTLS.makeContext(configuration)
+        }.flatMap { context in
+            connect(settings, tlsContext: context, on: eventLoop, makeHandler: makeHandler)
+        }
+    }
+
+    private static func connect(
+        _ settings: Settings,
+        tlsContext: NIOSSLContext?,
         on eventLoop: any EventLoop,
         makeHandler: @escaping @Sendable () -> RedisCommandHandler
     ) -> EventLoopFuture<any Channel> {
@@ -40,6 +68,10 @@ enum RedisConnector {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    if let tlsContext {
+                        try sync.addHandler(RedisTLS.clientHandler(context: tlsContext, url: url, configuration: settings.tls))
+                        try sync.addHandler(RedisTLSWatcher())
+                    }
                     try sync.addHandler(ByteToMessageHandler(RedisReplyDecoder(limits: settings.limits)))
                     try sync.addHandler(makeHandler(), name: commandHandlerName)
                 }
@@ -73,6 +105,9 @@ enum RedisConnector {
         let select = url.database == 0 ? nil : command(["SELECT", .string(String(url.database))])
         let name = command(["CLIENT", "SETNAME", .string(settings.clientName)])
         let ping = command(["PING"])
+        let access = settings.accessCheck.map { check in
+            (check, check.commands.map { command($0) })
+        }
 
         let timedOut = NIOLoopBoundBox(false, eventLoop: eventLoop)
         let timeout = eventLoop.scheduleTask(in: TimeAmount(settings.connectTimeout)) {
@@ -83,7 +118,15 @@ enum RedisConnector {
 
         @Sendable func check(_ reply: EventLoopFuture<RedisValue>?, _ failure: @escaping @Sendable (String) -> RedisAdapterError) -> EventLoopFuture<Void> {
             guard let reply else { return eventLoop.makeSucceededVoidFuture() }
-            return reply.map { _ in }.flatMapErrorThrowing { error in
+            return reply.map { _ in }.flatMapError { error in
+                if let watcher = try? channel.pipeline.syncOperations.handler(type: RedisTLSWatcher.self),
+                   let tlsFailure = tlsFailure(watcher, settings: settings, timedOut: timedOut.value, on: eventLoop)
+                {
+                    return tlsFailure.flatMapThrowing { throw $0 }
+                }
+                return eventLoop.makeFailedFuture(error)
+            }.flatMapErrorThrowing { error in
+                if error is RedisAdapterError { throw error }
                 if timedOut.value { throw RedisAdapterError.timedOut(url: url, after: settings.connectTimeout) }
                 throw classify(error, url: url, serverError: failure)
             }
@@ -99,11 +142,57 @@ enum RedisConnector {
                     message.hasPrefix("NOAUTH") ? .authenticationRequired(url: url) : .handshakeFailed(url: url, reason: message)
                 }
             }
+            .flatMap {
+                guard let (accessCheck, replies) = access else { return eventLoop.makeSucceededVoidFuture() }
+                return EventLoopFuture.andAllSucceed(
+                    zip(accessCheck.commandNames, replies).map { commandName, reply in
+                        check(reply) { message in
+                            message.hasPrefix("NOPERM")
+                                ? .permissionDenied(url: url, command: commandName, message: message, needed: accessCheck.needed)
+                                : .handshakeFailed(url: url, reason: "\(commandName): \(message)")
+                        }
+                    },
+                    on: eventLoop
+                )
+            }
+            .map {
+                // Handed out: from now on TLS errors reach the connection's handler.
+                (try? channel.pipeline.syncOperations.handler(type: RedisTLSWatcher.self))?.established = true
+            }
             .always { _ in timeout.cancel() }
             .flatMapError { error in
                 channel.close(promise: nil)
                 return eventLoop.makeFailedFuture(error)
             }
+    }
+
+    /// Why the TLS layer made the handshake fail, if it did: its first error
+    /// in words (with what the certificate shows when it failed
+    /// verification), or no TLS handshake before the connect timeout.
+    private static func tlsFailure(
+        _ watcher: RedisTLSWatcher,
+        settings: Settings,
+        timedOut: Bool,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<RedisAdapterError>? {
+        let url = settings.url
+        if let error = watcher.firstError {
+            guard RedisTLS.isVerificationFailure(error) else {
+                return eventLoop.makeSucceededFuture(.tlsFailed(url: url, reason: RedisTLS.describe(error, url: url, configuration: settings.tls)))
+            }
+            // BoringSSL does not say why: look at the certificate.
+            return RedisCertificateInspection.reason(url: url, configuration: settings.tls, timeout: settings.connectTimeout, on: eventLoop)
+                .map { inspection in
+                    .tlsFailed(url: url, reason: RedisTLS.describe(error, url: url, configuration: settings.tls, inspection: inspection))
+                }
+        }
+        if timedOut, !watcher.handshakeCompleted {
+            return eventLoop.makeSucceededFuture(.tlsFailed(
+                url: url,
+                reason: "no TLS handshake within the connect timeout of \(settings.connectTimeout): is \(url.endpoint) a TLS port? (a plain port wants redis://)"
+            ))
+        }
+        return nil
     }
 
     private static func classify(_ error: any Error, url: RedisURL, serverError: (String) -> RedisAdapterError) -> RedisAdapterError {

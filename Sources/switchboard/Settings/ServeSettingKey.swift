@@ -25,6 +25,14 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
     case redisPublishers = "pubsub.redis.publishers"
     case redisConnectTimeout = "pubsub.redis.connect_timeout"
     case redisOutageBuffer = "pubsub.redis.outage_buffer"
+    case redisUsername = "pubsub.redis.username"
+    case redisPassword = "pubsub.redis.password"
+    case redisPasswordFile = "pubsub.redis.password_file"
+    case redisTLSCAFile = "pubsub.redis.tls.ca_file"
+    case redisTLSCertificateFile = "pubsub.redis.tls.certificate_file"
+    case redisTLSKeyFile = "pubsub.redis.tls.key_file"
+    case redisTLSServerName = "pubsub.redis.tls.server_name"
+    case redisTLSInsecure = "pubsub.redis.tls.insecure"
     case shutdownGracePeriod = "shutdown_grace_period"
     case secretKeyBase = "secret_key_base"
     case tokenNamespace = "token.namespace"
@@ -77,6 +85,12 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
         case .pubsubAdapter: return "--adapter"
         case .redisURL: return "--redis-url"
         case .redisMode: return "--redis-mode"
+        case .redisPasswordFile: return "--redis-password-file"
+        case .redisTLSCAFile: return "--redis-tls-ca-file"
+        case .redisTLSCertificateFile: return "--redis-tls-certificate-file"
+        case .redisTLSKeyFile: return "--redis-tls-key-file"
+        case .redisTLSServerName: return "--redis-tls-server-name"
+        case .redisUsername, .redisPassword, .redisTLSInsecure: return nil
         case .adminHost: return "--admin-host"
         case .adminPort: return "--admin-port"
         case .adminToken, .drainOnShutdown: return nil
@@ -97,7 +111,7 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
 
     /// Whether the value is a secret: never echoed in messages.
     public var isSecret: Bool {
-        self == .secretKeyBase || self == .adminToken || ServerSettings.Key(rawValue: rawValue)?.isSecret == true
+        self == .secretKeyBase || self == .adminToken || self == .redisPassword || ServerSettings.Key(rawValue: rawValue)?.isSecret == true
     }
 
     public var description: String { rawValue }

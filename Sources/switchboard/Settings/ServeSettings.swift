@@ -51,6 +51,22 @@ public struct ServeSettings: Sendable, Equatable {
     public var redisConnectTimeout = Duration.seconds(5)
     /// `pubsub.redis.outage_buffer`: messages kept per publisher connection while Redis is away; 0 drops them.
     public var redisOutageBuffer = 0
+    /// `pubsub.redis.username`: the ACL user, when the URL names none.
+    public var redisUsername: String?
+    /// `pubsub.redis.password_file`: a file holding the Redis password.
+    /// (`pubsub.redis.password` itself is read by the adapter's
+    /// configuration and kept nowhere else.)
+    public var redisPasswordFile: String?
+    /// `pubsub.redis.tls.ca_file`: the CAs trusted for a `rediss://` URL; the system's when unset.
+    public var redisTLSCAFile: String?
+    /// `pubsub.redis.tls.certificate_file`: the client certificate for mutual TLS.
+    public var redisTLSCertificateFile: String?
+    /// `pubsub.redis.tls.key_file`: the client certificate's private key.
+    public var redisTLSKeyFile: String?
+    /// `pubsub.redis.tls.server_name`: the name expected in Redis's certificate (and sent in SNI).
+    public var redisTLSServerName: String?
+    /// `pubsub.redis.tls.insecure`: no certificate checks at all; for tests only.
+    public var redisTLSInsecure = false
     /// `secret_key_base` (best from `SWITCHBOARD_SECRET_KEY_BASE`): signs and
     /// verifies HS256 socket tokens. Never printed.
     public var secretKeyBase: SecretKeyBase?
@@ -249,6 +265,30 @@ public struct ServeSettings: Sendable, Equatable {
                 throw invalid("expected a number of messages from 0 to 1000000")
             }
             redisOutageBuffer = count
+        case .redisUsername:
+            guard value.utf8.count <= 255, !value.contains(where: { $0.isWhitespace }) else {
+                throw invalid("expected at most 255 characters without spaces")
+            }
+            redisUsername = value
+        case .redisPassword:
+            // Read, with the URL's, by the adapter's configuration.
+            break
+        case .redisPasswordFile:
+            redisPasswordFile = value
+        case .redisTLSCAFile:
+            redisTLSCAFile = value
+        case .redisTLSCertificateFile:
+            redisTLSCertificateFile = value
+        case .redisTLSKeyFile:
+            redisTLSKeyFile = value
+        case .redisTLSServerName:
+            guard value.utf8.count <= 253, value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-._:".contains($0)) }) else {
+                throw invalid("expected a host name")
+            }
+            redisTLSServerName = value
+        case .redisTLSInsecure:
+            guard let flag = Self.parseFlag(value) else { throw invalid("expected true or false") }
+            redisTLSInsecure = flag
         case .secretKeyBase:
             do {
                 secretKeyBase = try SecretKeyBase(value)

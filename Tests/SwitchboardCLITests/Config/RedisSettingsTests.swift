@@ -1,5 +1,6 @@
 import Switchboard
 import Configuration
+import SwitchboardRedis
 import Testing
 @testable import switchboard
 
@@ -51,6 +52,9 @@ struct RedisSettingsTests {
         (.redisOutageBuffer, "-1", "from 0 to 1000000"),
         (.redisNodeName, "has space", "letters, digits"),
         (.redisChannelPrefix, "a/b", "letters, digits"),
+        (.redisTLSInsecure, "maybe", "expected true or false"),
+        (.redisTLSServerName, "two words", "a host name"),
+        (.redisUsername, "two words", "without spaces"),
     ])
     func badValues(key: ServeSettingKey, value: String, problem: String) {
         let error = #expect(throws: ServeSettingsError.self) {
@@ -59,5 +63,41 @@ struct RedisSettingsTests {
         #expect(error?.key == key)
         #expect(error?.description.hasPrefix("invalid value \"\(value)\" for \(key.rawValue) (from \(key.environmentVariable)):") == true)
         #expect(error?.problem.contains(problem) == true, "\(error?.problem ?? "")")
+    }
+
+    @Test("TLS and credential settings reach the adapter's configuration from flags, variables and the file's keys")
+    func tlsAndCredentialSettings() throws {
+        #expect(ServeSettingKey.redisTLSCAFile.flag == "--redis-tls-ca-file")
+        #expect(ServeSettingKey.redisPasswordFile.flag == "--redis-password-file")
+        #expect(ServeSettingKey.redisTLSInsecure.environmentVariable == "SWITCHBOARD_PUBSUB_REDIS_TLS_INSECURE")
+        #expect(ServeSettingKey.redisPassword.isSecret)
+        #expect(ConfigFileKeys.firstUnknown(in: "pubsub:\n  redis:\n    tls:\n      ca_file: /etc/ca.pem\n") == nil)
+        let reader = ConfigReader.serve(
+            flags: [.redisTLSCAFile: "/etc/ca.pem", .redisTLSServerName: "redis.internal"],
+            environment: [
+                "SWITCHBOARD_PUBSUB_ADAPTER": "redis",
+                "SWITCHBOARD_PUBSUB_REDIS_URL": "rediss://cache.example.com:6380",
+                "SWITCHBOARD_PUBSUB_REDIS_USERNAME": "app",
+                "SWITCHBOARD_PUBSUB_REDIS_PASSWORD": "s3cret",
+                "SWITCHBOARD_PUBSUB_REDIS_TLS_CERTIFICATE_FILE": "/etc/client.pem",
+                "SWITCHBOARD_PUBSUB_REDIS_TLS_KEY_FILE": "/etc/client.key",
+            ]
+        )
+        let settings = try ServeSettings(reader: reader)
+        #expect(settings.redisTLSCAFile == "/etc/ca.pem")
+        let configuration = try settings.redisAdapterConfiguration(reader: reader)
+        #expect(configuration.url.description == "rediss://app:***@cache.example.com:6380/0")
+        #expect(configuration.url.password == "s3cret")
+        #expect(configuration.tls == RedisTLSConfiguration(
+            caFile: "/etc/ca.pem", certificateFile: "/etc/client.pem", keyFile: "/etc/client.key", serverName: "redis.internal"
+        ))
+
+        let twice = ConfigReader.serve(environment: [
+            "SWITCHBOARD_PUBSUB_REDIS_URL": "redis://:one@127.0.0.1",
+            "SWITCHBOARD_PUBSUB_REDIS_PASSWORD": "two",
+        ])
+        let error = #expect(throws: ServeSettingsError.self) { try ServeSettings(reader: twice).redisAdapterConfiguration(reader: twice) }
+        #expect(error?.description.hasPrefix("invalid value \"<redacted>\" for pubsub.redis.password (from SWITCHBOARD_PUBSUB_REDIS_PASSWORD)") == true, "\(error?.description ?? "")")
+        #expect(error?.description.contains("two") == false)
     }
 }

@@ -145,6 +145,23 @@ struct ServeCommandTests {
         #expect(try await server.waitForExit(timeout: .seconds(15)) == 0)
     }
 
+    @Test func redisTLSFlagsReachTheAdapterAndABadFileStopsTheStart() async throws {
+        let result = try await SwitchboardProcess.run(
+            ["serve", "--auth", "none", "--port", "0", "--adapter", "redis", "--redis-url", "rediss://127.0.0.1:1", "--redis-tls-ca-file", "/nonexistent/ca.pem"],
+            environment: ["SWITCHBOARD_PUBSUB_REDIS_PASSWORD": "s3cret-in-env"]
+        )
+        #expect(result.status == 1)
+        #expect(
+            result.stderr.hasSuffix("Error: cannot start the Redis adapter (pubsub.redis.url from --redis-url): invalid Redis adapter configuration: CA file (tls.ca_file) /nonexistent/ca.pem: no such file or directory\n"),
+            "\(result.stderr)"
+        )
+        #expect(!result.stderr.contains("s3cret-in-env") && !result.stdout.contains("s3cret-in-env"))
+
+        let insecure = try await SwitchboardProcess.run(["serve", "--auth", "none"], environment: ["SWITCHBOARD_PUBSUB_REDIS_TLS_INSECURE": "maybe"])
+        #expect(insecure.status == 1)
+        #expect(insecure.stderr == #"Error: invalid value "maybe" for pubsub.redis.tls.insecure (from SWITCHBOARD_PUBSUB_REDIS_TLS_INSECURE): expected true or false"# + "\n")
+    }
+
     @Test func aMisspelledEnvironmentVariableIsReported() async throws {
         let server = try SwitchboardProcess(
             ["serve", "--auth", "none", "--port", "0"],
