@@ -375,9 +375,11 @@ package final class PresenceTracker: Sendable {
         case Event.sync:
             let hello = payload["hello"]?.stringValue
             let snapshot = state.withLock { state -> JSONValue? in
-                if let hello, state.peers[node].map({ $0.epoch != hello }) == true {
-                    // The node restarted: its last life's presences are gone.
-                    let peer = replacePeerIfNew(node, epoch: hello, now: .now(), in: &state)
+                if let hello, state.peers[node]?.epoch != hello {
+                    // A node starting (again: its last life's presences are
+                    // gone). It has nothing yet: known and synced at seq 0.
+                    var peer = replacePeerIfNew(node, epoch: hello, now: .now(), in: &state)
+                    peer.synced = true
                     state.peers[node] = peer
                 }
                 // A hello from a node is answered only by nodes with something to tell.
@@ -542,8 +544,11 @@ package final class PresenceTracker: Sendable {
     private func countDownSilentPeers() {
         let now = NIODeadline.now()
         let limit = TimeAmount(options.downAfter)
-        let down = state.withLock { $0.peers.filter { now - $0.value.lastHeard > limit }.map(\.key) }
-        for node in down where removePeer(node) {
+        let down = state.withLock { state in
+            state.peers.filter { now - $0.value.lastHeard > limit }.map { ($0.key, !$0.value.replica.topics.isEmpty) }
+        }
+        // A node that said hello and never tracked anything is forgotten without a word.
+        for (node, hadPresences) in down where removePeer(node) && hadPresences {
             logger.notice("presence: node not heard from; its presences left", metadata: ["peer": "\(node)", "after": "\(options.downAfter)"])
         }
     }
