@@ -146,11 +146,11 @@ struct ServeCommand: AsyncParsableCommand {
         } catch let error as RedisAdapterError {
             Self.printError("cannot start the Redis adapter (pubsub.redis.url from \(settings.origins[.redisURL] ?? "default")): \(error)")
             throw ExitCode.failure
+        } catch let error as ListenerError {
+            Self.printError(error.description)
+            throw ExitCode.failure
         } catch {
-            let reason = "\(error)".contains("Address already in use")
-                ? "the address is already in use (is another server running?)"
-                : "\(error)"
-            Self.printError("cannot serve on \(settings.server.host):\(settings.server.port): \(reason)")
+            Self.printError("cannot serve on \(settings.server.host):\(settings.server.port): \(error)")
             throw ExitCode.failure
         }
     }

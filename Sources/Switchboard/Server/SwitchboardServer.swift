@@ -100,7 +100,8 @@ public final class SwitchboardServer: Service, Sendable {
         let runtime = self.runtime
         let decoderLimits = configuration.limits.httpDecoderLimits
         let nioQueueLimit = WebSocketTransport.nioQueueLimit(maxOutboundBytes: configuration.limits.maxOutboundBytes)
-        let channel = try await ServerBootstrap(group: group)
+        let channel = try await ListenerError.naming("the public listener", host: configuration.host, port: configuration.port) {
+          try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -129,6 +130,7 @@ public final class SwitchboardServer: Service, Sendable {
             }
             .bind(host: configuration.host, port: configuration.port)
             .get()
+        }
         listener.withLockedValue { $0 = channel }
         let paths = endpoints.map(\.websocketPath).joined(separator: ", ")
         logger.notice(
@@ -166,7 +168,7 @@ public final class SwitchboardServer: Service, Sendable {
         } catch {
             // The public listener is already up: take it down before failing.
             if let listener = listener.withLockedValue({ $0 }) { try? await listener.close() }
-            throw error
+            throw ListenerError(listener: "the admin API", host: admin.host, port: admin.port, underlying: error)
         }
         adminListener.withLockedValue { $0 = channel }
         logger.notice("admin API listening on http://\(admin.host):\(adminPort ?? admin.port)")

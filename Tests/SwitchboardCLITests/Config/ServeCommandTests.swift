@@ -179,7 +179,20 @@ struct ServeCommandTests {
         let port = try await first.listeningPort()
         let second = try await SwitchboardProcess.run(["serve", "--auth", "none", "--port", "\(port)"])
         #expect(second.status == 1)
-        #expect(second.stderr.hasSuffix("Error: cannot serve on 127.0.0.1:\(port): the address is already in use (is another server running?)\n"))
+        #expect(second.stderr.hasSuffix("Error: cannot serve the public listener on 127.0.0.1:\(port): the address is already in use (is another server running?)\n"))
+        first.terminate()
+        #expect(try await first.waitForExit(timeout: .seconds(15)) == 0)
+    }
+
+    @Test func aBusyAdminPortIsNamedAsTheAdminPort() async throws {
+        let first = try SwitchboardProcess(["serve", "--auth", "none", "--port", "0", "--admin-port", "0"], environment: ["SWITCHBOARD_ADMIN_TOKEN": "0123456789abcdef0123"])
+        _ = try await first.listeningPort()
+        let adminPort = try #require(first.stderr.firstMatch(of: /admin API listening on http:\/\/127\.0\.0\.1:(\d+)/).flatMap { Int($0.1) })
+        let second = try await SwitchboardProcess.run(
+            ["serve", "--auth", "none", "--port", "0", "--admin-port", "\(adminPort)"], environment: ["SWITCHBOARD_ADMIN_TOKEN": "0123456789abcdef0123"]
+        )
+        #expect(second.status == 1)
+        #expect(second.stderr.hasSuffix("Error: cannot serve the admin API on 127.0.0.1:\(adminPort): the address is already in use (is another server running?)\n"))
         first.terminate()
         #expect(try await first.waitForExit(timeout: .seconds(15)) == 0)
     }
