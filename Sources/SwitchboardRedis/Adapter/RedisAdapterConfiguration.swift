@@ -13,6 +13,19 @@ public struct RedisAdapterConfiguration: Sendable, Hashable {
     /// How to speak TLS to a `rediss://` ``url`` (certificates trusted and
     /// presented, server name); must stay at its defaults for `redis://`.
     public var tls = RedisTLSConfiguration()
+    /// The ACL user the sentinels of a `redis+sentinel://` ``url`` want
+    /// (`AUTH user password`); `nil` for a password alone.
+    public var sentinelUsername: String?
+    /// The sentinels' password (their `requirepass`); `nil` when they have
+    /// none. The master's credentials are the URL's.
+    public var sentinelPassword: String?
+    /// After a sentinel announced a failover (`+switch-master`), how long a
+    /// connection to the old master may stay before it is closed. Sentinel
+    /// itself disconnects every client of a demoted master when it turns it
+    /// into a replica, all at once, so that no node publishes to the new
+    /// master while another still listens on the old one; this bounds the
+    /// wait when the old master is not reachable to be told.
+    public var sentinelSwitchGrace: Duration = .seconds(2)
     /// Prefix of every Redis channel name, so that several clusters can
     /// share one Redis; an ACL user can be limited to these channels
     /// (`&<prefix>:*`).

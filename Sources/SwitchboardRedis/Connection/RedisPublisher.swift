@@ -243,6 +243,10 @@ final class RedisPublisher: @unchecked Sendable {
         if replies.failed > 0 {
             counters.publishErrors.bump(replies.failed)
             logger.warning("redis \(role): Redis refused \(replies.failed) publishes: \(replies.lastError ?? "")")
+            if replies.lastError?.hasPrefix("READONLY") == true {
+                // A replica: the master moved. Connect again, to the master the sentinels name now.
+                reset(reason: "Redis answered READONLY, it is a replica now")
+            }
         }
         let flowingAgain = shared.withLockedValue { shared -> Bool in
             guard generation == shared.generation else { return false }
@@ -429,6 +433,19 @@ final class RedisPublisher: @unchecked Sendable {
         }
         guard let channel else { return }
         logger.warning("redis \(role): \(reason); reconnecting")
+        channel.close(promise: nil)
+    }
+
+    /// Drops the connection unless it is to `master` (after a failover).
+    func leave(unlessConnectedTo master: RedisHostPort) {
+        let channel = shared.withLockedValue { shared -> (any Channel)? in
+            switch shared.state {
+            case .connected(let channel), .settling(let channel): return channel
+            case .idle, .connecting, .reconnecting, .stopped: return nil
+            }
+        }
+        guard let channel, !master.isAddress(of: channel) else { return }
+        logger.warning("redis \(role): still connected to the old master after the failover to \(master); reconnecting")
         channel.close(promise: nil)
     }
 
