@@ -112,14 +112,18 @@ public final class RedisAdapter: PubSubAdapter {
         if let discovery {
             let publishers = self.publishers
             let subscriber = self.subscriber
-            let grace = configuration.sentinelSwitchGrace
+            let grace = TimeAmount(configuration.sentinelSwitchGrace)
+            // Subscribers leave the old master after the publishers (which
+            // then wait the replay delay before publishing on the new one):
+            // whatever is published on either master meets every subscriber.
+            let subscriberLag = TimeAmount(configuration.outageReplayDelay / 3)
             self.sentinelWatcher = RedisSentinelWatcher(
                 discovery: discovery, eventLoop: subscriberLoop, backoff: configuration.reconnectBackoff, logger: logger,
                 onSwitch: { master in
-                    // Sentinel disconnects the old master's clients when it demotes
-                    // it; those still there after the grace are closed here.
-                    subscriberLoop.scheduleTask(in: TimeAmount(grace)) {
+                    subscriberLoop.scheduleTask(in: grace) {
                         for publisher in publishers { publisher.leave(unlessConnectedTo: master) }
+                    }
+                    subscriberLoop.scheduleTask(in: grace + subscriberLag) {
                         subscriber.leave(unlessConnectedTo: master)
                     }
                 }

@@ -19,12 +19,16 @@ public struct RedisAdapterConfiguration: Sendable, Hashable {
     /// The sentinels' password (their `requirepass`); `nil` when they have
     /// none. The master's credentials are the URL's.
     public var sentinelPassword: String?
-    /// After a sentinel announced a failover (`+switch-master`), how long a
-    /// connection to the old master may stay before it is closed. Sentinel
-    /// itself disconnects every client of a demoted master when it turns it
-    /// into a replica, all at once, so that no node publishes to the new
-    /// master while another still listens on the old one; this bounds the
-    /// wait when the old master is not reachable to be told.
+    /// After a sentinel announced a failover (`+switch-master`), how long
+    /// connections to the old master stay before they move to the new one.
+    /// A demoted master that is still reachable goes on as a master, taking
+    /// publishes and delivering them to its subscribers, until the sentinels
+    /// turn it into a replica (Redis 7.0 waits about 8 s for that): the
+    /// nodes leave it on their own. Publishers move first and wait
+    /// ``outageReplayDelay`` on the new master before publishing; subscribers
+    /// move a third of that delay after them. Nothing is lost as long as the
+    /// nodes hear of the failover within that third of each other (they ask
+    /// the sentinels in the same order, so usually hear it from the same one).
     public var sentinelSwitchGrace: Duration = .seconds(2)
     /// Prefix of every Redis channel name, so that several clusters can
     /// share one Redis; an ACL user can be limited to these channels
