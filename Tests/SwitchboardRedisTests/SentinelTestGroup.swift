@@ -12,11 +12,14 @@ final class SentinelTestGroup: @unchecked Sendable {
     /// The data servers, the first master at the start.
     let servers: [RedisTestServer]
     let sentinelPorts: [Int]
+    /// The sentinels' `requirepass`, if any.
+    let sentinelPassword: String?
     private let directory: URL
     private let lock = NSLock()
     private var sentinels: [ChildProcess]
 
-    private init(servers: [RedisTestServer], sentinelPorts: [Int], sentinels: [ChildProcess], directory: URL) {
+    private init(servers: [RedisTestServer], sentinelPorts: [Int], sentinelPassword: String?, sentinels: [ChildProcess], directory: URL) {
+        self.sentinelPassword = sentinelPassword
         self.servers = servers
         self.sentinelPorts = sentinelPorts
         self.sentinels = sentinels
@@ -28,9 +31,10 @@ final class SentinelTestGroup: @unchecked Sendable {
         "\(scheme)://" + sentinelPorts.map { "127.0.0.1:\($0)" }.joined(separator: ",") + "/\(masterName)"
     }
 
-    /// Starts the servers and sentinels and waits until every sentinel
-    /// knows the replica and the two other sentinels (a failover needs both).
-    static func start() async throws -> SentinelTestGroup {
+    /// Starts the servers and `count` sentinels (with `requirepass
+    /// password` when given) and waits until every sentinel knows the
+    /// replica and the other sentinels (a failover needs both).
+    static func start(sentinels count: Int = 3, password: String? = nil) async throws -> SentinelTestGroup {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-sentinel-\(UInt32.random(in: 0 ... .max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         // No delay before a full resynchronisation of a demoted master; the
@@ -54,7 +58,7 @@ final class SentinelTestGroup: @unchecked Sendable {
         var ports: [Int] = []
         var processes: [ChildProcess] = []
         do {
-            for index in 0..<3 {
+            for index in 0..<count {
                 let port = try RedisTestServer.freePort()
                 let configuration = directory.appendingPathComponent("sentinel-\(index).conf")
                 try """
@@ -62,7 +66,8 @@ final class SentinelTestGroup: @unchecked Sendable {
                 bind 127.0.0.1
                 daemonize no
                 dir \(directory.path)
-                sentinel monitor \(masterName) 127.0.0.1 \(master.port) 2
+                sentinel monitor \(masterName) 127.0.0.1 \(master.port) \(min(count, 2))
+                \(password.map { "requirepass \($0)" } ?? "")
                 sentinel down-after-milliseconds \(masterName) 1000
                 sentinel failover-timeout \(masterName) 4000
                 sentinel parallel-syncs \(masterName) 1
@@ -82,7 +87,9 @@ final class SentinelTestGroup: @unchecked Sendable {
             replica.stop()
             throw error
         }
-        let started = SentinelTestGroup(servers: [master, replica], sentinelPorts: ports, sentinels: processes, directory: directory)
+        let started = SentinelTestGroup(
+            servers: [master, replica], sentinelPorts: ports, sentinelPassword: password, sentinels: processes, directory: directory
+        )
         do {
             try await started.waitUntilReady()
         } catch {
@@ -100,10 +107,10 @@ final class SentinelTestGroup: @unchecked Sendable {
         while ContinuousClock.now < deadline {
             var ready = true
             for port in sentinelPorts {
-                let replicas = (try? await redisCLI(port: port, ["SENTINEL", "REPLICAS", Self.masterName])) ?? ""
-                let others = (try? await redisCLI(port: port, ["SENTINEL", "SENTINELS", Self.masterName])) ?? ""
+                let replicas = (try? await redisCLI(port: port, ["SENTINEL", "REPLICAS", Self.masterName], password: sentinelPassword)) ?? ""
+                let others = (try? await redisCLI(port: port, ["SENTINEL", "SENTINELS", Self.masterName], password: sentinelPassword)) ?? ""
                 let sentinelCount = others.components(separatedBy: "\nip\n").count - 1
-                if !replicas.contains("\(servers[1].port)") || !replicas.contains("slave\n") || sentinelCount < 2 {
+                if !replicas.contains("\(servers[1].port)") || !replicas.contains("slave\n") || sentinelCount < sentinelPorts.count - 1 {
                     ready = false
                     last = "sentinel \(port) sees \(sentinelCount) other sentinel(s) and replicas: \(replicas.prefix(300))"
                 }
@@ -200,11 +207,12 @@ final class SentinelTestGroup: @unchecked Sendable {
 /// Runs `redis-cli -p <port> <arguments>` against a loopback server or
 /// sentinel, waiting without blocking a thread (at most 10 s), and returns
 /// its output (replies in redis-cli's raw form, one value a line).
-func redisCLI(port: Int, _ arguments: [String]) async throws -> String {
+func redisCLI(port: Int, _ arguments: [String], password: String? = nil) async throws -> String {
     let log = FileManager.default.temporaryDirectory.appendingPathComponent("redis-cli-\(port)-\(UInt32.random(in: 0 ... .max)).out").path
     defer { try? FileManager.default.removeItem(atPath: log) }
     let process = try ChildProcess(
-        executable: "/usr/bin/redis-cli", arguments: ["-h", "127.0.0.1", "-p", "\(port)", "--raw"] + arguments,
+        executable: "/usr/bin/redis-cli",
+        arguments: ["-h", "127.0.0.1", "-p", "\(port)", "--raw"] + (password.map { ["-a", $0, "--no-auth-warning"] } ?? []) + arguments,
         standardInput: .nullDevice, standardOutput: .file(log), standardError: .file(log)
     )
     let deadline = ContinuousClock.now + .seconds(10)

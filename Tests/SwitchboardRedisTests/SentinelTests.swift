@@ -147,6 +147,12 @@ struct SentinelTests {
         // The master dies: the sentinels notice (1 s), elect a leader and promote the replica.
         let killed = group.servers.first { $0.port == masterPort }!
         killed.kill()
+        // Health says so while no master is connected.
+        let downDeadline = ContinuousClock.now + .seconds(3)
+        while receiver.status.state != "reconnecting", ContinuousClock.now < downDeadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(receiver.status.state == "reconnecting")
         let deadline = ContinuousClock.now + .seconds(20)
         var switched: ContinuousClock.Instant?
         while ContinuousClock.now < deadline {
@@ -217,6 +223,31 @@ struct SentinelTests {
         #expect(secondText.contains("127.0.0.1:\(ports[0]): cannot reach Redis"), "\(secondText)")
         #expect(secondText.contains("127.0.0.1:\(ports[1]): cannot reach Redis"), "\(secondText)")
         #expect(!secondText.contains("secret"))
+    }
+
+    @Test("sentinels with a password: refused without it, clearly; connected with sentinel.password")
+    func sentinelPassword() async throws {
+        let group = try await SentinelTestGroup.start(sentinels: 1, password: "sentinel-pw")
+        defer { group.stop() }
+        let url = try RedisURL(group.url())
+        let without = RedisAdapter(configuration: .init(url: url, nodeName: "a"), logger: testLogger("a"))
+        let error = await #expect(throws: RedisAdapterError.self) { try await without.start(deliver: { _ in }, control: { _ in }) }
+        #expect(error?.description.contains("requires a password (NOAUTH)") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("sentinel.password") == true)
+
+        var configuration = RedisAdapterConfiguration(url: url, nodeName: "a")
+        configuration.sentinelPassword = "not-the-pw"
+        let wrong = RedisAdapter(configuration: configuration, logger: testLogger("a"))
+        let wrongError = await #expect(throws: RedisAdapterError.self) { try await wrong.start(deliver: { _ in }, control: { _ in }) }
+        #expect(wrongError?.description.contains("refused the credentials") == true, "\(String(describing: wrongError))")
+        #expect(wrongError?.description.contains("not-the-pw") == false)
+        #expect(wrongError?.description.contains("sentinel.password") == true)
+
+        configuration.sentinelPassword = "sentinel-pw"
+        let adapter = RedisAdapter(configuration: configuration, logger: testLogger("a"))
+        try await adapter.start(deliver: { _ in }, control: { _ in })
+        #expect(adapter.status.state == "connected")
+        await adapter.shutdown()
     }
 
     @Test("Sentinel URLs: sentinels, default port 26379, master name, TLS; the password never shown")

@@ -74,7 +74,10 @@ final class RedisSentinelDiscovery: Sendable {
             return eventLoop.makeFailedFuture(RedisAdapterError.sentinelFailed(group: group, reasons: reasons))
         }
         return ask(sentinel, on: eventLoop).flatMapError { error in
-            let reason = "\(sentinel): \(error)"
+            var reason = "\(sentinel): \(error)"
+            if reason.contains("NOAUTH") || reason.contains("WRONGPASS") {
+                reason += " (the sentinels' own password is the setting pubsub.redis.sentinel.password; the URL's is the master's)"
+            }
             self.logger.debug("redis sentinel \(reason)")
             return self.ask(sentinels.dropFirst(), reasons: reasons + [reason], on: eventLoop)
         }
