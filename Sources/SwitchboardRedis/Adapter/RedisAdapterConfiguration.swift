@@ -21,14 +21,15 @@ public struct RedisAdapterConfiguration: Sendable, Hashable {
     public var sentinelPassword: String?
     /// After a sentinel announced a failover (`+switch-master`), how long
     /// connections to the old master stay before they move to the new one.
-    /// A demoted master that is still reachable goes on as a master, taking
-    /// publishes and delivering them to its subscribers, until the sentinels
-    /// turn it into a replica (Redis 7.0 waits about 8 s for that): the
-    /// nodes leave it on their own. Publishers move first and wait
-    /// ``outageReplayDelay`` on the new master before publishing; subscribers
-    /// move a third of that delay after them. Nothing is lost as long as the
-    /// nodes hear of the failover within that third of each other (they ask
-    /// the sentinels in the same order, so usually hear it from the same one).
+    /// The old master, while still reachable, goes on as a master (taking
+    /// publishes and delivering them to its subscribers) until the sentinels
+    /// turn it into a replica, which Redis 7.0 does about 8 s later: the
+    /// nodes leave it on their own. Publishers move first and, with an
+    /// ``outageBuffer``, wait ``outageReplayDelay`` on the new master before
+    /// publishing; subscribers move a third of that delay after them. With
+    /// the buffer, nothing is lost as long as the nodes hear of the failover
+    /// within that third of each other (they ask the sentinels in the same
+    /// order, so usually hear it from the same one).
     public var sentinelSwitchGrace: Duration = .seconds(2)
     /// Prefix of every Redis channel name, so that several clusters can
     /// share one Redis; an ACL user can be limited to these channels

@@ -443,15 +443,17 @@ final class RedisPublisher: @unchecked Sendable {
         channel.close(promise: nil)
     }
 
-    /// Drops the connection unless it is to `master` (after a failover); the
-    /// next connection waits the replay delay before it publishes, as after
-    /// an outage, so that the other nodes' subscribers are there first.
+    /// Drops the connection unless it is to `master` (after a failover); with
+    /// the outage buffer on, the next connection waits the replay delay
+    /// before it publishes (buffering), as after an outage, so that the
+    /// other nodes' subscribers are there first.
     func leave(unlessConnectedTo master: RedisHostPort) {
         let channel = shared.withLockedValue { shared -> (any Channel)? in
             switch shared.state {
             case .connected(let channel), .settling(let channel):
                 guard !master.isAddress(of: channel) else { return nil }
-                shared.settleNextConnection = true
+                // Without an outage buffer, settling would drop what is published meanwhile.
+                shared.settleNextConnection = keepsUnacknowledged
                 return channel
             case .idle, .connecting, .reconnecting, .stopped: return nil
             }
