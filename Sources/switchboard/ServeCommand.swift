@@ -55,6 +55,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("File holding the Redis password, for --adapter redis (instead of one in the URL).", valueName: "path"))
     var redisPasswordFile: String?
 
+    @Option(help: ArgumentHelp("File holding the password of the sentinels of a redis+sentinel:// URL.", valueName: "path"))
+    var redisSentinelPasswordFile: String?
+
     @Option(help: ArgumentHelp("PEM file of the CAs that sign Redis's certificate, for rediss:// (default: the system's).", valueName: "path"))
     var redisTlsCaFile: String?
 
@@ -176,7 +179,7 @@ struct ServeCommand: AsyncParsableCommand {
             (.checkOrigin, checkOrigin), (.pubsubAdapter, adapter), (.redisURL, redisUrl), (.redisMode, redisMode),
             (.redisPasswordFile, redisPasswordFile), (.redisTLSCAFile, redisTlsCaFile),
             (.redisTLSCertificateFile, redisTlsCertificateFile), (.redisTLSKeyFile, redisTlsKeyFile),
-            (.redisTLSServerName, redisTlsServerName),
+            (.redisTLSServerName, redisTlsServerName), (.redisSentinelPasswordFile, redisSentinelPasswordFile),
             (.adminHost, adminHost), (.adminPort, adminPort),
         ]
         return Dictionary(uniqueKeysWithValues: values.compactMap { key, value in value.map { (key, $0) } })

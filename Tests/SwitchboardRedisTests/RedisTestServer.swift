@@ -33,10 +33,13 @@ final class RedisTestServer: @unchecked Sendable {
     /// ACL users, each the words of a `user` directive: `["app", "on", ">pw", "+ping"]`.
     let users: [[String]]
     let tls: TLS?
+    /// More `redis-server` options (`--replicaof …`).
+    let extraArguments: [String]
     private let lock = NSLock()
     private var process: ChildProcess?
 
-    private init(port: Int, password: String?, users: [[String]] = [], tls: TLS? = nil) {
+    private init(port: Int, password: String?, users: [[String]] = [], tls: TLS? = nil, extraArguments: [String] = []) {
+        self.extraArguments = extraArguments
         self.port = port
         self.password = password
         self.users = users
@@ -44,9 +47,9 @@ final class RedisTestServer: @unchecked Sendable {
     }
 
     /// Starts a server; `password` sets `--requirepass`, `users` adds ACL
-    /// users, `tls` makes it TLS-only on ``port``.
-    static func start(password: String? = nil, users: [[String]] = [], tls: TLS? = nil) async throws -> RedisTestServer {
-        let server = RedisTestServer(port: try freePort(), password: password, users: users, tls: tls)
+    /// users, `tls` makes it TLS-only on ``port``; `arguments` are more options.
+    static func start(password: String? = nil, users: [[String]] = [], tls: TLS? = nil, arguments: [String] = []) async throws -> RedisTestServer {
+        let server = RedisTestServer(port: try freePort(), password: password, users: users, tls: tls, extraArguments: arguments)
         try await server.launch()
         return server
     }
@@ -82,6 +85,7 @@ final class RedisTestServer: @unchecked Sendable {
         }
         if let password { arguments += ["--requirepass", password] }
         for user in users { arguments += ["--user"] + user }
+        arguments += extraArguments
         let process = try ChildProcess(
             executable: executable.path, arguments: arguments, standardOutput: .nullDevice, standardError: .nullDevice
         )
@@ -100,6 +104,11 @@ final class RedisTestServer: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         throw NotStarting(description: "redis-server on port \(port) did not answer PING within 10 s")
+    }
+
+    /// Whether the process was started and not killed.
+    var isRunning: Bool {
+        lock.withLock { process != nil }
     }
 
     /// Kills the process with SIGKILL, as a crash would.

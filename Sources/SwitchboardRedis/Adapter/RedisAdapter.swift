@@ -47,6 +47,8 @@ public final class RedisAdapter: PubSubAdapter {
     private let inbound: RedisInbound
     private let probe: RedisProbe
     private let board: RedisStatusBoard
+    /// For a `redis+sentinel://` URL: follows failovers.
+    private let sentinelWatcher: RedisSentinelWatcher?
     private let tally = RedisAdapterCounters()
     private let logger: Logger
     /// The envelope version this node writes (see ``peersRead(wireVersion:)``).
@@ -61,7 +63,14 @@ public final class RedisAdapter: PubSubAdapter {
         logger[metadataKey: "node"] = "\(configuration.nodeName)"
         self.configuration = configuration
         self.logger = logger
-        let board = RedisStatusBoard(configuration: configuration, logger: logger)
+        let discovery = configuration.url.sentinel.map { group in
+            RedisSentinelDiscovery(
+                group: group, username: configuration.sentinelUsername, password: configuration.sentinelPassword,
+                connectTimeout: configuration.connectTimeout,
+                clientName: "switchboard:\(configuration.nodeName)".filter { !$0.isWhitespace }, logger: logger
+            )
+        }
+        let board = RedisStatusBoard(configuration: configuration, discovery: discovery, logger: logger)
         self.board = board
         let counters = self.tally
         let limits = HiredisReader.Limits(maxReplyBytes: configuration.maxMessageSize + 4096)
@@ -72,7 +81,8 @@ public final class RedisAdapter: PubSubAdapter {
                 limits: limits,
                 clientName: "switchboard:\(configuration.nodeName):\(role)".filter { !$0.isWhitespace },
                 tls: configuration.tls,
-                accessCheck: accessCheck
+                accessCheck: accessCheck,
+                discovery: discovery
             )
         }
         let prefix = configuration.channelPrefix
@@ -99,6 +109,28 @@ public final class RedisAdapter: PubSubAdapter {
             subscriber: subscriber, publishers: publishers, configuration: configuration,
             instance: instance, counters: counters, logger: logger
         )
+        if let discovery {
+            let publishers = self.publishers
+            let subscriber = self.subscriber
+            let grace = TimeAmount(configuration.sentinelSwitchGrace)
+            // Subscribers leave the old master after the publishers (which
+            // then wait the replay delay before publishing on the new one):
+            // whatever is published on either master meets every subscriber.
+            let subscriberLag = TimeAmount(configuration.outageReplayDelay / 3)
+            self.sentinelWatcher = RedisSentinelWatcher(
+                discovery: discovery, eventLoop: subscriberLoop, backoff: configuration.reconnectBackoff, logger: logger,
+                onSwitch: { master in
+                    subscriberLoop.scheduleTask(in: grace) {
+                        for publisher in publishers { publisher.leave(unlessConnectedTo: master) }
+                    }
+                    subscriberLoop.scheduleTask(in: grace + subscriberLag) {
+                        subscriber.leave(unlessConnectedTo: master)
+                    }
+                }
+            )
+        } else {
+            self.sentinelWatcher = nil
+        }
         let probe = self.probe
         subscriberLoop.execute {
             inbound.onProbe = { sequence in probe.returned(sequence) }
@@ -154,6 +186,7 @@ public final class RedisAdapter: PubSubAdapter {
             throw error
         }
         probe.start()
+        sentinelWatcher?.start()
         lifecycle.withLockedValue { $0 = .running }
         logger.notice(
             "redis pubsub ready: node \(nodeName), \(configuration.url), mode \(configuration.mode.rawValue), \(publishers.count) publisher connection(s), channel prefix \(configuration.channelPrefix)"
@@ -181,6 +214,7 @@ public final class RedisAdapter: PubSubAdapter {
     }
 
     private func stopConnections() async {
+        try? await sentinelWatcher?.stop().get()
         await stopReceiving()
         for publisher in publishers {
             try? await publisher.shutdown().get()

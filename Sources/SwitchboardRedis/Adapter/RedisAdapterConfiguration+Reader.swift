@@ -24,6 +24,8 @@ extension RedisAdapterConfiguration {
     /// | `tls.certificate_file`, `tls.key_file` | none (mutual TLS when both are set) |
     /// | `tls.server_name` | the URL's host |
     /// | `tls.insecure` | `false` (`true`: no certificate checks, for tests only) |
+    /// | `sentinel.username`, `sentinel.password` | none: the sentinels' own credentials, for a `redis+sentinel://` URL (a secret: never shown) |
+    /// | `sentinel.password_file` | a file whose text is the sentinels' password |
     ///
     /// The password comes from the URL or from `password` / `password_file`,
     /// one of them. The password file is read once, here.
@@ -48,6 +50,7 @@ extension RedisAdapterConfiguration {
         }
         try readCredentials(reader)
         try readTLS(reader.scoped(to: "tls"))
+        try readSentinelCredentials(reader.scoped(to: "sentinel"))
         if let prefix = Self.text(reader, "channel_prefix") {
             channelPrefix = prefix
         }
@@ -77,6 +80,29 @@ extension RedisAdapterConfiguration {
             }
             connectTimeout = timeout
         }
+    }
+
+    /// `sentinel.username`, `sentinel.password` and `sentinel.password_file`, relative to `reader`.
+    private mutating func readSentinelCredentials(_ reader: ConfigReader) throws(RedisAdapterConfigurationError) {
+        var password = Self.text(reader, "password", isSecret: true)
+        if let path = Self.text(reader, "password_file") {
+            guard password == nil else {
+                throw RedisAdapterConfigurationError(key: "sentinel.password_file", value: path, problem: "sentinel.password is set too; set one of them")
+            }
+            password = try Self.secret(fromFile: path, key: "sentinel.password_file")
+        }
+        let username = Self.text(reader, "username")
+        if password != nil || username != nil, url.sentinel == nil {
+            throw RedisAdapterConfigurationError(
+                key: password != nil ? "sentinel.password" : "sentinel.username", value: password != nil ? "<redacted>" : username ?? "",
+                problem: "the URL \(url) is not a Sentinel URL; use redis+sentinel://host1:26379,host2:26379/mastername"
+            )
+        }
+        if let username, password == nil {
+            throw RedisAdapterConfigurationError(key: "sentinel.username", value: username, problem: "a user needs a password (sentinel.password or sentinel.password_file)")
+        }
+        sentinelUsername = username
+        sentinelPassword = password
     }
 
     /// `username`, `password` and `password_file`, into ``url``.

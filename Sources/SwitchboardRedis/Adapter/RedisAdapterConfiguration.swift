@@ -13,6 +13,24 @@ public struct RedisAdapterConfiguration: Sendable, Hashable {
     /// How to speak TLS to a `rediss://` ``url`` (certificates trusted and
     /// presented, server name); must stay at its defaults for `redis://`.
     public var tls = RedisTLSConfiguration()
+    /// The ACL user the sentinels of a `redis+sentinel://` ``url`` want
+    /// (`AUTH user password`); `nil` for a password alone.
+    public var sentinelUsername: String?
+    /// The sentinels' password (their `requirepass`); `nil` when they have
+    /// none. The master's credentials are the URL's.
+    public var sentinelPassword: String?
+    /// After a sentinel announced a failover (`+switch-master`), how long
+    /// connections to the old master stay before they move to the new one.
+    /// The old master, while still reachable, goes on as a master (taking
+    /// publishes and delivering them to its subscribers) until the sentinels
+    /// turn it into a replica, which Redis 7.0 does about 8 s later: the
+    /// nodes leave it on their own. Publishers move first and, with an
+    /// ``outageBuffer``, wait ``outageReplayDelay`` on the new master before
+    /// publishing; subscribers move a third of that delay after them. With
+    /// the buffer, nothing is lost as long as the nodes hear of the failover
+    /// within that third of each other (they ask the sentinels in the same
+    /// order, so usually hear it from the same one).
+    public var sentinelSwitchGrace: Duration = .seconds(2)
     /// Prefix of every Redis channel name, so that several clusters can
     /// share one Redis; an ACL user can be limited to these channels
     /// (`&<prefix>:*`).

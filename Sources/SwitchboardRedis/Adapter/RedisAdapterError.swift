@@ -11,6 +11,8 @@ public struct RedisAdapterError: Error, Sendable, CustomStringConvertible {
         case handshakeFailed(url: RedisURL, reason: String)
         case tlsFailed(url: RedisURL, reason: String)
         case permissionDenied(url: RedisURL, command: String, message: String, needed: String)
+        case sentinelFailed(group: RedisSentinelGroup, reasons: [String])
+        case notMaster(url: RedisURL, role: String)
         case invalidConfiguration(String)
         case notStartable
     }
@@ -63,6 +65,20 @@ public struct RedisAdapterError: Error, Sendable, CustomStringConvertible {
         RedisAdapterError(.permissionDenied(url: url, command: command, message: message, needed: needed))
     }
 
+    /// No sentinel of a `redis+sentinel://` URL named the master: each was
+    /// unreachable, refused the credentials, or monitors no master of that
+    /// name (`reasons`, one per sentinel).
+    public static func sentinelFailed(group: RedisSentinelGroup, reasons: [String]) -> RedisAdapterError {
+        RedisAdapterError(.sentinelFailed(group: group, reasons: reasons))
+    }
+
+    /// The server a sentinel named as the master answered `ROLE` with
+    /// another role (a stale answer, or a master demoted meanwhile); the
+    /// adapter never publishes to it.
+    public static func notMaster(url: RedisURL, role: String) -> RedisAdapterError {
+        RedisAdapterError(.notMaster(url: url, role: role))
+    }
+
     /// The configuration cannot work (e.g. a node name with spaces).
     public static func invalidConfiguration(_ detail: String) -> RedisAdapterError {
         RedisAdapterError(.invalidConfiguration(detail))
@@ -89,6 +105,10 @@ public struct RedisAdapterError: Error, Sendable, CustomStringConvertible {
             return "TLS connection to Redis at \(url.endpoint) (\(url)) failed: \(reason)"
         case .permissionDenied(let url, let command, let message, let needed):
             return "Redis at \(url.endpoint) refused \(command) to user \(url.username ?? "default") (\(url)): \(message); the adapter's ACL user needs \(needed)"
+        case .sentinelFailed(let group, let reasons):
+            return "no sentinel named the master \"\(group.masterName)\" (asked \(group.sentinels.map(\.description).joined(separator: ", "))): \(reasons.joined(separator: "; "))"
+        case .notMaster(let url, let role):
+            return "Redis at \(url.endpoint), named by the sentinels as the master, is a \(role), not a master; asking the sentinels again"
         case .invalidConfiguration(let problem):
             return "invalid Redis adapter configuration: \(problem)"
         case .notStartable:

@@ -45,9 +45,18 @@ final class RedisStatusBoard: Sendable {
     private let logger: Logger
     private let configuration: RedisAdapterConfiguration
 
-    init(configuration: RedisAdapterConfiguration, logger: Logger) {
+    private let discovery: RedisSentinelDiscovery?
+
+    init(configuration: RedisAdapterConfiguration, discovery: RedisSentinelDiscovery? = nil, logger: Logger) {
         self.configuration = configuration
+        self.discovery = discovery
         self.logger = logger
+    }
+
+    /// The server connected to: the URL's, or the master the sentinels named last.
+    private var server: String {
+        guard let discovery else { return configuration.url.endpoint }
+        return "the master of \(discovery.group.masterName) (\(discovery.master?.description ?? "not known yet"))"
     }
 
     // MARK: - Transitions
@@ -64,9 +73,9 @@ final class RedisStatusBoard: Sendable {
         update(role) { connection, logger in
             if let previous = connection, previous.phase == .reconnecting {
                 let outage = ContinuousClock.now - previous.sinceInstant
-                logger.notice("redis \(role) reconnected to \(self.configuration.url.endpoint) after \(outage.humanReadable) (\(previous.failedAttempts + 1) attempts)")
+                logger.notice("redis \(role) reconnected to \(self.server) after \(outage.humanReadable) (\(previous.failedAttempts + 1) attempts)")
             } else {
-                logger.info("redis \(role) connected to \(self.configuration.url.endpoint)")
+                logger.info("redis \(role) connected to \(self.server)")
             }
             connection = Connection(phase: .connected, since: .now(), sinceInstant: .now)
         }
@@ -75,7 +84,7 @@ final class RedisStatusBoard: Sendable {
     /// `role` lost its connection for `reason` and starts reconnecting.
     func lost(_ role: String, reason: String) {
         update(role) { connection, logger in
-            logger.warning("redis \(role) lost its connection to \(self.configuration.url.endpoint): \(reason); reconnecting")
+            logger.warning("redis \(role) lost its connection to \(self.server): \(reason); reconnecting")
             connection = Connection(phase: .reconnecting, since: .now(), sinceInstant: .now, lastError: reason)
         }
     }
@@ -155,7 +164,7 @@ final class RedisStatusBoard: Sendable {
             }
             switch state.overall {
             case .connected:
-                details.append("connected to \(configuration.url) since \(state.overallSince), mode \(configuration.mode.rawValue)")
+                details.append("connected to \(configuration.url)\(discovery?.master.map { " (master \($0))" } ?? "") since \(state.overallSince), mode \(configuration.mode.rawValue)")
             case .connecting:
                 details.append("connecting to \(configuration.url)")
             case .reconnecting:

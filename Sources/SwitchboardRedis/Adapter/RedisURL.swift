@@ -9,9 +9,17 @@ import Switchboard
 /// - `rediss://default:secret@redis.example.com:6379` — the same over TLS
 ///   (``RedisTLSConfiguration`` says which certificates to trust)
 ///
+/// Behind Redis Sentinel: `redis+sentinel://[[user]:password@]h1[:26379],h2[:26379]/mastername`
+/// (or `rediss+sentinel://…` for TLS to the master). The hosts are the
+/// sentinels (port 26379 unless given); the master's address comes from
+/// them. User and password are the master's, as for `redis://`; the
+/// sentinels' own password is a separate setting
+/// (``RedisAdapterConfiguration/sentinelPassword``).
+///
 /// User and password may be percent-encoded (`%40` for `@`). The description
 /// never shows the password.
 public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
+    /// The server; for a Sentinel URL, the first sentinel until the master is known.
     public var host: String
     public var port: Int
     public var username: String?
@@ -19,6 +27,8 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
     public var database: Int
     /// Whether the connection is TLS (`rediss://`).
     public var tls: Bool
+    /// The sentinels and master name of a `redis+sentinel://` URL; `nil` for a plain server.
+    public var sentinel: RedisSentinelGroup?
 
     public init(
         host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil, database: Int = 0,
@@ -38,12 +48,20 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
             RedisURLError(url: Self.redact(string), problem: problem)
         }
         let tls: Bool
-        if string.lowercased().hasPrefix("redis://") {
+        var isSentinel = false
+        let lowercased = string.lowercased()
+        if lowercased.hasPrefix("redis://") {
             tls = false
-        } else if string.lowercased().hasPrefix("rediss://") {
+        } else if lowercased.hasPrefix("rediss://") {
             tls = true
+        } else if lowercased.hasPrefix("redis+sentinel://") {
+            (tls, isSentinel) = (false, true)
+        } else if lowercased.hasPrefix("rediss+sentinel://") {
+            (tls, isSentinel) = (true, true)
         } else {
-            throw invalid("expected a URL starting with redis:// (or rediss:// for TLS), such as redis://127.0.0.1:6379/0")
+            throw invalid(
+                "expected a URL starting with redis:// (or rediss:// for TLS), such as redis://127.0.0.1:6379/0, or redis+sentinel://host1:26379,host2:26379/mymaster for a Sentinel group"
+            )
         }
         var rest = Substring(string.drop(while: { $0 != "/" }).dropFirst(2))
         guard !rest.contains(where: { $0 == "?" || $0 == "#" }) else {
@@ -73,6 +91,24 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
             password = decodedPassword
         }
 
+        if isSentinel {
+            guard let slash = rest.firstIndex(of: "/") else {
+                throw invalid("expected the master's name after the sentinels, such as redis+sentinel://127.0.0.1:26379/mymaster")
+            }
+            let masterName = String(rest[rest.index(after: slash)...])
+            guard !masterName.isEmpty, !masterName.contains("/") else {
+                throw invalid("expected the master's name after the sentinels, such as redis+sentinel://127.0.0.1:26379/mymaster")
+            }
+            var sentinels: [RedisHostPort] = []
+            for authority in rest[..<slash].split(separator: ",", omittingEmptySubsequences: false) {
+                let (host, port) = try Self.hostAndPort(authority, defaultPort: 26379, invalid: invalid)
+                sentinels.append(RedisHostPort(host: host, port: port))
+            }
+            self.init(host: sentinels[0].host, port: sentinels[0].port, username: username, password: password, tls: tls)
+            self.sentinel = RedisSentinelGroup(sentinels: sentinels, masterName: masterName)
+            return
+        }
+
         let authority: Substring
         var database = 0
         if let slash = rest.firstIndex(of: "/") {
@@ -88,6 +124,14 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
             authority = rest
         }
 
+        let (host, port) = try Self.hostAndPort(authority, defaultPort: 6379, invalid: invalid)
+        self.init(host: host, port: port, username: username, password: password, database: database, tls: tls)
+    }
+
+    /// `host[:port]` or `[v6]:port`.
+    private static func hostAndPort(
+        _ authority: Substring, defaultPort: Int, invalid: (String) -> RedisURLError
+    ) throws(RedisURLError) -> (String, Int) {
         var host: Substring
         var portText: Substring?
         if authority.hasPrefix("[") {
@@ -108,14 +152,14 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         guard host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-._:".contains($0)) }) else {
             throw invalid("the host \"\(host)\" is not a host name or an IP address")
         }
-        var port = 6379
+        var port = defaultPort
         if let portText {
             guard portText.allSatisfy(\.isASCIIDigit), let number = Int(portText), (1...65_535).contains(number) else {
                 throw invalid("expected a port from 1 to 65535 after the host")
             }
             port = number
         }
-        self.init(host: String(host), port: port, username: username, password: password, database: database, tls: tls)
+        return (String(host), port)
     }
 
     /// `host:port`, for messages.
@@ -129,7 +173,16 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         if password != nil {
             userinfo = "\(username ?? ""):***@"
         }
+        if let sentinel {
+            return "\(tls ? "rediss" : "redis")+sentinel://\(userinfo)\(sentinel.sentinels.map(\.description).joined(separator: ","))/\(sentinel.masterName)"
+        }
         return "\(tls ? "rediss" : "redis")://\(userinfo)\(endpoint)/\(database)"
+    }
+
+    /// The same credentials and TLS for the server at `address` (a master
+    /// the sentinels named), as a plain server URL.
+    func pointing(to address: RedisHostPort) -> RedisURL {
+        RedisURL(host: address.host, port: address.port, username: username, password: password, database: database, tls: tls)
     }
 
     /// `string` with whatever stands between `://` and the last `@` hidden.

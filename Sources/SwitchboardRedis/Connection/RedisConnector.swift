@@ -35,6 +35,10 @@ enum RedisConnector {
         var tls = RedisTLSConfiguration()
         /// What the connection's role must be allowed to do.
         var accessCheck: RedisAccessCheck?
+        /// For a `redis+sentinel://` URL: where to ask for the master's address.
+        var discovery: RedisSentinelDiscovery?
+        /// Checks with `ROLE`, last in the handshake, that the server is a master.
+        var requiresMaster = false
     }
 
     static func connect(
@@ -42,6 +46,19 @@ enum RedisConnector {
         on eventLoop: any EventLoop,
         makeHandler: @escaping @Sendable () -> RedisCommandHandler
     ) -> EventLoopFuture<any Channel> {
+        if let discovery = settings.discovery {
+            // Behind Sentinel: the master the sentinels name now, checked to be one.
+            return discovery.discover(on: eventLoop).flatMap { address in
+                var resolved = settings
+                resolved.url = settings.url.pointing(to: address)
+                resolved.discovery = nil
+                resolved.requiresMaster = true
+                return connect(resolved, on: eventLoop, makeHandler: makeHandler).flatMapErrorThrowing { error in
+                    discovery.rejected(address)
+                    throw error
+                }
+            }
+        }
         guard settings.url.tls else {
             return connect(settings, tlsContext: nil, on: eventLoop, makeHandler: makeHandler)
         }
@@ -108,6 +125,7 @@ enum RedisConnector {
         let access = settings.accessCheck.map { check in
             (check, check.commands.map { command($0) })
         }
+        let role = settings.requiresMaster ? command(["ROLE"]) : nil
 
         let timedOut = NIOLoopBoundBox(false, eventLoop: eventLoop)
         let timeout = eventLoop.scheduleTask(in: TimeAmount(settings.connectTimeout)) {
@@ -154,6 +172,19 @@ enum RedisConnector {
                     },
                     on: eventLoop
                 )
+            }
+            .flatMap {
+                guard let role else { return eventLoop.makeSucceededVoidFuture() }
+                return check(role) { message in
+                    message.hasPrefix("NOPERM")
+                        ? .permissionDenied(url: url, command: "ROLE", message: message, needed: "+role, to check that the server the sentinels name is the master")
+                        : .handshakeFailed(url: url, reason: "ROLE: \(message)")
+                }.flatMap { role }.flatMapThrowing { answer in
+                    guard case .array(let elements) = answer, let name = elements.first?.string else {
+                        throw RedisAdapterError.handshakeFailed(url: url, reason: "unexpected answer to ROLE: \(String("\(answer)".prefix(200)))")
+                    }
+                    guard name == "master" else { throw RedisAdapterError.notMaster(url: url, role: name) }
+                }
             }
             .map {
                 // Handed out: from now on TLS errors reach the connection's handler.

@@ -84,6 +84,10 @@ final class RedisPublisher: @unchecked Sendable {
         /// Replies received on any connection, ever: tells the probe whether
         /// Redis is still answering while its probe waits in the queue.
         var replies = 0
+        /// The next connection settles (waits the replay delay before
+        /// publishing) even with an empty outage buffer: set when leaving an
+        /// old master, so that other nodes' subscribers are on the new one first.
+        var settleNextConnection = false
 
         var isStopped: Bool {
             if case .stopped = state { return true }
@@ -243,6 +247,10 @@ final class RedisPublisher: @unchecked Sendable {
         if replies.failed > 0 {
             counters.publishErrors.bump(replies.failed)
             logger.warning("redis \(role): Redis refused \(replies.failed) publishes: \(replies.lastError ?? "")")
+            if replies.lastError?.hasPrefix("READONLY") == true {
+                // A replica: the master moved. Connect again, to the master the sentinels name now.
+                reset(reason: "Redis answered READONLY, it is a replica now")
+            }
         }
         let flowingAgain = shared.withLockedValue { shared -> Bool in
             guard generation == shared.generation else { return false }
@@ -301,7 +309,8 @@ final class RedisPublisher: @unchecked Sendable {
             shared.inFlight = 0
             shared.overloaded = false
             shared.unacknowledged.removeAll()
-            if shared.outage.isEmpty {
+            defer { shared.settleNextConnection = false }
+            if shared.outage.isEmpty, !shared.settleNextConnection {
                 shared.state = .connected(channel)
                 return false
             }
@@ -336,7 +345,9 @@ final class RedisPublisher: @unchecked Sendable {
                     shared.unacknowledged.append(length: command.readableBytes, isPublish: true)
                 }
             }
-            shared.batchReplies.insert(.publishes(count: count), at: 0)
+            if count > 0 {
+                shared.batchReplies.insert(.publishes(count: count), at: 0)
+            }
             shared.inFlight += count
             shared.flushScheduled = true
             return count
@@ -429,6 +440,26 @@ final class RedisPublisher: @unchecked Sendable {
         }
         guard let channel else { return }
         logger.warning("redis \(role): \(reason); reconnecting")
+        channel.close(promise: nil)
+    }
+
+    /// Drops the connection unless it is to `master` (after a failover); with
+    /// the outage buffer on, the next connection waits the replay delay
+    /// before it publishes (buffering), as after an outage, so that the
+    /// other nodes' subscribers are there first.
+    func leave(unlessConnectedTo master: RedisHostPort) {
+        let channel = shared.withLockedValue { shared -> (any Channel)? in
+            switch shared.state {
+            case .connected(let channel), .settling(let channel):
+                guard !master.isAddress(of: channel) else { return nil }
+                // Without an outage buffer, settling would drop what is published meanwhile.
+                shared.settleNextConnection = keepsUnacknowledged
+                return channel
+            case .idle, .connecting, .reconnecting, .stopped: return nil
+            }
+        }
+        guard let channel else { return }
+        logger.warning("redis \(role): still connected to the old master after the failover to \(master); reconnecting")
         channel.close(promise: nil)
     }
 

@@ -266,6 +266,15 @@ final class RedisSubscriber: @unchecked Sendable {
         }
     }
 
+    /// Drops the connection unless it is to `master` (after a failover).
+    func leave(unlessConnectedTo master: RedisHostPort) {
+        eventLoop.execute {
+            guard case .connected(let channel) = self.state, !master.isAddress(of: channel) else { return }
+            self.logger.warning("redis subscriber: still connected to the old master after the failover to \(master); reconnecting")
+            channel.close(promise: nil)
+        }
+    }
+
     /// Closes the connection for good.
     func shutdown() -> EventLoopFuture<Void> {
         eventLoop.flatSubmit {

@@ -33,6 +33,9 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
     case redisTLSKeyFile = "pubsub.redis.tls.key_file"
     case redisTLSServerName = "pubsub.redis.tls.server_name"
     case redisTLSInsecure = "pubsub.redis.tls.insecure"
+    case redisSentinelUsername = "pubsub.redis.sentinel.username"
+    case redisSentinelPassword = "pubsub.redis.sentinel.password"
+    case redisSentinelPasswordFile = "pubsub.redis.sentinel.password_file"
     case shutdownGracePeriod = "shutdown_grace_period"
     case secretKeyBase = "secret_key_base"
     case tokenNamespace = "token.namespace"
@@ -90,7 +93,8 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
         case .redisTLSCertificateFile: return "--redis-tls-certificate-file"
         case .redisTLSKeyFile: return "--redis-tls-key-file"
         case .redisTLSServerName: return "--redis-tls-server-name"
-        case .redisUsername, .redisPassword, .redisTLSInsecure: return nil
+        case .redisSentinelPasswordFile: return "--redis-sentinel-password-file"
+        case .redisUsername, .redisPassword, .redisTLSInsecure, .redisSentinelUsername, .redisSentinelPassword: return nil
         case .adminHost: return "--admin-host"
         case .adminPort: return "--admin-port"
         case .adminToken, .drainOnShutdown: return nil
@@ -111,7 +115,7 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
 
     /// Whether the value is a secret: never echoed in messages.
     public var isSecret: Bool {
-        self == .secretKeyBase || self == .adminToken || self == .redisPassword || ServerSettings.Key(rawValue: rawValue)?.isSecret == true
+        self == .secretKeyBase || self == .adminToken || self == .redisPassword || self == .redisSentinelPassword || ServerSettings.Key(rawValue: rawValue)?.isSecret == true
     }
 
     public var description: String { rawValue }

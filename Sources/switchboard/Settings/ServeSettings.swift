@@ -67,6 +67,12 @@ public struct ServeSettings: Sendable, Equatable {
     public var redisTLSServerName: String?
     /// `pubsub.redis.tls.insecure`: no certificate checks at all; for tests only.
     public var redisTLSInsecure = false
+    /// `pubsub.redis.sentinel.username`: the sentinels' ACL user, for a `redis+sentinel://` URL.
+    public var redisSentinelUsername: String?
+    /// `pubsub.redis.sentinel.password_file`: a file holding the sentinels' password.
+    /// (`pubsub.redis.sentinel.password` itself is read by the adapter's
+    /// configuration and kept nowhere else.)
+    public var redisSentinelPasswordFile: String?
     /// `secret_key_base` (best from `SWITCHBOARD_SECRET_KEY_BASE`): signs and
     /// verifies HS256 socket tokens. Never printed.
     public var secretKeyBase: SecretKeyBase?
@@ -289,6 +295,16 @@ public struct ServeSettings: Sendable, Equatable {
         case .redisTLSInsecure:
             guard let flag = Self.parseFlag(value) else { throw invalid("expected true or false") }
             redisTLSInsecure = flag
+        case .redisSentinelUsername:
+            guard value.utf8.count <= 255, !value.contains(where: { $0.isWhitespace }) else {
+                throw invalid("expected at most 255 characters without spaces")
+            }
+            redisSentinelUsername = value
+        case .redisSentinelPassword:
+            // Read by the adapter's configuration.
+            break
+        case .redisSentinelPasswordFile:
+            redisSentinelPasswordFile = value
         case .secretKeyBase:
             do {
                 secretKeyBase = try SecretKeyBase(value)

@@ -100,4 +100,33 @@ struct RedisSettingsTests {
         #expect(error?.description.hasPrefix("invalid value \"<redacted>\" for pubsub.redis.password (from SWITCHBOARD_PUBSUB_REDIS_PASSWORD)") == true, "\(error?.description ?? "")")
         #expect(error?.description.contains("two") == false)
     }
+
+    @Test("Sentinel settings: the sentinels' user and password reach the adapter, the password never shown")
+    func sentinelSettings() throws {
+        #expect(ServeSettingKey.redisSentinelPasswordFile.flag == "--redis-sentinel-password-file")
+        #expect(ServeSettingKey.redisSentinelPassword.isSecret)
+        #expect(ServeSettingKey.redisSentinelPassword.environmentVariable == "SWITCHBOARD_PUBSUB_REDIS_SENTINEL_PASSWORD")
+        #expect(ConfigFileKeys.firstUnknown(in: "pubsub:\n  redis:\n    sentinel:\n      password_file: /run/s\n") == nil)
+        let reader = ConfigReader.serve(environment: [
+            "SWITCHBOARD_PUBSUB_ADAPTER": "redis",
+            "SWITCHBOARD_PUBSUB_REDIS_URL": "redis+sentinel://:master-pw@10.0.0.1,10.0.0.2:26380/mymaster",
+            "SWITCHBOARD_PUBSUB_REDIS_SENTINEL_USERNAME": "watcher",
+            "SWITCHBOARD_PUBSUB_REDIS_SENTINEL_PASSWORD": "sentinel-pw",
+        ])
+        let configuration = try ServeSettings(reader: reader).redisAdapterConfiguration(reader: reader)
+        #expect(configuration.url.sentinel?.masterName == "mymaster")
+        #expect(configuration.url.password == "master-pw")
+        #expect(configuration.sentinelUsername == "watcher")
+        #expect(configuration.sentinelPassword == "sentinel-pw")
+        #expect(configuration.url.description == "redis+sentinel://:***@10.0.0.1:26379,10.0.0.2:26380/mymaster")
+
+        let notSentinel = ConfigReader.serve(environment: [
+            "SWITCHBOARD_PUBSUB_REDIS_URL": "redis://127.0.0.1",
+            "SWITCHBOARD_PUBSUB_REDIS_SENTINEL_PASSWORD": "sentinel-pw",
+        ])
+        let error = #expect(throws: ServeSettingsError.self) { try ServeSettings(reader: notSentinel).redisAdapterConfiguration(reader: notSentinel) }
+        #expect(error?.key == .redisSentinelPassword)
+        #expect(error?.description.contains("not a Sentinel URL") == true, "\(error?.description ?? "")")
+        #expect(error?.description.contains("sentinel-pw") == false)
+    }
 }
