@@ -13,7 +13,9 @@ public final class ClientPresence: Sendable {
     /// Who is present: each key's metas (each with its `phx_ref`), in the
     /// order the server listed them.
     public typealias State = OrderedDictionary<String, [JSONObject]>
-    /// A key joined or left: the key, its metas before, and the metas that joined or left.
+    /// A key joined or left: the key, its metas (on a join, those it had
+    /// before; on a leave, those that remain: none when it is gone), and the
+    /// metas that joined or left.
     public typealias Change = @Sendable (_ key: String, _ current: [JSONObject]?, _ changed: [JSONObject]) -> Void
 
     private struct Core {

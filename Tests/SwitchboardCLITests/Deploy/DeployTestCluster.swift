@@ -112,7 +112,6 @@ final class DeployTestCluster: @unchecked Sendable {
                 SWITCHBOARD_PUBSUB_REDIS_URL=redis://127.0.0.1:\(redisPort)
                 SWITCHBOARD_ADMIN_TOKEN=\(Self.adminToken)
                 SWITCHBOARD_DRAIN_ON_SHUTDOWN=5s
-                SWITCHBOARD_PRESENCE=true
 
                 """.write(to: shared.appendingPathComponent("switchboard.env"), atomically: true, encoding: .utf8)
             inventory += "\(name) 127.0.0.1 \(port) \(admin) \(name.hasPrefix("blue") ? "blue" : "green") \(release.path)\n"
@@ -175,7 +174,7 @@ final class DeployTestCluster: @unchecked Sendable {
                 "--connections", "\(DeployEndToEndTests.clients)", "--topics", "\(DeployEndToEndTests.topics)",
                 "--longpoll-connections", "\(DeployEndToEndTests.longPollClients)",
                 "--publish-rate", "20", "--publishers", "\(DeployEndToEndTests.publishers)",
-                "--duration", "600", "--heartbeat", "--threads", "2", "--connect-rate", "1000", "--settle", "15", "--presence", "--json",
+                "--duration", "600", "--heartbeat", "--threads", "2", "--connect-rate", "1000", "--settle", "15", "--json",
             ],
             directory: directory
         )
