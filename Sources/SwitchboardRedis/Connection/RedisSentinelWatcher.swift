@@ -78,14 +78,12 @@ final class RedisSentinelWatcher: @unchecked Sendable {
             return
         }
         do {
-            let pipeline = channel.pipeline.syncOperations
             let logger = self.logger
-            pipeline.removeHandler(name: RedisConnector.commandHandlerName).whenFailure { _ in }
-            try pipeline.addHandler(RedisSubscriberHandler(
-                // Strong: the cycle through the pipeline ends when the channel closes.
+            try RedisSubscriberHandler.install(
+                on: channel,
                 onPush: { push in self.received(push) },
                 onError: { error in logger.warning("redis sentinel \(sentinel) connection error: \(error)") }
-            ))
+            )
         } catch {
             channel.close(promise: nil)
             failed("cannot set up the connection to sentinel \(sentinel): \(error)")

@@ -175,14 +175,12 @@ final class RedisSubscriber: @unchecked Sendable {
             return
         }
         do {
-            let pipeline = channel.pipeline.syncOperations
             let logger = self.logger
-            pipeline.removeHandler(name: RedisConnector.commandHandlerName).whenFailure { _ in }
-            try pipeline.addHandler(RedisSubscriberHandler(
-                // Strong: the cycle through the pipeline ends when the channel closes.
+            try RedisSubscriberHandler.install(
+                on: channel,
                 onPush: { push in self.received(push, from: channel) },
                 onError: { error in logger.warning("redis subscriber connection error: \(error)") }
-            ))
+            )
         } catch {
             channel.close(promise: nil)
             lost(channel, reason: "cannot set up the connection: \(error)")

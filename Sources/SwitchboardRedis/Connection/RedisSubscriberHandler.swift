@@ -27,6 +27,18 @@ final class RedisSubscriberHandler: ChannelInboundHandler {
         onPush(push)
     }
 
+    /// Puts a fresh connection from ``RedisConnector`` in subscribe mode:
+    /// its command handler goes, a subscriber handler takes its place. The
+    /// closures are held strongly; the cycle through the pipeline ends when
+    /// the channel closes.
+    static func install(
+        on channel: any Channel, onPush: @escaping (RedisPush) -> Void, onError: @escaping (any Error) -> Void
+    ) throws {
+        let pipeline = channel.pipeline.syncOperations
+        pipeline.removeHandler(name: RedisConnector.commandHandlerName).whenFailure { _ in }
+        try pipeline.addHandler(RedisSubscriberHandler(onPush: onPush, onError: onError))
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         onError(error)
         context.close(promise: nil)
