@@ -1,5 +1,7 @@
 import Foundation
 import Switchboard
+import SwitchboardClient
+import Synchronization
 import SwitchboardTesting
 import Testing
 
@@ -160,6 +162,98 @@ struct PresenceTests {
         }
     }
 
+    /// A room whose join tracks the user, then, when the payload asks for
+    /// it, waits for ``gate`` and refuses the join.
+    struct RefusingRoom: Channel {
+        static var tracksPresence: Bool { true }
+        let gate: AsyncStream<Void>
+
+        func join(topic: String, payload: JSONValue, context: ChannelContext) async throws -> JoinResult {
+            guard case .string(let user)? = context.assigns[DemoSocket.userIDKey] else { return .ok([:]) }
+            try context.track(key: user)
+            guard payload["refuse"] == true else { return .ok([:]) }
+            for await _ in gate { break }
+            return .error(["reason": "refused"])
+        }
+    }
+
+    @Test("a presence that comes and goes between two diffs leaves clients that saw it in their presence_state; a refused join's presence ends")
+    func joinAndLeaveInOneWindow() async throws {
+        let (gate, open) = AsyncStream.makeStream(of: Void.self)
+        var router = ChannelRouter()
+        router.channel("room:*") { RefusingRoom(gate: gate) }
+        let endpoints = [SocketEndpoint(path: "/socket", socket: DemoSocket(), router: router)]
+        // A long window, so the whole story happens within one diff.
+        try await withServer(endpoints: endpoints, { $0.presence.batchWindow = .milliseconds(500) }) { server in
+            let port = server.localPort!
+            let refused = try await RawWebSocket.connect(port: port, path: "/socket/websocket?vsn=2.0.0&user_id=ghost")
+            try await refused.send(#"["1","1","room:lobby","phx_join",{"refuse":true}]"#)
+            #expect(await AdminTestSupport.eventually { server.presence.list(topic: "room:lobby").objectValue?["ghost"] != nil })
+
+            // A client joins while "ghost" is tracked: its presence_state lists it.
+            let (watcher, frames) = try await Self.joined(port, user: "watcher", status: "online")
+            let state = try JSONValue(parsing: frames[1])
+            #expect(state[4]?["ghost"] != nil)
+            open.yield()
+            #expect(try JSONValue(parsing: try await refused.receiveText())[4]?["status"] == "error")
+
+            // The one diff of the window takes "ghost" out of the watcher's list.
+            let diff = try JSONValue(parsing: try await watcher.receiveText())
+            #expect(diff[3] == "presence_diff")
+            let list = ClientPresence.syncDiff(ClientPresence.syncState([:], state[4]!), diff[4]!)
+            #expect(Array(list.keys) == ["watcher"], "the watcher's list after \(diff)")
+            #expect(server.presence.list(topic: "room:lobby").objectValue.map { Array($0.keys) } == ["watcher"])
+            refused.close()
+            watcher.close()
+        }
+    }
+
+    @Test("clients joining while others join and leave all end with the true list")
+    func joinersAmidChurnEndTrue() async throws {
+        try await withServer(endpoints: Self.endpoints()) { server in
+            let port = server.localPort!
+            let views = ClientViews()
+            var sockets: [String: RawWebSocket] = [:]
+            var readers: [Task<Void, Never>] = []
+            // Four waves of ten joins at once; in each, the first five of the last wave leave meanwhile.
+            for wave in 0..<4 {
+                let users = (0..<10).map { "w\(wave)u\($0)" }
+                let leaving = wave == 0 ? [] : (0..<5).map { "w\(wave - 1)u\($0)" }
+                try await withThrowingTaskGroup(of: (String, RawWebSocket)?.self) { group in
+                    for user in users {
+                        group.addTask {
+                            let socket = try await RawWebSocket.connect(port: port, path: "/socket/websocket?vsn=2.0.0&user_id=\(user)")
+                            try await socket.send(#"["1","1","room:lobby","phx_join",{}]"#)
+                            return (user, socket)
+                        }
+                    }
+                    for user in leaving {
+                        let socket = sockets.removeValue(forKey: user)!
+                        group.addTask {
+                            try await Task.sleep(for: .milliseconds(Int.random(in: 0...30)))
+                            socket.close()
+                            return nil
+                        }
+                    }
+                    for try await case let (user, socket)? in group {
+                        sockets[user] = socket
+                        readers.append(Task { await views.follow(socket, as: user) })
+                    }
+                }
+            }
+            let truth = Set(sockets.keys)
+            // A socket that closed mid-join has its presence end too.
+            let converged = await AdminTestSupport.eventually {
+                Set(server.presence.list(topic: "room:lobby").objectValue.map { Array($0.keys) } ?? []) == truth
+                    && views.lists.withLock { lists in truth.allSatisfy { lists[$0].map { Set($0.keys) } == truth } }
+            }
+            let wrong = views.lists.withLock { lists in truth.filter { lists[$0].map { Set($0.keys) } != truth }.sorted() }
+            #expect(converged, "lists that differ from the \(truth.count) present: \(wrong)")
+            for socket in sockets.values { socket.close() }
+            for reader in readers { await reader.value }
+        }
+    }
+
     @Test("a presence ends with its channel: socket closed, and a room that thousands join at once gets few diffs")
     func endsWithTheChannelAndBatches() async throws {
         try await withServer(endpoints: Self.endpoints()) { server in
@@ -193,6 +287,24 @@ struct PresenceTests {
             }
             #expect(await AdminTestSupport.eventually { server.presence.list(topic: "room:lobby").objectValue?.keys.elementsEqual(["watcher"]) == true })
             watcher.close()
+        }
+    }
+}
+
+/// Each client's list of who is present, kept by phoenix.js's rules from the frames it reads.
+private final class ClientViews: Sendable {
+    let lists = Mutex<[String: ClientPresence.State]>([:])
+
+    /// Reads `socket`'s frames into `user`'s list until the socket ends.
+    func follow(_ socket: RawWebSocket, as user: String) async {
+        while let text = try? await socket.receiveText(), let frame = try? JSONValue(parsing: text) {
+            lists.withLock { lists in
+                if frame[3] == "presence_state", let state = frame[4] {
+                    lists[user] = ClientPresence.syncState([:], state)
+                } else if frame[3] == "presence_diff", let diff = frame[4], let list = lists[user] {
+                    lists[user] = ClientPresence.syncDiff(list, diff)
+                }
+            }
         }
     }
 }

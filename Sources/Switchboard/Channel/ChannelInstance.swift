@@ -138,6 +138,8 @@ package final class ChannelInstance: @unchecked Sendable {
             phase = .closed
             connection.dispatcher.metrics.channelJoin("refused")
             connection.remove(self, sending: [.reply(Reply(joinRef: joinRef, ref: ref, topic: topic, status: .error, response: .json(response)))])
+            // What the refused join tracked ends with it, as when it crashes.
+            connection.presence.untrackAll(instance: id)
         }
     }
 

@@ -2,8 +2,11 @@ import OrderedCollections
 
 /// The joins and leaves of one topic not yet sent to this node's
 /// subscribers, as a `presence_diff` payload: `{"joins": {key: {"metas":
-/// […]}}, "leaves": {…}}`. A meta that joins and leaves within the same
-/// diff appears in neither.
+/// […]}}, "leaves": {…}}`.
+///
+/// A meta that joins and leaves within the same diff appears in both halves
+/// (phoenix.js applies the joins first): a client that joined meanwhile may
+/// have it in its `presence_state`, and only the leave takes it out again.
 struct PresenceDiff: Sendable {
     private(set) var joins: OrderedDictionary<String, PresenceReplica.Metas> = [:]
     private(set) var leaves: OrderedDictionary<String, PresenceReplica.Metas> = [:]
@@ -15,10 +18,6 @@ struct PresenceDiff: Sendable {
     }
 
     mutating func leave(key: String, ref: String, meta: JSONObject) {
-        if joins[key]?.removeValue(forKey: ref) != nil {
-            if joins[key]?.isEmpty == true { joins.removeValue(forKey: key) }
-            return
-        }
         leaves[key, default: [:]][ref] = meta
     }
 

@@ -23,7 +23,7 @@ package final class RawTCPConnection: @unchecked Sendable {
     }
 
     deinit {
-        close()
+        Glibc.close(descriptor)
     }
 
     /// Connects to `127.0.0.1:port`.
@@ -110,10 +110,14 @@ package final class RawTCPConnection: @unchecked Sendable {
         }
     }
 
+    /// Ends the connection both ways (the server sees it closed). The
+    /// descriptor itself is released with this object: a read blocked in
+    /// another task ends at once, and never goes on with a new connection
+    /// that reused the number.
     package func close() {
         guard !closed else { return }
         closed = true
-        Glibc.close(descriptor)
+        shutdown(descriptor, Int32(SHUT_RDWR))
     }
 
     /// Appends what one `recv` returns; throws at end of stream or on timeout.
