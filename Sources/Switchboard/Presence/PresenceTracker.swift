@@ -64,6 +64,9 @@ package final class PresenceTracker: Sendable {
         var heldLeaves: [String: [String: [(ref: String, meta: JSONObject, until: NIODeadline)]]] = [:]
         /// This node's channel instances whose socket the server closed to move it.
         var moving: Set<SubscriberID> = []
+        /// By topic: the last `presence_state` encoded, shared by the joins
+        /// until the topic's next diff goes out (``statePayload(topic:joiner:)``).
+        var sharedStates: [String: SharedState] = [:]
         var flushScheduled = false
         /// When this node said hello; `nil` before ``start(handleControl:)``.
         var helloAt: NIODeadline?
@@ -96,6 +99,12 @@ package final class PresenceTracker: Sendable {
                 if heldLeaves[topic]?.isEmpty == true { heldLeaves.removeValue(forKey: topic) }
             }
         }
+    }
+
+    /// A topic's `presence_state` payload as encoded once, and the keys it lists.
+    private struct SharedState {
+        var bytes: ByteBuffer
+        var keys: Set<String>
     }
 
     let nodeName: String
@@ -311,16 +320,63 @@ package final class PresenceTracker: Sendable {
     /// Every presence on `topic`, on every node, as `presence_state` has it:
     /// `{key: {"metas": […]}}`, each key's metas node by node.
     func list(topic: String) -> OrderedDictionary<String, PresenceReplica.Metas> {
-        state.withLock { state in
-            var replicas = [(nodeName, state.own)]
-            replicas += state.peers.map { ($0.key, $0.value.replica) }
-            var keys = OrderedDictionary<String, PresenceReplica.Metas>()
-            for (_, replica) in replicas.sorted(by: { $0.0 < $1.0 }) {
-                for (key, metas) in replica.topics[topic] ?? [:] {
-                    keys[key, default: [:]].merge(metas) { first, _ in first }
-                }
+        state.withLock { merged(topic: topic, in: $0) }
+    }
+
+    private func merged(topic: String, in state: State) -> OrderedDictionary<String, PresenceReplica.Metas> {
+        var replicas = [(nodeName, state.own)]
+        replicas += state.peers.map { ($0.key, $0.value.replica) }
+        var keys = OrderedDictionary<String, PresenceReplica.Metas>()
+        for (_, replica) in replicas.sorted(by: { $0.0 < $1.0 }) {
+            for (key, metas) in replica.topics[topic] ?? [:] {
+                keys[key, default: [:]].merge(metas) { first, _ in first }
             }
-            return keys
+        }
+        return keys
+    }
+
+    /// The `presence_state` payload for the client of `joiner` (subscribed
+    /// to `topic` already): the topic's list, encoded once and shared by
+    /// the joins until the topic's next diff goes out, plus the joiner's own
+    /// presences. A join into a large room then costs a copy, not a walk
+    /// and an encoding of every member.
+    ///
+    /// The shared part may miss the changes of the last batch window; they
+    /// are in the diff not yet sent, which the joiner gets, as phoenix.js
+    /// expects (it keeps a meta once, and ignores the leave of a meta it
+    /// does not have). A flush drops the shared payload of every topic in
+    /// its diffs. With ``PresenceOptions/fetch``, nothing is shared.
+    func statePayload(topic: String, joiner: SubscriberID) -> ByteBuffer {
+        if let fetch = options.fetch {
+            var bytes = ByteBuffer()
+            PresenceDiff.json(list(topic: topic), topic: topic, fetch: fetch).encode(into: &bytes)
+            return bytes
+        }
+        return state.withLock { state in
+            let own = state.byInstance[joiner].flatMap { $0.topic == topic ? $0.refs : nil } ?? [:]
+            guard let shared = state.sharedStates[topic], own.keys.allSatisfy({ !shared.keys.contains($0) }) else {
+                // A new list; kept for the next joins, who add their own presences to it.
+                let keys = merged(topic: topic, in: state)
+                var bytes = ByteBuffer()
+                PresenceDiff.json(keys, topic: topic, fetch: nil).encode(into: &bytes)
+                if !keys.isEmpty { state.sharedStates[topic] = SharedState(bytes: bytes, keys: Set(keys.keys)) }
+                return bytes
+            }
+            guard !own.isEmpty else { return shared.bytes }
+            var joinerOwn = OrderedDictionary<String, PresenceReplica.Metas>()
+            for (key, ref) in own {
+                if let meta = state.own.topics[topic]?[key]?[ref] { joinerOwn[key, default: [:]][ref] = meta }
+            }
+            var addition = ByteBuffer()
+            PresenceDiff.json(joinerOwn, topic: topic, fetch: nil).encode(into: &addition)
+            // `{shared…}` and `{own…}` make `{shared…,own…}`.
+            var bytes = ByteBuffer()
+            bytes.reserveCapacity(shared.bytes.readableBytes + addition.readableBytes)
+            bytes.writeImmutableBuffer(shared.bytes.getSlice(at: shared.bytes.readerIndex, length: shared.bytes.readableBytes - 1)!)
+            if shared.bytes.readableBytes > 2 && addition.readableBytes > 2 { bytes.writeInteger(UInt8(ascii: ",")) }
+            addition.moveReaderIndex(forwardBy: 1)
+            bytes.writeBuffer(&addition)
+            return bytes
         }
     }
 
@@ -346,6 +402,7 @@ package final class PresenceTracker: Sendable {
             state.releaseHeldLeaves(at: now)
             let diffs = state.diffs
             state.diffs = [:]
+            for topic in diffs.keys { state.sharedStates.removeValue(forKey: topic) }
             guard !state.outgoing.isEmpty, !state.stopped else { return (nil, diffs) }
             state.seq += 1
             defer { state.outgoing = [] }

@@ -179,8 +179,11 @@ package final class SocketConnection: @unchecked Sendable {
             self.dispatcher.subscribe(topic: instance.topic, .channel(instance))
             self.write(.reply(reply))
             if pushesPresenceState {
-                let state = Presences(tracker: self.presence).list(topic: instance.topic)
-                self.write(.message(Message(joinRef: instance.joinRef, ref: nil, topic: instance.topic, event: "presence_state", payload: .json(state))))
+                let state = self.presence.statePayload(topic: instance.topic, joiner: instance.id)
+                var message = Self.allocator.buffer(capacity: state.readableBytes + 64)
+                self.serializer.encodeServerMessage(joinRef: instance.joinRef, topic: instance.topic, event: "presence_state",
+                                                    encodedPayload: state, into: &message)
+                self.writeFramed(self.transport.framing.wrap(message, .text, Self.allocator))
             }
         }
     }

@@ -35,6 +35,12 @@ public protocol Serializer: Sendable {
     func decodeClientFrame(_ data: ByteBuffer, kind: FrameKind, limits: DecodingLimits) throws(ProtocolError) -> Message
     /// Server side: append the encoding of `frame` to `buffer` and say which frame kind carries it.
     func encodeServerFrame(_ frame: OutboundFrame, into buffer: inout ByteBuffer) throws(ProtocolError) -> FrameKind
+    /// Server side: append a message without `ref` whose payload is JSON
+    /// already encoded (`payload` holds one JSON value, written as it is),
+    /// exactly as ``encodeServerFrame(_:into:)`` encodes that message with
+    /// the payload as data. It goes in a text frame. For a payload shared by
+    /// many messages, such as a large topic's `presence_state`.
+    func encodeServerMessage(joinRef: String?, topic: String, event: String, encodedPayload payload: ByteBuffer, into buffer: inout ByteBuffer)
 
     /// Client side: append the encoding of a message the client sends.
     func encodeClientMessage(_ message: Message, into buffer: inout ByteBuffer) throws(ProtocolError) -> FrameKind

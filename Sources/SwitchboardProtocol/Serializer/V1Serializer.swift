@@ -30,13 +30,17 @@ public struct V1Serializer: Serializer {
             guard case .json(let response) = reply.response else {
                 throw .unencodable("V1 cannot carry a binary reply")
             }
-            buffer.writeStaticString("{\"topic\":")
-            JSONWriter.writeString(reply.topic, into: &buffer)
-            buffer.writeStaticString(",\"event\":\"phx_reply\",\"payload\":")
+            Self.writeObjectPrefix(topic: reply.topic, event: ChannelEvent.reply, into: &buffer)
             MessageFields.writeReplyPayload(status: reply.status, response: response, into: &buffer)
             Self.writeRefs(ref: reply.ref, joinRef: reply.joinRef, into: &buffer)
             return .text
         }
+    }
+
+    public func encodeServerMessage(joinRef: String?, topic: String, event: String, encodedPayload payload: ByteBuffer, into buffer: inout ByteBuffer) {
+        Self.writeObjectPrefix(topic: topic, event: event, into: &buffer)
+        buffer.writeImmutableBuffer(payload)
+        Self.writeRefs(ref: nil, joinRef: joinRef, into: &buffer)
     }
 
     // MARK: Client side
@@ -47,11 +51,7 @@ public struct V1Serializer: Serializer {
         guard case .json(let payload) = message.payload else {
             throw .unencodable("V1 cannot carry a binary payload")
         }
-        buffer.writeStaticString("{\"topic\":")
-        JSONWriter.writeString(message.topic, into: &buffer)
-        buffer.writeStaticString(",\"event\":")
-        JSONWriter.writeString(message.event, into: &buffer)
-        buffer.writeStaticString(",\"payload\":")
+        Self.writeObjectPrefix(topic: message.topic, event: message.event, into: &buffer)
         JSONWriter.write(payload, into: &buffer)
         Self.writeRefs(ref: message.ref, joinRef: message.joinRef, into: &buffer)
         return .text
@@ -95,6 +95,15 @@ public struct V1Serializer: Serializer {
     }
 
     /// `,"ref":…,"join_ref":…}` — the end of every object.
+    /// `{"topic":…,"event":…,"payload":` — everything before the payload.
+    private static func writeObjectPrefix(topic: String, event: String, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("{\"topic\":")
+        JSONWriter.writeString(topic, into: &buffer)
+        buffer.writeStaticString(",\"event\":")
+        JSONWriter.writeString(event, into: &buffer)
+        buffer.writeStaticString(",\"payload\":")
+    }
+
     private static func writeRefs(ref: String?, joinRef: String?, into buffer: inout ByteBuffer) {
         buffer.writeStaticString(",\"ref\":")
         JSONWriter.writeOptionalString(ref, into: &buffer)

@@ -65,6 +65,12 @@ public struct V2Serializer: Serializer {
         }
     }
 
+    public func encodeServerMessage(joinRef: String?, topic: String, event: String, encodedPayload payload: ByteBuffer, into buffer: inout ByteBuffer) {
+        Self.writeArrayPrefix(joinRef: joinRef, ref: nil, topic: topic, event: event, into: &buffer)
+        buffer.writeImmutableBuffer(payload)
+        buffer.writeInteger(UInt8(ascii: "]"))
+    }
+
     // MARK: Client side
 
     /// Encodes what a client sends: a JSON array, or a kind 0 client push
