@@ -4,15 +4,16 @@ import Switchboard
 extension MetricsOptions {
     /// Metrics in a Prometheus registry of the server's own (so servers in
     /// one test process keep separate counts), shown at `GET /metrics`, as
-    /// `switchboard serve` does with the process-wide one.
-    package static func privatePrometheus() -> MetricsOptions {
+    /// `switchboard serve` does with the process-wide one (on the admin
+    /// listener unless `onPublicListener`).
+    package static func privatePrometheus(onPublicListener: Bool = false) -> MetricsOptions {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets[MetricsOptions.fanoutTimerLabel] = MetricsOptions.fanoutBuckets
-        return MetricsOptions(factory: factory) {
+        return MetricsOptions(factory: factory, onPublicListener: onPublicListener) {
             var buffer: [UInt8] = []
             registry.emit(into: &buffer)
-            return buffer
+            return PrometheusPage.finish(buffer)
         }
     }
 }
