@@ -15,7 +15,8 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve Phoenix Channels clients, the HTTP API and, with auth none, a demo chat page.",
         discussion: """
             Settings come from these flags, then SWITCHBOARD_* environment variables \
-            (SWITCHBOARD_PORT, SWITCHBOARD_LIMITS_MAX_FRAME_SIZE, …), then the YAML file, then defaults.
+            (SWITCHBOARD_PORT, SWITCHBOARD_LIMITS_MAX_FRAME_SIZE, …), then the YAML file, then defaults. \
+            `switchboard config print` shows what they add up to; `switchboard config sample` writes a file with every key.
             """
     )
 

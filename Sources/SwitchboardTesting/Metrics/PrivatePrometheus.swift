@@ -29,7 +29,8 @@ package enum PrometheusText {
         return nil
     }
 
-    /// The value of `sample` at `GET /metrics` on `port`.
+    /// The value of `sample` at `GET /metrics` on `port`: a public port
+    /// (``MetricsOptions/onPublicListener``), as no token is sent.
     package static func scrape(_ sample: String, port: Int) async throws -> Double? {
         value(of: sample, in: try await PlainHTTP.request(port: port, path: "/metrics").body)
     }

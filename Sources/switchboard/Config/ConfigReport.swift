@@ -37,16 +37,15 @@ struct ConfigReport {
         }
     }
 
-    /// The rows in three aligned columns under a header.
+    /// The rows in three aligned columns under a header (a long value
+    /// pushes its source to the right rather than being cut).
     var text: String {
-        let header = Row(key: .host, value: "VALUE", source: "SOURCE")
         let keyWidth = rows.map(\.key.rawValue.count).max() ?? 0
-        let valueWidth = min(48, max(rows.map(\.value.count).max() ?? 0, header.value.count))
+        let valueWidth = min(48, rows.map(\.value.count).max() ?? 0)
         func line(_ key: String, _ value: String, _ source: String) -> String {
             key.padding(keyWidth) + "  " + value.padding(valueWidth) + "  " + source
         }
-        var lines = [line("KEY", header.value, header.source)]
-        lines += rows.map { line($0.key.rawValue, $0.value, $0.source) }
+        let lines = [line("KEY", "VALUE", "SOURCE")] + rows.map { line($0.key.rawValue, $0.value, $0.source) }
         return lines.joined(separator: "\n") + "\n"
     }
 }
