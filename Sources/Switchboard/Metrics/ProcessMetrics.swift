@@ -23,6 +23,18 @@ public struct ProcessMetrics: Sendable, Equatable {
     /// When the process started, in seconds since the Unix epoch.
     public var startTimeSeconds: Double?
 
+    public init(
+        cpuSeconds: Double? = nil, residentMemoryBytes: Int? = nil, virtualMemoryBytes: Int? = nil,
+        openFileDescriptors: Int? = nil, maxFileDescriptors: Int? = nil, startTimeSeconds: Double? = nil
+    ) {
+        self.cpuSeconds = cpuSeconds
+        self.residentMemoryBytes = residentMemoryBytes
+        self.virtualMemoryBytes = virtualMemoryBytes
+        self.openFileDescriptors = openFileDescriptors
+        self.maxFileDescriptors = maxFileDescriptors
+        self.startTimeSeconds = startTimeSeconds
+    }
+
     /// The values as they are now.
     public static func current() -> ProcessMetrics {
         var metrics = ProcessMetrics()
