@@ -5,7 +5,8 @@ import Switchboard
 /// `switchboard serve` records its metrics in a Prometheus registry: it
 /// bootstraps swift-metrics' `MetricsSystem` with it (so the server, the
 /// Redis adapter and anything else in the process record there) and serves
-/// the registry at `GET /metrics`.
+/// the registry at `GET /metrics`, with help lines and the process's
+/// metrics (``PrometheusPage``).
 enum PrometheusBootstrap {
     /// Bootstraps the metrics system; returns the renderer of `/metrics`.
     /// Once per process (swift-metrics allows one bootstrap).
@@ -18,7 +19,7 @@ enum PrometheusBootstrap {
             var buffer: [UInt8] = []
             buffer.reserveCapacity(4096)
             registry.emit(into: &buffer)
-            return buffer
+            return PrometheusPage.finish(buffer)
         }
     }
 }

@@ -88,7 +88,7 @@ struct ServeConfiguration {
             // without importing swift-system directly.
             provider = try await FileProvider<YAMLSnapshot>(filePath: .init(stringLiteral: path))
         } catch {
-            let reason = "\(error)".split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
+            let reason = YAMLSyntaxProblem.describe(text) ?? "\(error)".split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
             throw StartupError("config file \(path) (\(origin)) is not valid YAML: \(Self.explain(reason))")
         }
         if let (key, suggestion) = ConfigFileKeys.firstUnknown(in: text) {

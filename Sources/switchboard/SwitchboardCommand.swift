@@ -9,6 +9,6 @@ struct SwitchboardCommand: AsyncParsableCommand {
         commandName: "switchboard",
         abstract: "A Phoenix Channels server: WebSocket channels, PubSub and an HTTP broadcast API.",
         version: SwitchboardVersion.current,
-        subcommands: [ServeCommand.self, TokenCommand.self, AdminCommand.self, BenchCommand.self]
+        subcommands: [ServeCommand.self, ConfigCommand.self, TokenCommand.self, AdminCommand.self, BenchCommand.self]
     )
 }

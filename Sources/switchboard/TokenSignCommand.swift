@@ -17,7 +17,7 @@ struct TokenSignCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The user id (the token's sub).", valueName: "id"))
     var sub: String
 
-    @Option(help: ArgumentHelp("How long the token is valid: 90s, 10m, 2h (default 10m).", valueName: "duration"))
+    @Option(help: ArgumentHelp("How long the token is valid: 90s, 10m, 2h.", valueName: "duration"))
     var ttl: String = "10m"
 
     @Option(help: ArgumentHelp("The socket namespace (aud) (default: token.namespace, user_socket).", valueName: "namespace"))

@@ -4,7 +4,8 @@ import Switchboard
 import SwitchboardClient
 import Testing
 
-/// `GET /metrics` on the public port, in Prometheus text format.
+/// `GET /metrics` on the admin listener (and on the public one when asked),
+/// in Prometheus text format.
 @Suite("Metrics")
 struct AdminMetricsTests {
     /// The value of the sample named exactly `series` (name and labels).
@@ -16,7 +17,12 @@ struct AdminMetricsTests {
     }
 
     private static func scrape(_ server: SwitchboardServer) async throws -> RawHTTP.Response {
-        try await RawHTTP.request(port: server.localPort!, path: "/metrics")
+        try await AdminTestSupport.scrape(server)
+    }
+
+    /// `GET /metrics` on the public listener.
+    private static func scrapePublic(_ server: SwitchboardServer, method: String = "GET") async throws -> RawHTTP.Response {
+        try await RawHTTP.request(port: server.localPort!, method: method, path: "/metrics")
     }
 
     @Test func countsConnectsJoinsMessagesBroadcastsDeliveriesAndSheds() async throws {
@@ -57,6 +63,10 @@ struct AdminMetricsTests {
             // Two join replies and two broadcast frames.
             #expect(Self.sample(page, "switchboard_frames_out_total") == 4)
             #expect(Self.sample(page, "switchboard_broadcast_fanout_seconds_count") ?? 0 >= 1)
+            #expect(Self.sample(page, #"switchboard_node_state{state="serving"}"#) == 1)
+            #expect(Self.sample(page, #"switchboard_node_state{state="draining"}"#) == 0)
+            #expect(Self.sample(page, "switchboard_pubsub_connected") == 1)
+            #expect(Self.sample(page, "switchboard_slow_consumer_closes_total") == 0)
             #expect(page.contains(#"switchboard_broadcast_fanout_seconds_bucket{le="+Inf"}"#))
             #expect(page.contains(#"switchboard_broadcast_fanout_seconds_bucket{le="1e-05"}"#)
                     || page.contains(#"switchboard_broadcast_fanout_seconds_bucket{le="0.00001"}"#))
@@ -75,10 +85,71 @@ struct AdminMetricsTests {
         }
     }
 
-    @Test func metricsIsNotOnTheAdminPortAndRefusesPOST() async throws {
+    @Test func metricsAreOnTheAdminListenerWithTheTokenAndNotOnThePublicOneByDefault() async throws {
         try await withServer(AdminTestSupport.configure) { server async throws in
-            #expect(try await AdminTestSupport.request(server, path: "/metrics").status == 404)
-            #expect(try await RawHTTP.request(port: server.localPort!, method: "POST", path: "/metrics").status == 405)
+            #expect(try await Self.scrapePublic(server).status == 404)
+            #expect(try await Self.scrapePublic(server, method: "POST").status == 404)
+            #expect(try await AdminTestSupport.request(server, path: "/metrics", token: nil).status == 401)
+            #expect(try await AdminTestSupport.request(server, path: "/metrics", token: "wrong-token-wrong").status == 401)
+            #expect(try await AdminTestSupport.request(server, method: "POST", path: "/metrics").status == 405)
+            let page = try await Self.scrape(server)
+            #expect(page.status == 200)
+            #expect(page.header("content-type")?.hasPrefix("text/plain; version=0.0.4") == true)
+            #expect(Self.sample(page.body, "switchboard_connections") == 0)
+        }
+    }
+
+    @Test func thePublicListenerServesMetricsWhenAsked() async throws {
+        try await withServer({ configuration in
+            AdminTestSupport.configure(&configuration)
+            configuration.metrics.onPublicListener = true
+        }) { server async throws in
+            let page = try await Self.scrapePublic(server)
+            #expect(page.status == 200)
+            #expect(Self.sample(page.body, "switchboard_connections") == 0)
+            #expect(try await Self.scrapePublic(server, method: "POST").status == 405)
+            #expect(try await Self.scrape(server).status == 200)
+        }
+    }
+
+    @Test func everyMetricHasHelpAndTheProcessAndBuildAreDescribed() async throws {
+        try await withServer({ configuration in
+            AdminTestSupport.configure(&configuration)
+            configuration.version = "9.8.7-test"
+        }) { server async throws in
+            let page = try await Self.scrape(server).body
+            let lines = page.split(separator: "\n").map(String.init)
+            var families: [String] = []
+            for (index, line) in lines.enumerated() where line.hasPrefix("# TYPE ") {
+                let name = String(line.dropFirst("# TYPE ".count).split(separator: " ")[0])
+                families.append(name)
+                #expect(index > 0 && lines[index - 1].hasPrefix("# HELP \(name) "), "no # HELP line for \(name)")
+            }
+            // Every described metric is on the page, so the help table names no metric that is gone.
+            #expect(Set(families) == Set(PrometheusPage.help.keys))
+            #expect(page.contains(#"switchboard_build_info{version="9.8.7-test","#))
+            #if os(Linux)
+            let resident = try #require(Self.sample(page, "process_resident_memory_bytes"))
+            #expect(resident > 1_000_000)
+            #expect(try #require(Self.sample(page, "process_open_fds")) >= 3)
+            #expect(try #require(Self.sample(page, "process_max_fds")) >= 64)
+            #expect(try #require(Self.sample(page, "process_cpu_seconds_total")) > 0)
+            let started = try #require(Self.sample(page, "process_start_time_seconds"))
+            let now = Date().timeIntervalSince1970
+            #expect(started <= now + 1 && started > now - 86_400, "start time \(started), now \(now)")
+            #endif
+        }
+    }
+
+    @Test func theNodeStateGaugeFollowsADrain() async throws {
+        try await withServer(AdminTestSupport.configure) { server async throws in
+            let drain = try await AdminTestSupport.request(server, method: "POST", path: "/drain", body: #"{"over":"0s"}"#)
+            #expect(drain.status == 200)
+            let page = try await Self.scrape(server).body
+            #expect(Self.sample(page, #"switchboard_node_state{state="serving"}"#) == 0)
+            let drainedOrDraining = (Self.sample(page, #"switchboard_node_state{state="drained"}"#) ?? 0)
+                + (Self.sample(page, #"switchboard_node_state{state="draining"}"#) ?? 0)
+            #expect(drainedOrDraining == 1)
         }
     }
 
@@ -86,8 +157,10 @@ struct AdminMetricsTests {
         let registry = PrometheusCollectorRegistry()
         try await withServer({ configuration in
             configuration.metrics = MetricsOptions(factory: PrometheusMetricsFactory(registry: registry))
+            AdminTestSupport.configure(&configuration)
         }) { server async throws in
             #expect(try await Self.scrape(server).status == 404)
+            #expect(try await Self.scrapePublic(server).status == 404)
             let client = try await TestServer.client(server)
             _ = try await client.channel("room:factory").join()
             await client.disconnect()

@@ -25,7 +25,7 @@ struct AdminPolicyTests {
             #expect(await AdminTestSupport.eventually(timeout: .seconds(12)) { server.connectionCount == 0 })
             #expect(await AdminTestSupport.eventually { codes.withLock { $0.count } == 20 })
             #expect(codes.withLock { $0 }.allSatisfy { $0 == 1012 })
-            let metrics = try await RawHTTP.request(port: server.localPort!, path: "/metrics")
+            let metrics = try await AdminTestSupport.scrape(server)
             #expect(metrics.body.contains(#"switchboard_shed_connections_total{reason="max_age"} 20"#))
         }
     }
@@ -55,7 +55,7 @@ struct AdminPolicyTests {
                 (try? await RawHTTP.request(port: port, path: "/readyz").status) == 200
             })
             let late = try await TestServer.client(server) { $0.reconnect = false }
-            let metrics = try await RawHTTP.request(port: port, path: "/metrics")
+            let metrics = try await AdminTestSupport.scrape(server)
             #expect(metrics.body.contains(#"switchboard_shed_connections_total{reason="resource_guard"}"#))
             await late.disconnect()
             for (client, _) in clients { await client.disconnect() }
@@ -108,8 +108,8 @@ struct AdminPolicyTests {
     }
 
     @Test func metricsCountPubSubTraffic() async throws {
-        try await withServer { server in
-            let metrics = try await RawHTTP.request(port: server.localPort!, path: "/metrics")
+        try await withServer(AdminTestSupport.configure) { server in
+            let metrics = try await AdminTestSupport.scrape(server)
             for name in ["published", "received", "dropped", "reconnects"] {
                 #expect(metrics.body.contains("switchboard_pubsub_\(name)_total"), "missing switchboard_pubsub_\(name)_total")
             }

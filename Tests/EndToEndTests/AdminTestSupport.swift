@@ -24,6 +24,11 @@ enum AdminTestSupport {
         return (response.status, text.isEmpty ? nil : try? JSONValue(parsing: text))
     }
 
+    /// `GET /metrics` on the admin listener, with the admin token.
+    static func scrape(_ server: SwitchboardServer) async throws -> RawHTTP.Response {
+        try await RawHTTP.request(port: server.adminPort!, path: "/metrics", headers: ["Authorization: Bearer \(token)"])
+    }
+
     /// Polls `condition` every 20 ms until it holds or `timeout` passes.
     static func eventually(timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async rethrows -> Bool {
         let deadline = ContinuousClock.now + timeout

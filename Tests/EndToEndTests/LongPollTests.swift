@@ -13,7 +13,7 @@ import Testing
     private static let join = #"["1","1","room:lobby","phx_join",{}]"#
 
     @Test func connectJoinPushAndReceiveABroadcast() async throws {
-        try await withServer(endpoints: Self.endpoints()) { server in
+        try await withServer(endpoints: Self.endpoints(), AdminTestSupport.configure) { server in
             let port = server.localPort!
             let session = try await RawLongPoll.open(port: port)
             #expect(server.connectionCount == 1, "a session counts as a connection")
@@ -34,7 +34,7 @@ import Testing
             #expect(broadcast.status == 202)
             #expect(try await session.messages(count: 1) == [#"[null,null,"room:lobby","news",{"text":"hello"}]"#])
 
-            let metrics = try await RawHTTP.request(port: port, path: "/metrics")
+            let metrics = try await AdminTestSupport.scrape(server)
             #expect(metrics.body.contains(#"switchboard_socket_connects_total{status="ok",transport="longpoll"} 1"#))
             #expect(metrics.body.contains("switchboard_longpoll_sessions 1"))
             #expect(metrics.body.contains("switchboard_connections 1"))

@@ -4,6 +4,7 @@ import NIOPosix
 import NIOWebSocket
 import Switchboard
 import SwitchboardClient
+import SwitchboardTesting
 import Testing
 
 /// A client that stops reading must not grow the node's memory without bound.
@@ -54,7 +55,10 @@ struct SlowConsumerTests {
     }
 
     @Test func aClientThatStopsReadingIsClosedAndOthersKeepTheirMessages() async throws {
-        try await withServer({ $0.limits.maxOutboundBytes = 1 << 20 }) { server in
+        try await withServer({ configuration in
+            configuration.limits.maxOutboundBytes = 1 << 20
+            AdminTestSupport.configure(&configuration)
+        }) { server in
             let stalled = try await stalledSubscriber(port: server.localPort!, topic: "room:flood")
             let healthy = try await TestServer.client(server)
             let room = healthy.channel("room:flood")
@@ -75,6 +79,8 @@ struct SlowConsumerTests {
             // The healthy client still gets what is published after.
             try await server.pubsub.broadcast(topic: "room:flood", event: "after", payload: .json(["ok": true]))
             #expect(try await room.nextMessage(event: "after", timeout: .seconds(10)).payload == .json(["ok": true]))
+            let metrics = try await AdminTestSupport.scrape(server).body
+            #expect(PrometheusText.value(of: "switchboard_slow_consumer_closes_total", in: metrics) == 1)
             try? await stalled.close()
             await healthy.disconnect()
         }

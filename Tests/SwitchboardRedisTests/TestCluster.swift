@@ -37,7 +37,8 @@ struct TestCluster: Sendable {
             configuration.port = 0
             configuration.eventLoopThreads = 1
             configuration.apiKey = apiKey
-            configuration.metrics = .privatePrometheus()
+            // Scraped on the public port (PrometheusText.scrape).
+            configuration.metrics = .privatePrometheus(onPublicListener: true)
             configuration.shutdownGracePeriod = .milliseconds(200)
             configuration.limits.maxChannelsPerSocket = maxChannelsPerSocket
             // Cluster reports stay out of the way of tests that count messages.

@@ -29,7 +29,8 @@ struct AdminAPI: Sendable {
             }
             let closed = await runtime.disconnectEverywhere(socketID: id)
             return (.ok, ["status": "ok", "id": .string(id), "disconnected": .int(closed), "other_nodes_asked": .bool(true)])
-        case (_, "/stats"), (_, "/cluster"), (_, "/shed"), (_, "/drain"), (_, "/undrain"), (_, "/rebalance"), (_, "/disconnect"):
+        case (_, "/stats"), (_, "/cluster"), (_, "/shed"), (_, "/drain"), (_, "/undrain"), (_, "/rebalance"), (_, "/disconnect"),
+             (_, "/metrics"):
             return (.methodNotAllowed, Self.error("method not allowed"))
         default:
             return (.notFound, Self.error("not found"))

@@ -2,7 +2,8 @@ import NIOCore
 import NIOHTTP1
 
 /// Serves the admin listener: checks the bearer admin token of every request
-/// (401 without it), parses the JSON body and answers through ``AdminAPI``.
+/// (401 without it), parses the JSON body and answers through ``AdminAPI``;
+/// `GET /metrics` answers Prometheus text (``ServerRuntime/prometheusPage()``).
 final class AdminRequestHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -53,6 +54,10 @@ final class AdminRequestHandler: ChannelInboundHandler {
             }
         }
         let (path, _) = QueryString.split(uri: head.uri)
+        if path == "/metrics", head.method == .GET || head.method == .HEAD {
+            metrics(context: context, head: head)
+            return
+        }
         let api = self.api
         let method = head.method
         let route = String(path)
@@ -63,6 +68,24 @@ final class AdminRequestHandler: ChannelInboundHandler {
         }.whenSuccess { status, body in
             let (handler, context) = loopBound.value
             handler.respond(context: context, head: head, status: status, body: body)
+        }
+    }
+
+    /// Prometheus text, or 404 when the server has no renderer.
+    private func metrics(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        let runtime = api.runtime
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.makeFutureWithTask {
+            await runtime.prometheusPage()
+        }.whenSuccess { (bytes: [UInt8]?) in
+            let (handler, context) = loopBound.value
+            guard let bytes else {
+                handler.respond(context: context, head: head, status: .notFound, body: AdminAPI.error("not found: the server has no metrics renderer"))
+                return
+            }
+            var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+            buffer.writeBytes(bytes)
+            handler.respond(context: context, head: head, status: .ok, body: buffer, contentType: ServerRuntime.prometheusContentType)
         }
     }
 
@@ -78,8 +101,15 @@ final class AdminRequestHandler: ChannelInboundHandler {
         var buffer = context.channel.allocator.buffer(capacity: 256)
         body.encode(into: &buffer)
         buffer.writeStaticString("\n")
+        respond(context: context, head: head, status: status, body: buffer, contentType: "application/json", close: close)
+    }
+
+    private func respond(
+        context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, body buffer: ByteBuffer,
+        contentType: String, close: Bool = false
+    ) {
         var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "content-type", value: contentType)
         headers.add(name: "content-length", value: "\(buffer.readableBytes)")
         if status == .unauthorized { headers.add(name: "www-authenticate", value: "Bearer") }
         let keepAlive = head.isKeepAlive && !close

@@ -7,4 +7,6 @@ struct LoopCounts: Sendable {
     /// Broadcasts fanned out on this loop's subscribers; counted by the first
     /// loop only, so each broadcast reaching the node counts once.
     var broadcasts = 0
+    /// Sockets closed because their client read too slowly.
+    var slowConsumerCloses = 0
 }

@@ -6,16 +6,28 @@ import CoreMetrics
 /// the application bootstraps (Prometheus, StatsD, OpenTelemetry) sees them,
 /// and `/metrics` is off. `switchboard serve` bootstraps swift-prometheus and
 /// sets ``prometheusText`` to render its registry.
+///
+/// `GET /metrics` is served on the admin listener (with the admin token),
+/// not on the public one, unless ``onPublicListener`` says so.
 public struct MetricsOptions: Sendable {
     /// Records the metrics; `nil` means `MetricsSystem.factory` as it is when
     /// the server is created (bootstrap the system first).
     public var factory: (any MetricsFactory)?
-    /// The body of `GET /metrics` on the public listener, in Prometheus text
-    /// format; `nil` leaves the endpoint off (404).
+    /// The body of `GET /metrics`, in Prometheus text format; `nil` leaves
+    /// the endpoint off (404). ``PrometheusPage/finish(_:)`` adds help lines
+    /// and the process's metrics to a registry's text.
     public var prometheusText: (@Sendable () -> [UInt8])?
+    /// Whether the public listener serves `GET /metrics` too, to anyone who
+    /// can reach it (off: only the admin listener does, with the admin token).
+    public var onPublicListener: Bool
 
-    public init(factory: (any MetricsFactory)? = nil, prometheusText: (@Sendable () -> [UInt8])? = nil) {
+    public init(
+        factory: (any MetricsFactory)? = nil,
+        onPublicListener: Bool = false,
+        prometheusText: (@Sendable () -> [UInt8])? = nil
+    ) {
         self.factory = factory
+        self.onPublicListener = onPublicListener
         self.prometheusText = prometheusText
     }
 

@@ -20,6 +20,11 @@ package final class ServerMetrics: Sendable {
     let broadcasts: CoreMetrics.Counter
     let deliveries: CoreMetrics.Counter
     let fanoutTime: CoreMetrics.Timer
+    /// 1 while the PubSub adapter reaches the other nodes (always, with the local adapter).
+    let pubsubConnected: CoreMetrics.Gauge
+    /// One gauge per ``nodeStates`` value: 1 for the node's state, 0 for the others.
+    private let nodeState: [String: CoreMetrics.Gauge]
+    private let slowConsumerCloses: CoreMetrics.Counter
     /// By transport, then status.
     private let connects: [String: [String: CoreMetrics.Counter]]
     private let joins: [String: CoreMetrics.Counter]
@@ -37,8 +42,11 @@ package final class ServerMetrics: Sendable {
     static let joinStatuses = ["ok", "refused", "crashed"]
     /// The `reason` values of `switchboard_shed_connections_total`.
     static let shedReasons = ["operator", "drain", "shutdown", "rebalance", "max_age", "resource_guard"]
+    /// The `state` values of `switchboard_node_state` (``ServerRuntime/operationalState``).
+    static let nodeStates = ["serving", "guarded", "draining", "drained", "stopping"]
 
-    package init(factory: any MetricsFactory = MetricsSystem.factory) {
+    /// Metrics recorded through `factory`; `version` labels `switchboard_build_info`.
+    package init(factory: any MetricsFactory = MetricsSystem.factory, version: String = SwitchboardVersion.current) {
         connections = CoreMetrics.Gauge(label: "switchboard_connections", factory: factory)
         longPollSessions = CoreMetrics.Gauge(label: "switchboard_longpoll_sessions", factory: factory)
         longPollForwarded = CoreMetrics.Counter(label: "switchboard_longpoll_forwarded_total", factory: factory)
@@ -65,6 +73,25 @@ package final class ServerMetrics: Sendable {
         pubsubReceived = CoreMetrics.Counter(label: "switchboard_pubsub_received_total", factory: factory)
         pubsubDropped = CoreMetrics.Counter(label: "switchboard_pubsub_dropped_total", factory: factory)
         pubsubReconnects = CoreMetrics.Counter(label: "switchboard_pubsub_reconnects_total", factory: factory)
+        pubsubConnected = CoreMetrics.Gauge(label: "switchboard_pubsub_connected", factory: factory)
+        nodeState = Dictionary(uniqueKeysWithValues: Self.nodeStates.map { state in
+            (state, CoreMetrics.Gauge(label: "switchboard_node_state", dimensions: [("state", state)], factory: factory))
+        })
+        slowConsumerCloses = CoreMetrics.Counter(label: "switchboard_slow_consumer_closes_total", factory: factory)
+        CoreMetrics.Gauge(label: "switchboard_build_info", dimensions: Self.buildLabels(version: version), factory: factory).record(1)
+    }
+
+    /// The labels of `switchboard_build_info`: the version, the Swift
+    /// compiler and the platform it was built for.
+    static func buildLabels(version: String) -> [(String, String)] {
+        [("version", version), ("swift", BuildInfo.swiftVersion), ("platform", BuildInfo.platform)]
+    }
+
+    /// Records the node's state (one of ``nodeStates``).
+    func nodeState(_ current: String) {
+        for (state, gauge) in nodeState {
+            gauge.record(state == current ? 1 : 0)
+        }
     }
 
     /// One connect of `transport` (`websocket`, `longpoll`) ended with `status`.
@@ -94,5 +121,6 @@ package final class ServerMetrics: Sendable {
         if counts.framesOut > 0 { framesOut.increment(by: counts.framesOut) }
         if counts.deliveries > 0 { deliveries.increment(by: counts.deliveries) }
         if counts.broadcasts > 0 { broadcasts.increment(by: counts.broadcasts) }
+        if counts.slowConsumerCloses > 0 { slowConsumerCloses.increment(by: counts.slowConsumerCloses) }
     }
 }

@@ -25,12 +25,15 @@ extension ServerRuntime {
         policyTasks.withLock { $0 = tasks }
     }
 
-    /// Records the connection, channel and topic counts in their gauges.
+    /// Records the connection, channel and topic counts, the node's state
+    /// and the adapter's in their gauges.
     func recordGauges() async {
         metrics.connections.record(connectionCount)
         metrics.longPollSessions.record(longPollSessionCount.load(ordering: .relaxed))
         metrics.channels.record(await channelCount())
         metrics.topics.record(pubsub.activeTopicCount)
+        metrics.nodeState(operationalState)
+        metrics.pubsubConnected.record(pubsub.adapterStatus.state == "connected" ? 1 : 0)
     }
 
     func stopPolicies() {

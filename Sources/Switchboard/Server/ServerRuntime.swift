@@ -48,7 +48,7 @@ final class ServerRuntime: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.clusterView = ClusterView(interval: configuration.clusterReportInterval)
-        let metrics = ServerMetrics(factory: configuration.metrics.factory ?? MetricsSystem.factory)
+        let metrics = ServerMetrics(factory: configuration.metrics.factory ?? MetricsSystem.factory, version: configuration.version)
         self.metrics = metrics
         let dispatchers = eventLoops.enumerated().map { index, loop in
             LoopDispatcher(eventLoop: loop, metrics: metrics, countsBroadcasts: index == 0)

@@ -5,8 +5,6 @@ struct LoopConnections {
     private(set) var all: [ObjectIdentifier: SocketConnection] = [:]
     /// Joined or joining channels of these sockets, kept by them.
     var channelCount = 0
-    /// Sockets closed because their client read too slowly.
-    var slowConsumerCloses = 0
 
     mutating func register(_ connection: SocketConnection) {
         all[ObjectIdentifier(connection)] = connection

@@ -311,7 +311,7 @@ package final class SocketConnection: @unchecked Sendable {
         guard isOpen else { return }
         logger.warning("closing connection: client too slow, outbound queue over limit",
                        metadata: ["limit": "\(limits.maxOutboundBytes)"])
-        dispatcher.connections.slowConsumerCloses += 1
+        dispatcher.counts.slowConsumerCloses += 1
         close(.slowConsumer)
         closed()
     }

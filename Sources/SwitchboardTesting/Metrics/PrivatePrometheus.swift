@@ -4,15 +4,16 @@ import Switchboard
 extension MetricsOptions {
     /// Metrics in a Prometheus registry of the server's own (so servers in
     /// one test process keep separate counts), shown at `GET /metrics`, as
-    /// `switchboard serve` does with the process-wide one.
-    package static func privatePrometheus() -> MetricsOptions {
+    /// `switchboard serve` does with the process-wide one (on the admin
+    /// listener unless `onPublicListener`).
+    package static func privatePrometheus(onPublicListener: Bool = false) -> MetricsOptions {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets[MetricsOptions.fanoutTimerLabel] = MetricsOptions.fanoutBuckets
-        return MetricsOptions(factory: factory) {
+        return MetricsOptions(factory: factory, onPublicListener: onPublicListener) {
             var buffer: [UInt8] = []
             registry.emit(into: &buffer)
-            return buffer
+            return PrometheusPage.finish(buffer)
         }
     }
 }
@@ -28,7 +29,8 @@ package enum PrometheusText {
         return nil
     }
 
-    /// The value of `sample` at `GET /metrics` on `port`.
+    /// The value of `sample` at `GET /metrics` on `port`: a public port
+    /// (``MetricsOptions/onPublicListener``), as no token is sent.
     package static func scrape(_ sample: String, port: Int) async throws -> Double? {
         value(of: sample, in: try await PlainHTTP.request(port: port, path: "/metrics").body)
     }

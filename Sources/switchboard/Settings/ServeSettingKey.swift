@@ -61,6 +61,7 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
     case guardMaxMemory = "resource_guard.max_memory"
     case guardSustain = "resource_guard.sustain"
     case guardShedRate = "resource_guard.shed_rate"
+    case metricsPublic = "metrics.public"
 
     /// The prefix of every environment variable: `SWITCHBOARD_`.
     public static let environmentPrefix = "SWITCHBOARD"
@@ -98,7 +99,8 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
         case .adminHost: return "--admin-host"
         case .adminPort: return "--admin-port"
         case .adminToken, .drainOnShutdown: return nil
-        case .maxConnectionAge, .maxConnectionAgeJitter, .guardMaxConnections, .guardMaxMemory, .guardSustain, .guardShedRate:
+        case .maxConnectionAge, .maxConnectionAgeJitter, .guardMaxConnections, .guardMaxMemory, .guardSustain, .guardShedRate,
+             .metricsPublic:
             return nil
         case .redisNodeName, .redisChannelPrefix, .redisPublishers, .redisConnectTimeout, .redisOutageBuffer: return nil
         case .socketPath, .maxChannelsPerSocket, .maxFrameSize, .maxOutboundBytes, .heartbeatTimeout, .shutdownGracePeriod,

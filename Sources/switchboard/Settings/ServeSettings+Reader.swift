@@ -51,7 +51,7 @@ extension ServeSettings {
         return ConfigReader(providers: providers, accessReporter: ServeSettingsOriginReporter(origins: origins))
     }
 
-    /// The value of `key` as text, with the name of where it was set; `nil`
+    /// The value of `key` as text, with where it was set; `nil`
     /// when no provider sets it, or sets it blank (or, in the file, to a
     /// YAML null).
     ///
@@ -63,7 +63,7 @@ extension ServeSettings {
         _ key: ServeSettingKey,
         from reader: ConfigReader,
         recorder: ServeSettingsReadRecorder
-    ) throws(ServeSettingsError) -> (value: String, origin: String)? {
+    ) throws(ServeSettingsError) -> ServeSettingValue? {
         let configKey = ConfigKey(key.components)
         _ = recorder.take()
         if let text = reader.string(forKey: configKey, isSecret: key.isSecret) {
@@ -98,11 +98,11 @@ extension ServeSettings {
         _ text: String,
         _ key: ServeSettingKey,
         _ read: ServeSettingsReadRecorder.Read?
-    ) -> (value: String, origin: String)? {
+    ) -> ServeSettingValue? {
         let value = text.trimmingWhitespace()
         guard !value.isEmpty else { return nil }
         if case .file? = read?.origin, yamlNulls.contains(value) { return nil }
-        return (value, originName(key, read))
+        return ServeSettingValue(text: value, originName: originName(key, read), origin: read?.origin)
     }
 
     /// How the provider of `read` is named for `key`: by its origin when the

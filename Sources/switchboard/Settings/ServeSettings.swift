@@ -32,7 +32,6 @@ public struct ServeSettings: Sendable, Equatable {
     public var socketPath = "/socket"
     /// `log_level`: the lowest level logged.
     public var logLevel = Logger.Level.info
-    /// `limits.max_outbound_bytes`: bytes queued for a client that does not
     /// `pubsub.adapter`: how broadcasts reach other nodes.
     public var pubsubAdapter = "local"
     /// `pubsub.redis.url`: `redis://[[user]:password@]host[:port][/db]`,
@@ -95,12 +94,10 @@ public struct ServeSettings: Sendable, Equatable {
     /// `presence`: the built-in `room:*` channels track who is in them
     /// (``PresenceRoomChannel``).
     public var presence = false
-    /// `admin.token` (best from `SWITCHBOARD_ADMIN_TOKEN`): the bearer token
-    /// `drain_on_shutdown`: on SIGTERM, the window over which every
-    /// `max_connection_age`: connections older than this are shed (code
-    /// `max_connection_age_jitter`: each connection's age limit differs by up
     /// Where each setting that is not a default came from (`"SWITCHBOARD_PORT"`).
     public var origins: [ServeSettingKey: String] = [:]
+    /// Each setting that is not a default, as written where it was set.
+    public var values: [ServeSettingKey: ServeSettingValue] = [:]
 
     /// The `pubsub.adapter` values this build accepts.
     public static let pubsubAdapters = ["local", "redis"]
@@ -127,9 +124,10 @@ public struct ServeSettings: Sendable, Equatable {
             Result { () throws(ServeSettingsError) -> ServeSettings in
                 var settings = ServeSettings()
                 for key in ServeSettingKey.allCases {
-                    guard let (value, origin) = try Self.read(key, from: reader, recorder: recorder) else { continue }
-                    settings.origins[key] = origin
-                    try settings.apply(key, value: value, origin: origin)
+                    guard let value = try Self.read(key, from: reader, recorder: recorder) else { continue }
+                    settings.origins[key] = value.originName
+                    settings.values[key] = value
+                    try settings.apply(key, value: value.text, origin: value.originName)
                 }
                 return settings
             }

@@ -106,6 +106,11 @@ struct ServeSettingsTests {
         expected.server.shutdownGracePeriod = .milliseconds(1_500)
         expected.auth = .none
         expected.origins = Dictionary(uniqueKeysWithValues: values.keys.map { (ServeSettingKey(rawValue: $0)!, "\($0) in /etc/switchboard.yaml") })
+        expected.values = Dictionary(uniqueKeysWithValues: values.map { key, text in
+            (ServeSettingKey(rawValue: key)!, ServeSettingValue(
+                text: text, originName: "\(key) in /etc/switchboard.yaml", origin: .file(path: "/etc/switchboard.yaml")
+            ))
+        })
         #expect(settings == expected)
     }
 

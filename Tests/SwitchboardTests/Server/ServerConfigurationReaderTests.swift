@@ -33,6 +33,14 @@ import Testing
         #expect(read.admin.token == defaults.admin.token)
         #expect(read.maxConnectionAge == defaults.maxConnectionAge)
         #expect(read.resourceGuard == defaults.resourceGuard)
+        #expect(read.metrics.onPublicListener == false)
+    }
+
+    @Test func metricsPublicIsReadAsTextOrAsABoolean() throws {
+        #expect(try ServerConfiguration(reader: reader(["metrics.public": .init(.bool(true), isSecret: false)])).metrics.onPublicListener)
+        #expect(try ServerConfiguration(reader: reader(["metrics.public": "yes"])).metrics.onPublicListener)
+        #expect(try !ServerConfiguration(reader: reader(["metrics.public": .init(.bool(false), isSecret: false)])).metrics.onPublicListener)
+        #expect(throws: ConfigurationValueError.self) { try ServerConfiguration(reader: self.reader(["metrics.public": "sometimes"])) }
     }
 
     @Test func valuesAreReadAsTextOrAsTheProviderHoldsThem() throws {

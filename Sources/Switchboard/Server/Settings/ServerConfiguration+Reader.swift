@@ -15,12 +15,13 @@ extension ServerConfiguration {
     /// `limits.max_connections_per_address`, `limits.message_rate`,
     /// `limits.message_burst`, `admin.host`, `admin.port`, `admin.token`,
     /// `resource_guard.max_connections`, `resource_guard.max_memory`,
-    /// `resource_guard.sustain`, `resource_guard.shed_rate`.
+    /// `resource_guard.sustain`, `resource_guard.shed_rate`, `metrics.public`.
     ///
     /// Values may be written as text (`"64KiB"`, `"30s"`, `"10.0.0.0/8,
-    /// 127.0.0.1"`) or as the provider's numbers and lists. Keys that are not
-    /// set, blank or a YAML null keep the defaults of ``init()``; so do the
-    /// properties no key sets (``pages``, ``metrics``, ``handlerExecution``, …).
+    /// 127.0.0.1"`) or as the provider's numbers, booleans and lists. Keys
+    /// that are not set, blank or a YAML null keep the defaults of
+    /// ``init()``; so do the properties no key sets (``pages``, the metrics'
+    /// factory and renderer, ``handlerExecution``, …).
     ///
     /// ```swift
     /// let config = ConfigReader(providers: [EnvironmentVariablesProvider(), try await FileProvider<YAMLSnapshot>(filePath: "/etc/app.yaml")])
@@ -55,6 +56,9 @@ extension ServerConfiguration {
         }
         if text == nil, let number = reader.double(forKey: configKey, isSecret: secret) {
             text = String(number)
+        }
+        if text == nil, let flag = reader.bool(forKey: configKey, isSecret: secret) {
+            text = String(flag)
         }
         guard let value = text?.trimmingWhitespace(), !value.isEmpty, !["~", "null", "Null", "NULL"].contains(value) else {
             return nil

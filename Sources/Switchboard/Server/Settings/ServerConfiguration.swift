@@ -49,8 +49,8 @@ public struct ServerConfiguration: Sendable {
     public var publicHost: String = "localhost"
     /// Reverse proxies whose `X-Forwarded-*` headers are believed; none by default.
     public var trustedProxies: TrustedProxies = TrustedProxies()
-    /// Where the metrics go (the process's `MetricsSystem` by default) and
-    /// whether `GET /metrics` shows them.
+    /// Where the metrics go (the process's `MetricsSystem` by default),
+    /// whether `GET /metrics` shows them and on which listeners.
     public var metrics: MetricsOptions = MetricsOptions()
 
     public init() {}

@@ -29,6 +29,7 @@ package struct ServerSettings: Sendable, Equatable {
         case guardMaxMemory = "resource_guard.max_memory"
         case guardSustain = "resource_guard.sustain"
         case guardShedRate = "resource_guard.shed_rate"
+        case metricsPublic = "metrics.public"
 
         /// Whether the value is a secret, never repeated in messages.
         package var isSecret: Bool { self == .adminToken || self == .apiKey }
@@ -67,6 +68,8 @@ package struct ServerSettings: Sendable, Equatable {
     package var guardMaxMemory: Int?
     package var guardSustain = Duration.seconds(10)
     package var guardShedRate = 100
+    /// Whether the public listener serves `/metrics` too.
+    package var metricsPublic = false
 
     package init() {}
 
@@ -192,6 +195,9 @@ package struct ServerSettings: Sendable, Equatable {
                 throw Problem("expected connections a second, a whole number from 1 to 100000")
             }
             guardShedRate = count
+        case .metricsPublic:
+            guard let flag = SettingText.flag(value) else { throw Problem("expected true or false") }
+            metricsPublic = flag
         }
     }
 
@@ -224,6 +230,7 @@ package struct ServerSettings: Sendable, Equatable {
         configuration.admin.port = adminPort
         configuration.admin.token = adminToken
         configuration.maxConnectionAge = maxConnectionAge.map { ConnectionAgeLimit(age: $0, jitter: maxConnectionAgeJitter) }
+        configuration.metrics.onPublicListener = metricsPublic
         if guardMaxConnections != nil || guardMaxMemory != nil {
             configuration.resourceGuard = ResourceGuard(
                 maxConnections: guardMaxConnections, maxMemoryBytes: guardMaxMemory, sustain: guardSustain, shedRate: guardShedRate

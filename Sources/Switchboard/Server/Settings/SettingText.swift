@@ -2,6 +2,15 @@
 /// byte sizes and durations.
 package enum SettingText {
     /// A decimal whole number with an optional sign: `4000`, `-1`.
+    /// `true`, `yes`, `on`, `1` or their opposites, in any case.
+    package static func flag(_ text: String) -> Bool? {
+        switch text.lowercased() {
+        case "true", "yes", "on", "1": true
+        case "false", "no", "off", "0": false
+        default: nil
+        }
+    }
+
     package static func integer(_ text: String) -> Int? {
         guard !text.isEmpty, text.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) || $0 == "-" || $0 == "+" }) else {
             return nil

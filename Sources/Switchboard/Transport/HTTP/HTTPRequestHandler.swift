@@ -233,7 +233,9 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             metrics(context: context, head: head)
         case (.GET, _) where runtime.configuration.pages[String(path)] != nil:
             servePage(context: context, head: head, page: runtime.configuration.pages[String(path)]!)
-        case (_, "/healthz"), (_, "/readyz"), (_, "/api/broadcast"), (_, "/api/presence"), (_, "/metrics"):
+        case (_, "/healthz"), (_, "/readyz"), (_, "/api/broadcast"), (_, "/api/presence"):
+            respond(context: context, head: head, status: .methodNotAllowed, body: errorBody("method not allowed"))
+        case (_, "/metrics") where runtime.configuration.metrics.onPublicListener:
             respond(context: context, head: head, status: .methodNotAllowed, body: errorBody("method not allowed"))
         default:
             respond(context: context, head: head, status: .notFound, body: errorBody("not found"))
@@ -270,27 +272,23 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: - GET /metrics
 
-    /// Prometheus text (``MetricsOptions/prometheusText``): gauges are read
-    /// now, and every loop's batched counts are published first so the page
-    /// is current.
+    /// Prometheus text (``ServerRuntime/prometheusPage()``), when
+    /// ``MetricsOptions/onPublicListener`` puts it on this listener; the
+    /// admin listener serves it otherwise.
     private func metrics(context: ChannelHandlerContext, head: HTTPRequestHead) {
-        guard let render = runtime.configuration.metrics.prometheusText else {
+        let runtime = self.runtime
+        guard runtime.configuration.metrics.onPublicListener, runtime.configuration.metrics.prometheusText != nil else {
             respond(context: context, head: head, status: .notFound, body: errorBody("not found"))
             return
         }
-        let runtime = self.runtime
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         context.eventLoop.makeFutureWithTask {
-            for dispatcher in runtime.dispatchers {
-                try? await dispatcher.eventLoop.submit { dispatcher.publishCounts() }.get()
-            }
-            await runtime.recordGauges()
-            return render()
+            await runtime.prometheusPage() ?? []
         }.whenSuccess { (bytes: [UInt8]) in
             let (handler, context) = loopBound.value
             var buffer = context.channel.allocator.buffer(capacity: bytes.count)
             buffer.writeBytes(bytes)
-            handler.writeResponse(context: context, head: head, status: .ok, contentType: "text/plain; version=0.0.4; charset=utf-8",
+            handler.writeResponse(context: context, head: head, status: .ok, contentType: ServerRuntime.prometheusContentType,
                                   body: buffer, close: false)
         }
     }

@@ -1,0 +1,106 @@
+extension ServeSettingKey {
+    /// The default as a configuration file writes it (`127.0.0.1`, `1MiB`),
+    /// or `nil` when the setting is unset by default (written `~`).
+    /// `config sample` writes it and `config print` shows it.
+    public var defaultText: String? {
+        switch self {
+        case .host, .adminHost: "127.0.0.1"
+        case .port: "4000"
+        case .adminPort: "4100"
+        case .nodeName, .apiKey, .redisNodeName, .redisUsername, .redisPassword, .redisPasswordFile, .redisTLSCAFile,
+             .redisTLSCertificateFile, .redisTLSKeyFile, .redisTLSServerName, .redisSentinelUsername,
+             .redisSentinelPassword, .redisSentinelPasswordFile, .secretKeyBase, .tokenPublicKeyFile, .trustedProxies,
+             .adminToken, .messageBurst, .maxConnectionAgeJitter:
+            nil
+        case .auth: "token"
+        case .socketPath: "/socket"
+        case .logLevel: "info"
+        case .maxChannelsPerSocket: "100"
+        case .maxFrameSize: "1MiB"
+        case .maxOutboundBytes: "4MiB"
+        case .heartbeatTimeout: "60s"
+        case .pubsubAdapter: "local"
+        case .redisURL: "redis://127.0.0.1:6379/0"
+        case .redisChannelPrefix: "switchboard"
+        case .redisMode: "per_topic"
+        case .redisPublishers: "1"
+        case .redisConnectTimeout: "5s"
+        case .redisOutageBuffer: "0"
+        case .redisTLSInsecure, .compress, .presence, .metricsPublic: "false"
+        case .shutdownGracePeriod: "10s"
+        case .tokenNamespace: "user_socket"
+        case .tokenMaxAge: "24h"
+        case .tokenClockSkew: "30s"
+        case .checkOrigin: "conn"
+        case .longPoll: "true"
+        case .publicHost: "localhost"
+        case .maxConnectionsPerAddress, .maxConnectionAge, .guardMaxConnections, .guardMaxMemory: "0"
+        case .messageRate: "200"
+        case .drainOnShutdown: "5s"
+        case .guardSustain: "10s"
+        case .guardShedRate: "100"
+        }
+    }
+
+    /// What the setting does, in a sentence or two, for `config sample`.
+    public var summary: String {
+        switch self {
+        case .host: "Address to listen on; 0.0.0.0 for every interface."
+        case .port: "Port to listen on; 0 picks a free one."
+        case .nodeName: "This node's name (letters, digits, . _ - : @); generated from the host name when unset."
+        case .auth: "How sockets authenticate: token (signed tokens) or none (local demos only)."
+        case .apiKey: "The key POST /api/broadcast requires; the endpoint is off without one. Secret: best from the environment."
+        case .socketPath: "Where clients connect: <socket_path>/websocket and <socket_path>/longpoll."
+        case .logLevel: "trace, debug, info, notice, warning, error or critical; logs go to stderr."
+        case .maxChannelsPerSocket: "Channels one socket may join."
+        case .maxFrameSize: "Largest WebSocket message (bytes, or with KiB, MiB, GiB); larger ones close with 1009."
+        case .maxOutboundBytes: "Bytes queued for a client that stops reading; past it the connection closes."
+        case .heartbeatTimeout: "Silence after which a connection is closed with 4000."
+        case .pubsubAdapter: "How broadcasts reach other nodes: local (this node only) or redis."
+        case .redisURL: "Redis for pubsub.adapter redis: redis://, rediss:// (TLS) or redis+sentinel:// URL."
+        case .redisNodeName: "This node's name in the Redis cluster; node_name when unset."
+        case .redisChannelPrefix: "Prefix of the Redis channel names, so that clusters can share a Redis."
+        case .redisMode: "per_topic (a Redis channel per topic) or global (one channel for all)."
+        case .redisPublishers: "Publisher connections to Redis, 1 to 64."
+        case .redisConnectTimeout: "Time allowed to connect to Redis."
+        case .redisOutageBuffer: "Messages kept per publisher connection while Redis is away; 0 drops them."
+        case .redisUsername: "The Redis ACL user, when the URL names none."
+        case .redisPassword: "The Redis password, when the URL holds none. Secret: best from the environment or password_file."
+        case .redisPasswordFile: "A file holding the Redis password."
+        case .redisTLSCAFile: "PEM file of the CAs that sign Redis's certificate; the system's when unset."
+        case .redisTLSCertificateFile: "PEM client certificate for mutual TLS with Redis."
+        case .redisTLSKeyFile: "PEM private key of tls.certificate_file."
+        case .redisTLSServerName: "Name expected in Redis's certificate and sent in SNI; the URL's host when unset."
+        case .redisTLSInsecure: "No certificate checks at all; for tests only."
+        case .redisSentinelUsername: "The sentinels' ACL user, for a redis+sentinel:// URL."
+        case .redisSentinelPassword: "The sentinels' password. Secret: best from the environment or password_file."
+        case .redisSentinelPasswordFile: "A file holding the sentinels' password."
+        case .shutdownGracePeriod: "How long shutdown waits for sockets to close."
+        case .secretKeyBase: "Signs and verifies HS256 socket tokens (at least 64 bytes). Secret: set SWITCHBOARD_SECRET_KEY_BASE instead."
+        case .tokenNamespace: "The aud socket tokens must carry."
+        case .tokenMaxAge: "The oldest token accepted (by iat), whatever its exp says."
+        case .tokenClockSkew: "Tolerance for clocks that disagree."
+        case .tokenPublicKeyFile: "A PEM RSA or P-256 public key: tokens are verified RS256 / ES256 with it instead of HS256."
+        case .checkOrigin: "Allowed web origins: true (public_host), false, conn (the request's own) or a list."
+        case .compress: "Offer permessage-deflate to WebSocket clients that ask for it."
+        case .longPoll: "Serve the long-poll transport, phoenix.js's fallback."
+        case .presence: "The built-in room:* channels track who is in them."
+        case .publicHost: "The host name clients use; check_origin true allows its origins."
+        case .trustedProxies: "Load balancers whose X-Forwarded-For is believed: addresses or networks (10.0.0.0/8)."
+        case .maxConnectionsPerAddress: "Connections one client address may hold; 0: no limit."
+        case .messageRate: "Messages a second one socket may send; 0: no limit."
+        case .messageBurst: "Messages one socket may send at once; twice message_rate when unset."
+        case .adminHost: "Address of the admin listener (admin API, /metrics); keep it private."
+        case .adminPort: "Port of the admin listener; 0 picks a free one."
+        case .adminToken: "The bearer token of the admin listener, which is off without one. Secret: set SWITCHBOARD_ADMIN_TOKEN instead."
+        case .drainOnShutdown: "On SIGTERM, the window over which every socket is closed with 1012; 0 closes all at once."
+        case .maxConnectionAge: "Connections older than this are closed with 1012 (spread by the jitter); 0: off."
+        case .maxConnectionAgeJitter: "How much each connection's age limit differs; a tenth of max_connection_age when unset."
+        case .guardMaxConnections: "Above this many connections the node refuses new ones and sheds; 0: not watched."
+        case .guardMaxMemory: "Above this resident memory (such as 2GiB) the node refuses new connections and sheds; 0: not watched."
+        case .guardSustain: "How long a limit must be passed before the guard engages."
+        case .guardShedRate: "Connections shed a second while the guard is engaged."
+        case .metricsPublic: "Serve GET /metrics on the public port too, to anyone who reaches it (it is always on the admin listener)."
+        }
+    }
+}
