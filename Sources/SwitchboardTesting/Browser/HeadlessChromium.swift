@@ -148,15 +148,23 @@ package final class HeadlessChromium: @unchecked Sendable {
         return result["result"]?["value"] ?? .null
     }
 
-    /// Waits until `expression` is `true` in the page, checking every 100 ms;
-    /// throws with `what` after `timeout`.
+    /// Waits until `expression` is `true` in the page, checking every 100 ms
+    /// (an expression that throws, on a page still loading, is not true
+    /// yet); throws with `what` and the last answer after `timeout`.
     package func waitUntil(_ what: String, _ expression: String, timeout: Duration = .seconds(20)) async throws {
         let deadline = ContinuousClock.now + timeout
+        var last = "nothing"
         while ContinuousClock.now < deadline {
-            if try await evaluate(expression) == .bool(true) { return }
+            do {
+                let value = try await evaluate(expression)
+                if value == .bool(true) { return }
+                last = value.jsonString
+            } catch let failure as Failure {
+                last = failure.description
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw Failure("waited \(timeout) for \(what)")
+        throw Failure("waited \(timeout) for \(what); last answer: \(last)")
     }
 
     /// Shows the page as a phone (or a desktop when `mobile` is false) of `width` × `height` CSS pixels.

@@ -7,7 +7,8 @@ import Testing
 /// a 390 px phone: it fits, names the node it reached, has an icon, and
 /// says so (keeping the message) when it cannot send.
 ///
-/// `SWITCHBOARD_SCREENSHOTS=<folder>` also saves `demo-390.png`.
+/// `SWITCHBOARD_SCREENSHOTS=<folder>` also saves `demo-390.png` and
+/// `demo-390-disconnected.png`.
 @Suite("Demo page in a browser", .timeLimit(.minutes(3)))
 struct DemoPageBrowserTests {
     @Test func fitsAPhoneNamesItsNodeAndSaysWhenAMessageCannotBeSent() async throws {
@@ -22,8 +23,10 @@ struct DemoPageBrowserTests {
 
         let browser = try await HeadlessChromium.launch(url: "http://127.0.0.1:\(port)/", width: 390, height: 844)
         defer { browser.close() }
+        try await browser.setViewport(width: 390, height: 844, mobile: true)
         try await browser.waitUntil("the status to name the node", "document.getElementById('status').textContent === 'connected to demo-1'")
-        try await browser.waitUntil("the page to fit 390 px", "document.documentElement.scrollWidth <= 390")
+        let widths = try await browser.evaluate("[innerWidth, document.documentElement.scrollWidth]")
+        #expect(widths == [390, 390], "the page's width and what it scrolls over, at 390 px")
         // The form is usable: every control inside the screen, the message box wide enough to type in.
         let layout = try await browser.evaluate("""
             ['name', 'body'].map((id) => document.getElementById(id).getBoundingClientRect())
@@ -48,6 +51,7 @@ struct DemoPageBrowserTests {
               && document.getElementById('notice').textContent.includes('Not sent: disconnected')
               && document.getElementById('body').value === 'anyone there?'
             """)
+        try await browser.saveScreenshotIfAsked("demo-390-disconnected.png")
     }
 
     /// Script that types `text` in the message box and submits the form.
