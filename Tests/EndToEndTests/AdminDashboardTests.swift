@@ -18,6 +18,8 @@ struct AdminDashboardTests {
                 let policy = try #require(page.header("content-security-policy"))
                 #expect(policy.contains("frame-ancestors 'none'"))
                 #expect(policy.contains("connect-src 'self'"))
+                #expect(policy.contains("script-src 'sha256-"))
+                #expect(!policy.contains("script-src 'unsafe-inline'"))
                 #expect(page.header("x-frame-options") == "DENY")
                 #expect(page.header("cache-control") == "no-store")
                 // No cross-origin reading of the API from the page's listener.

@@ -1,3 +1,5 @@
+import Crypto
+import FoundationEssentials
 import NIOHTTP1
 
 /// The web dashboard of the admin listener, at `GET /` and `GET /dashboard`:
@@ -17,12 +19,12 @@ enum AdminDashboardPage {
     /// The paths the page is served at.
     static let paths: Set<String> = ["/", "/dashboard"]
 
-    /// Headers sent with the page: no framing (the actions cannot be
-    /// clickjacked), nothing loaded or sent anywhere but this listener, no
-    /// caching, no referrer.
+    /// Headers sent with the page: only its own inline script runs (named
+    /// by its hash), no framing (the actions cannot be clickjacked), nothing
+    /// loaded or sent anywhere but this listener, no caching, no referrer.
     static let headers: [(name: String, value: String)] = [
         ("content-security-policy",
-         "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; "
+         "default-src 'none'; script-src '\(scriptHash)'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; "
             + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
         ("x-frame-options", "DENY"),
         ("x-content-type-options", "nosniff"),
@@ -31,6 +33,16 @@ enum AdminDashboardPage {
     ]
 
     static let contentType = "text/html; charset=utf-8"
+
+    /// `sha256-<base64>` of the page's inline script, as a
+    /// Content-Security-Policy source: that script runs, no other would.
+    static let scriptHash: String = {
+        guard let open = html.range(of: "<script>"), let close = html.range(of: "</script>", range: open.upperBound..<html.endIndex) else {
+            preconditionFailure("the dashboard page has an inline script")
+        }
+        let digest = SHA256.hash(data: Data(html[open.upperBound..<close.lowerBound].utf8))
+        return "sha256-" + Data(digest).base64EncodedString()
+    }()
 
     /// Whether `head` asks for the page (`GET` or `HEAD` of one of ``paths``).
     static func serves(_ head: HTTPRequestHead) -> Bool {
