@@ -24,6 +24,11 @@ struct DashboardBrowserTests {
             var clients = [try await cluster.joined(0, "room:a").0, try await cluster.joined(0, "room:b").0, try await cluster.joined(1, "room:a").0]
             clients.append(try await cluster.joined(2, "room:c").0)
             let longPoll = try await RawLongPoll.open(port: cluster.servers[2].localPort!)
+            // Polled, so the session outlives its 10 s window on a slow machine.
+            let polling = Task {
+                while !Task.isCancelled { _ = try? await longPoll.poll() }
+            }
+            defer { polling.cancel() }
 
             let url = "http://127.0.0.1:\(try #require(served.adminPort))/dashboard"
             let browser = try await HeadlessChromium.launch(url: url, width: 1280, height: 1000)
@@ -83,7 +88,6 @@ struct DashboardBrowserTests {
             try await browser.waitUntil("no horizontal scrolling at 390 px", "document.documentElement.scrollWidth <= 390")
             try await browser.saveScreenshotIfAsked("admin-dashboard-390.png")
 
-            _ = longPoll
             for client in clients { await client.disconnect() }
         }
     }
