@@ -15,6 +15,9 @@ import Glibc
 /// command at a time (the protocol's events are read and dropped). Every
 /// wait is bounded. ``close()`` ends the browser's process group (the
 /// browser and the helper processes it started) and removes the profile.
+///
+/// Use it from one task at a time (commands are numbered and answered in
+/// turn); that is what makes the unchecked `Sendable` sound.
 package final class HeadlessChromium: @unchecked Sendable {
     /// Where the browser is installed (`apt-get install chromium`); the
     /// binary itself, not Debian's launcher script.
