@@ -11,10 +11,11 @@ import NIOHTTP1
 /// it; its script asks for the admin token, keeps it in `sessionStorage`
 /// (this tab only) and sends it as every admin request expects
 /// (`Authorization: Bearer`). The token never goes in a URL. It polls
-/// `GET /cluster` and `GET /stats` every 2 s; shed, drain and undrain act on
-/// the node that serves the page, rebalance and disconnect on the whole
-/// cluster, each after a confirmation. Everything the API returns is put in
-/// the page as text (`textContent`), never as markup.
+/// `GET /cluster` and `GET /stats` every 2 s while the tab is visible;
+/// shed, drain and undrain act on the node that serves the page, rebalance
+/// and disconnect on the whole cluster, each after a confirmation.
+/// Everything the API returns is put in the page as text (`textContent`),
+/// never as markup.
 enum AdminDashboardPage {
     /// The paths the page is served at.
     static let paths: Set<String> = ["/", "/dashboard"]
@@ -376,7 +377,8 @@ enum AdminDashboardPage {
 
     async function refresh() {
       clearTimeout(refreshTimer);
-      if (!token() || refreshing) return;
+      // A hidden tab stops polling; showing it again refreshes at once.
+      if (!token() || refreshing || document.hidden) return;
       refreshing = true;
       try {
         const [cluster, stats] = await Promise.all([api("GET", "cluster"), api("GET", "stats")]);
