@@ -4,6 +4,8 @@ import NIOHTTP1
 /// Serves the admin listener: checks the bearer admin token of every request
 /// (401 without it), parses the JSON body and answers through ``AdminAPI``;
 /// `GET /metrics` answers Prometheus text (``ServerRuntime/prometheusPage()``).
+/// The dashboard page (``AdminDashboardPage``) is the one exception: it holds
+/// no data, so it is served without the token, which its script then asks for.
 final class AdminRequestHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -31,6 +33,10 @@ final class AdminRequestHandler: ChannelInboundHandler {
         case .end:
             guard let head else { return }
             self.head = nil
+            if AdminDashboardPage.serves(head) {
+                serveDashboard(context: context, head: head)
+                return
+            }
             handle(context: context, head: head)
         }
     }
@@ -120,6 +126,24 @@ final class AdminRequestHandler: ChannelInboundHandler {
         }
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if !keepAlive {
+            let channel = context.channel
+            done.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    private func serveDashboard(context: ChannelHandlerContext, head: HTTPRequestHead) {
+        var buffer = context.channel.allocator.buffer(capacity: AdminDashboardPage.html.utf8.count)
+        buffer.writeString(AdminDashboardPage.html)
+        var headers = HTTPHeaders(AdminDashboardPage.headers)
+        headers.add(name: "content-type", value: AdminDashboardPage.contentType)
+        headers.add(name: "content-length", value: "\(buffer.readableBytes)")
+        headers.add(name: "connection", value: head.isKeepAlive ? "keep-alive" : "close")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
+        if head.method != .HEAD {
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        }
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !head.isKeepAlive {
             let channel = context.channel
             done.whenComplete { _ in channel.close(promise: nil) }
         }

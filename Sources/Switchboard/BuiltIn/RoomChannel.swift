@@ -3,6 +3,8 @@
 /// - `shout`: broadcasts the payload to everyone in the room (the sender
 ///   included) under the event `shout`, and replies ok `{}`.
 /// - `ping`: replies ok with the payload it got.
+/// - `node`: replies ok `{"node": <this node's name>}`, so a client (the
+///   demo page) can show which node it is connected to.
 /// - anything else: replies error `{"reason": "unknown event"}`.
 ///
 /// It keeps no state, so one value can serve every join:
@@ -22,6 +24,8 @@ public struct RoomChannel: Channel {
             return .ok()
         case "ping":
             return .reply(.ok, payload)
+        case "node":
+            return .ok(["node": .string(context.pubsub.nodeName)])
         default:
             return Self.unknownEvent
         }

@@ -4,6 +4,10 @@ public struct NodeReport: Sendable, Hashable {
     public var node: String
     public var version: String
     public var connections: Int
+    /// The long-poll sessions among ``connections`` (the rest are
+    /// WebSockets), `longpoll_connections` in JSON; `nil` in the reports of
+    /// nodes that predate it.
+    public var longPollConnections: Int?
     public var channels: Int
     public var topics: Int
     /// `serving`, `draining`, `drained`, `guarded` or `stopping`.
@@ -20,11 +24,13 @@ public struct NodeReport: Sendable, Hashable {
 
     public init(
         node: String, version: String, connections: Int, channels: Int, topics: Int,
-        state: String, accepting: Bool, pubsubState: String, uptimeSeconds: Double, wireVersion: Int = 1
+        state: String, accepting: Bool, pubsubState: String, uptimeSeconds: Double, wireVersion: Int = 1,
+        longPollConnections: Int? = nil
     ) {
         self.node = node
         self.version = version
         self.connections = connections
+        self.longPollConnections = longPollConnections
         self.channels = channels
         self.topics = topics
         self.state = state
@@ -36,7 +42,7 @@ public struct NodeReport: Sendable, Hashable {
 
     /// The report as JSON, the payload of a `report` event on the cluster topic.
     public var json: JSONValue {
-        [
+        var json: JSONObject = [
             "node": .string(node),
             "version": .string(version),
             "connections": .int(connections),
@@ -48,11 +54,14 @@ public struct NodeReport: Sendable, Hashable {
             "uptime_seconds": .double(uptimeSeconds),
             "wire_version": .int(wireVersion),
         ]
+        if let longPollConnections { json["longpoll_connections"] = .int(longPollConnections) }
+        return .object(json)
     }
 
     /// Reads a report; `nil` when a field is missing or of the wrong type.
     /// Unknown fields are ignored (so older nodes read newer reports), and a
-    /// missing `wire_version` is 1 (so newer nodes read older reports).
+    /// missing `wire_version` is 1 (so newer nodes read older reports); a
+    /// missing `longpoll_connections` stays unknown.
     public init?(json: JSONValue) {
         guard let node = json["node"]?.stringValue, !node.isEmpty,
               let version = json["version"]?.stringValue,
@@ -71,10 +80,15 @@ public struct NodeReport: Sendable, Hashable {
         } else {
             wireVersion = 1
         }
+        var longPollConnections: Int?
+        if let field = json["longpoll_connections"] {
+            guard let value = field.intValue, (0...connections).contains(value) else { return nil }
+            longPollConnections = value
+        }
         self.init(
             node: node, version: version, connections: connections, channels: channels, topics: topics,
             state: state, accepting: accepting, pubsubState: pubsubState, uptimeSeconds: uptimeSeconds,
-            wireVersion: wireVersion
+            wireVersion: wireVersion, longPollConnections: longPollConnections
         )
     }
 }

@@ -62,17 +62,20 @@ extension ServerRuntime {
 
     /// This node's counts now.
     func currentReport() async -> NodeReport {
-        NodeReport(
+        let connections = connectionCount
+        return NodeReport(
             node: pubsub.nodeName,
             version: configuration.version,
-            connections: connectionCount,
+            connections: connections,
             channels: await channelCount(),
             topics: pubsub.activeTopicCount,
             state: operationalState,
             accepting: isAcceptingSockets,
             pubsubState: pubsub.adapterStatus.state,
             uptimeSeconds: (ContinuousClock.now - startedAt).inSeconds,
-            wireVersion: pubsub.wireVersion
+            wireVersion: pubsub.wireVersion,
+            // Counted apart from `connections`: never more than it in a report.
+            longPollConnections: min(longPollSessionCount.load(ordering: .relaxed), connections)
         )
     }
 

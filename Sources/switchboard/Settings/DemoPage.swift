@@ -6,9 +6,18 @@ import Switchboard
 /// phoenix.js's backoff, and phoenix.js's fallback to long-poll when the
 /// WebSocket fails before it ever opened, or takes over 2.5 s to), and,
 /// with `presence: true`, who is online (phoenix.js's `Presence` sync rules:
-/// diffs wait for the `presence_state` of the current join). It loads
-/// nothing from the network.
+/// diffs wait for the `presence_state` of the current join). It shows the
+/// node it is connected to (the room's `node` event), says so when a message
+/// cannot be sent (and keeps it in the box), and fits a 390 px phone. It
+/// loads nothing from the network but ``favicon`` (served at `/favicon.ico`).
 public enum DemoPage {
+    /// The page's icon, an SVG served at `/favicon.ico` next to the page.
+    public static let favicon = #"""
+    <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#2f5bea"/>
+    <circle cx="10" cy="16" r="3.5" fill="#fff"/><circle cx="22" cy="9" r="3.5" fill="#fff"/><circle cx="22" cy="23" r="3.5" fill="#fff"/>
+    <path d="M10 16 22 9M10 16l12 7" stroke="#fff" stroke-width="2"/></svg>
+    """#
+
     /// The page, for sockets mounted at `socketPath` (`/socket`).
     public static func html(socketPath: String) -> String {
         let path = JSONValue.string(socketPath).jsonString.replacing("</", with: "<\\/")
@@ -19,19 +28,21 @@ public enum DemoPage {
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>Switchboard demo chat</title>
+        <link rel="icon" type="image/svg+xml" href="/favicon.ico">
         <style>
           body { font: 15px/1.45 system-ui, sans-serif; max-width: 44rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
-          header { display: flex; justify-content: space-between; align-items: baseline; gap: 1rem; }
+          header { display: flex; justify-content: space-between; align-items: baseline; gap: .25rem 1rem; flex-wrap: wrap; }
           h1 { font-size: 1.4rem; margin: 0; }
           #status { font-size: 13px; color: #a33; }
           #status.up { color: #1a7f37; }
           #log { list-style: none; margin: 1rem 0; padding: .5rem .75rem; border: 1px solid #ccc; border-radius: 6px; height: 22rem; overflow-y: auto; }
           #log li { padding: 2px 0; overflow-wrap: anywhere; }
           #log li.meta { color: #888; font-size: 13px; }
-          form { display: flex; gap: .5rem; }
-          input, button { font: inherit; padding: .35rem .6rem; }
+          form { display: flex; gap: .5rem; flex-wrap: wrap; }
+          input, button { font: inherit; padding: .35rem .6rem; min-width: 0; }
           #name { width: 8rem; }
           #body { flex: 1; }
+          #notice { color: #a33; font-size: 13px; margin: .4rem 0 0; }
           main { display: flex; gap: 1rem; }
           main > div { flex: 1; min-width: 0; }
           #online { width: 12rem; margin: 1rem 0; padding: .5rem .75rem; border: 1px solid #ccc; border-radius: 6px; font-size: 14px; }
@@ -40,6 +51,13 @@ public enum DemoPage {
           #online ul { list-style: none; margin: 0; padding: 0; }
           #online li { padding: 2px 0; overflow-wrap: anywhere; }
           #online .node { color: #888; font-size: 12px; }
+          @media (max-width: 600px) {
+            body { margin: 1rem auto; }
+            main { flex-direction: column; gap: 0; }
+            #log { height: 45vh; margin-bottom: .5rem; }
+            #online { width: auto; margin: 0 0 1rem; }
+            #name { flex: 1 1 100%; width: auto; }
+          }
         </style>
         </head>
         <body>
@@ -52,6 +70,7 @@ public enum DemoPage {
           <input id="body" aria-label="Message" placeholder="Say something" autocomplete="off" maxlength="500">
           <button>Shout</button>
         </form>
+        <p id="notice" role="alert" hidden></p>
         <script>
         "use strict";
         // A minimal Phoenix Channels V2 client: frames are [join_ref, ref, topic, event, payload].
@@ -63,7 +82,7 @@ public enum DemoPage {
         $("name").value = "user" + userID;
 
         const FALLBACK_MS = 2500; // phoenix.js's longPollFallbackMs
-        let ws = null, ref = 0, joinRef = null, joined = false, attempts = 0, everOpened = false;
+        let ws = null, ref = 0, joinRef = null, joined = false, attempts = 0, everOpened = false, node = null;
         let useLongPoll = sessionStorage.getItem("switchboard:longpoll") === "1";
         let heartbeatTimer = null, heartbeatRef = null;
         const pendingReplies = new Map(); // ref -> function(status, response)
@@ -122,6 +141,15 @@ public enum DemoPage {
         function setStatus(text, up) {
           $("status").textContent = text;
           $("status").className = up ? "up" : "";
+        }
+
+        function showConnected() {
+          setStatus(`connected${node ? " to " + node : ""}${useLongPoll ? " (long-poll)" : ""}`, true);
+        }
+
+        function notice(text) {
+          $("notice").textContent = text;
+          $("notice").hidden = !text;
         }
 
         // Phoenix's long-poll transport behind the WebSocket interface this page uses.
@@ -183,7 +211,12 @@ public enum DemoPage {
           push(TOPIC, "phx_join", {meta: {name: $("name").value.trim() || "anonymous"}}, (status, response) => {
             joined = status === "ok";
             log(joined ? `joined ${TOPIC} as user ${userID}` : `join refused: ${JSON.stringify(response)}`, true);
-            if (!joined) setTimeout(join, 5000);
+            if (!joined) { setTimeout(join, 5000); return; }
+            notice("");
+            // Which node this socket reached (behind a load balancer, any of them).
+            push(TOPIC, "node", {}, (status, response) => {
+              if (status === "ok" && response.node) { node = String(response.node); showConnected(); }
+            });
           });
         }
 
@@ -221,7 +254,8 @@ public enum DemoPage {
           ws.onopen = () => {
             attempts = 0;
             everOpened = true;
-            setStatus(useLongPoll ? "connected (long-poll)" : "connected", true);
+            node = null;
+            showConnected();
             if (!useLongPoll) heartbeatTimer = setInterval(sendHeartbeat, 30000); // none over long-poll, as phoenix.js
             join();
           };
@@ -263,7 +297,14 @@ public enum DemoPage {
         $("form").addEventListener("submit", (event) => {
           event.preventDefault();
           const body = $("body").value.trim();
-          if (!body || !joined) return;
+          if (!body) return;
+          if (!joined) {
+            // Kept in the box: nothing is queued while disconnected.
+            notice(ws && ws.readyState === 1 ? "Not sent: joining the room, try again in a moment."
+                                             : "Not sent: disconnected. Your message is kept here; send it again once reconnected.");
+            return;
+          }
+          notice("");
           const name = $("name").value.trim() || "anonymous";
           push(TOPIC, "shout", {name, body}, (status, response) => {
             if (status !== "ok") log(`shout failed: ${JSON.stringify(response)}`, true);

@@ -136,11 +136,12 @@ public struct ServeSettings: Sendable, Equatable {
     }
 
     /// The server configuration these settings describe; with `auth: none`
-    /// it serves the demo chat page (``DemoPage``) at `/`.
+    /// it serves the demo chat page (``DemoPage``) at `/` and its icon at `/favicon.ico`.
     public var serverConfiguration: ServerConfiguration {
         var configuration = server.configuration()
         if auth == .none {
             configuration.pages["/"] = StaticPage(body: DemoPage.html(socketPath: socketPath))
+            configuration.pages["/favicon.ico"] = StaticPage(contentType: "image/svg+xml", body: DemoPage.favicon)
         }
         return configuration
     }

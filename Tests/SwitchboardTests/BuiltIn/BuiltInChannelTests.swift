@@ -30,7 +30,7 @@ struct BuiltInChannelTests {
         try await RawWebSocket.connect(port: port, path: "/socket/websocket?vsn=2.0.0&user_id=\(userID)")
     }
 
-    @Test func shoutReachesEveryoneInTheRoomAndPingEchoes() async throws {
+    @Test func shoutReachesEveryoneInTheRoomPingEchoesAndNodeNamesTheNode() async throws {
         try await withBuiltInServer { port in
             let alice = try await connect(port, userID: "1")
             let bob = try await connect(port, userID: "2")
@@ -50,6 +50,10 @@ struct BuiltInChannelTests {
 
             try await bob.send(#"["5","6","room:lobby","ping",{"x":[1,2.5,"three"]}]"#)
             #expect(try await bob.receiveText() == #"["5","6","room:lobby","phx_reply",{"status":"ok","response":{"x":[1,2.5,"three"]}}]"#)
+
+            try await bob.send(#"["5","8","room:lobby","node",{}]"#)
+            let node = try JSONValue(parsing: try await bob.receiveText())
+            #expect(node[4]?["response"]?["node"]?.stringValue?.isEmpty == false)
 
             try await bob.send(#"["5","7","room:lobby","dance",{}]"#)
             #expect(try await bob.receiveText() == #"["5","7","room:lobby","phx_reply",{"status":"error","response":{"reason":"unknown event"}}]"#)

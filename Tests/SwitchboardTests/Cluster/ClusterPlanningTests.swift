@@ -47,6 +47,21 @@ struct ClusterPlanningTests {
         #expect(NodeReport(json: .object(bad)) == nil)
     }
 
+    @Test func aReportSaysHowManyOfItsConnectionsAreLongPolls() throws {
+        var report = Self.report("node-a", 10)
+        #expect(report.json["longpoll_connections"] == nil)
+        #expect(NodeReport(json: report.json)?.longPollConnections == nil)
+        report.longPollConnections = 3
+        #expect(report.json["longpoll_connections"] == .int(3))
+        #expect(NodeReport(json: report.json) == report)
+        // More long-polls than connections, or not a number: refused.
+        guard case .object(var bad) = report.json else { Issue.record("a report is an object"); return }
+        bad["longpoll_connections"] = .int(11)
+        #expect(NodeReport(json: .object(bad)) == nil)
+        bad["longpoll_connections"] = .string("3")
+        #expect(NodeReport(json: .object(bad)) == nil)
+    }
+
     @Test func theWireVersionWrittenIsTheLowestALivePeerReads() {
         let view = ClusterView(interval: .seconds(1))
         let start = ContinuousClock.now
