@@ -64,6 +64,12 @@ public struct RedisAdapterConfiguration: Sendable, Hashable {
     /// back, the subscriber connection is. A silent Redis is noticed within
     /// ``probeInterval`` plus this.
     public var probeTimeout: Duration = .seconds(1)
+    /// How often the slot map of a Redis Cluster (`redis+cluster://`) is
+    /// read again when nothing asked for it sooner (a `MOVED` answer, a
+    /// channel dropped by a shard, a lost connection each trigger a read at
+    /// once); the same interval checks that every wanted channel is
+    /// subscribed on its shard.
+    public var clusterRefreshInterval: Duration = .seconds(5)
     /// Delays between reconnect attempts.
     public var reconnectBackoff = RedisBackoff()
     /// Largest message accepted from Redis, in bytes (bounds what a reply may allocate).

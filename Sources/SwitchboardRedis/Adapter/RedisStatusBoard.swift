@@ -36,6 +36,8 @@ final class RedisStatusBoard: Sendable {
         var overall = Phase.connecting
         var overallSince = WallClock.now()
         var duplicate: Duplicate?
+        /// A Redis Cluster's shards, as ``RedisClusterShards`` last described them.
+        var clusterSummary: String?
     }
 
     /// How long a duplicate name stays reported after its last envelope.
@@ -108,6 +110,19 @@ final class RedisStatusBoard: Sendable {
         }
     }
 
+    /// The shards of a Redis Cluster, for the status detail.
+    func setClusterSummary(_ summary: String) {
+        state.withLockedValue { $0.clusterSummary = summary }
+    }
+
+    /// `role` is gone for good (a cluster shard that no longer serves slots):
+    /// it no longer counts in the adapter's state.
+    func removed(_ role: String) {
+        update(role) { connection, _ in
+            connection = nil
+        }
+    }
+
     private func update(_ role: String, _ body: (inout Connection?, Logger) -> Void) {
         state.withLockedValue { state in
             var connection = state.connections[role]
@@ -175,6 +190,9 @@ final class RedisStatusBoard: Sendable {
                 details.append("reconnecting to \(configuration.url) since \(state.overallSince): \(failing.joined(separator: "; "))")
             case .stopped:
                 details.append("stopped")
+            }
+            if let summary = state.clusterSummary, state.overall != .stopped {
+                details.append(summary)
             }
             return AdapterStatus(name: "redis", state: state.overall.rawValue, detail: details.joined(separator: "; "))
         }

@@ -59,6 +59,10 @@ final class RedisPublisher: @unchecked Sendable {
 
     let role: String
     let eventLoop: any EventLoop
+    /// `SPUBLISH` rather than `PUBLISH`.
+    let sharded: Bool
+    /// Sharded: something says the slot map changed. Set before ``start()``.
+    var onClusterHint: @Sendable (String) -> Void = { _ in }
     private let settings: RedisConnector.Settings
     private let configuration: RedisAdapterConfiguration
     private let board: RedisStatusBoard
@@ -108,7 +112,7 @@ final class RedisPublisher: @unchecked Sendable {
     private var reconnectTask: Scheduled<Void>?
     private var load = PublishLoad()
 
-    init(
+    convenience init(
         index: Int,
         settings: RedisConnector.Settings,
         configuration: RedisAdapterConfiguration,
@@ -117,7 +121,24 @@ final class RedisPublisher: @unchecked Sendable {
         counters: RedisAdapterCounters,
         logger: Logger
     ) {
-        self.role = "publisher \(index)"
+        self.init(
+            role: "publisher \(index)", sharded: false, settings: settings, configuration: configuration,
+            eventLoop: eventLoop, board: board, counters: counters, logger: logger
+        )
+    }
+
+    init(
+        role: String,
+        sharded: Bool,
+        settings: RedisConnector.Settings,
+        configuration: RedisAdapterConfiguration,
+        eventLoop: any EventLoop,
+        board: RedisStatusBoard,
+        counters: RedisAdapterCounters,
+        logger: Logger
+    ) {
+        self.role = role
+        self.sharded = sharded
         self.settings = settings
         self.configuration = configuration
         self.eventLoop = eventLoop
@@ -146,7 +167,7 @@ final class RedisPublisher: @unchecked Sendable {
         let maxInFlight = configuration.maxPublishesInFlight
         let outageCapacity = configuration.outageBuffer
         let keepsUnacknowledged = self.keepsUnacknowledged
-        let (outcome, flushOn, overloadedAt) = RedisCommand.withPublish(channel: channel, message: message) { command in
+        let (outcome, flushOn, overloadedAt) = RedisCommand.withPublish(channel: channel, message: message, sharded: sharded) { command in
             shared.withLockedValue { shared -> (Outcome, (any Channel)?, overloadedAt: Int?) in
                 switch shared.state {
                 case .connected(let connection):
@@ -250,6 +271,9 @@ final class RedisPublisher: @unchecked Sendable {
             if replies.lastError?.hasPrefix("READONLY") == true {
                 // A replica: the master moved. Connect again, to the master the sentinels name now.
                 reset(reason: "Redis answered READONLY, it is a replica now")
+            }
+            if sharded, let message = replies.lastError, RedisClusterSlot.isRedirection(message) {
+                onClusterHint("\(role): \(message)")
             }
         }
         let flowingAgain = shared.withLockedValue { shared -> Bool in
@@ -401,6 +425,7 @@ final class RedisPublisher: @unchecked Sendable {
         }
         board.lost(role, reason: reason)
         scheduleReconnect(attempt: 1)
+        if sharded { onClusterHint("\(role) lost its connection") }
     }
 
     private func scheduleReconnect(attempt: Int) {

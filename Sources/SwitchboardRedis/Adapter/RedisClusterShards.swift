@@ -1,0 +1,360 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Per-topic mode on a Redis Cluster (`redis+cluster://`): Redis 7's sharded
+/// pub/sub, each channel `SSUBSCRIBE`d and `SPUBLISH`ed on the master that
+/// serves its hash slot.
+///
+/// - One ``RedisShard`` per master: one subscriber connection for all the
+///   channels of its slots, never one per topic, and the publishers.
+/// - The slot map (``RedisClusterTopology``) comes from ``RedisClusterDiscovery``
+///   at start, every ``RedisAdapterConfiguration/clusterRefreshInterval``, and
+///   soon after anything that says it changed: a `MOVED`/`ASK`/`CLUSTERDOWN`
+///   answer, a `sunsubscribe` the node did not ask for (the slot moved), a
+///   lost connection. A fresh map moves each wanted channel whose owner
+///   changed (`SUNSUBSCRIBE` on the old shard if still there, `SSUBSCRIBE` on
+///   the new), opens shards for new masters and closes those of masters that
+///   serve no slot any more.
+/// - Publishing reads the map under a lock from any thread and hands the
+///   message to the owning shard's publisher; a slot without a master drops it.
+/// - The adapter's status board gets a `cluster` entry: reconnecting while
+///   the map cannot be read, or while wanted channels have no master or stay
+///   unconfirmed past a check; its detail lists the shards.
+///
+/// State lives on ``eventLoop``, the subscribers' loop, where the adapter's
+/// inbound path runs too.
+final class RedisClusterShards: @unchecked Sendable {
+    /// What publishers on any thread read.
+    private struct Routes {
+        var topology = RedisClusterTopology()
+        var shards: [RedisHostPort: RedisShard] = [:]
+    }
+
+    let eventLoop: any EventLoop
+    private let discovery: RedisClusterDiscovery
+    private let configuration: RedisAdapterConfiguration
+    private let board: RedisStatusBoard
+    private let logger: Logger
+    private var makeShard: (RedisHostPort) -> RedisShard
+    private let routes = NIOLockedValueBox(Routes())
+    static let role = "cluster"
+
+    // On `eventLoop`:
+    private var topology = RedisClusterTopology()
+    private var shards: [RedisHostPort: RedisShard] = [:]
+    /// Every wanted channel and the master it is subscribed on (`nil`: its slot has none).
+    private var placed: [String: RedisHostPort?] = [:]
+    private var refreshing = false
+    private var refreshAgain: String?
+    private var lastRefresh = ContinuousClock.now - .seconds(60)
+    private var periodic: RepeatedTask?
+    private var stopped = false
+    /// Shards whose subscriber had unconfirmed channels at the last check.
+    private var unconfirmedAtLastCheck: Set<RedisHostPort> = []
+    private var refreshes = 0
+
+    /// How often wanted channels are checked to be subscribed: a channel
+    /// unconfirmed at two looks in a row turns the adapter's state red.
+    static let checkInterval = Duration.seconds(1)
+
+    /// Refreshes no closer together than this, however many hints arrive.
+    static let minimumRefreshSpacing = Duration.milliseconds(100)
+
+    init(
+        discovery: RedisClusterDiscovery,
+        configuration: RedisAdapterConfiguration,
+        eventLoop: any EventLoop,
+        board: RedisStatusBoard,
+        logger: Logger,
+        makeShard: @escaping (RedisHostPort) -> RedisShard
+    ) {
+        self.discovery = discovery
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.board = board
+        self.logger = logger
+        self.makeShard = makeShard
+    }
+
+    /// Makes every shard's connections report what says the slot map
+    /// changed (called once, before ``start()``).
+    func wireHints() {
+        let make = makeShard
+        makeShard = { [unowned self] master in
+            let shard = make(master)
+            shard.subscriber.onEvicted = { channel in self.hint("a shard dropped \(channel)") }
+            shard.subscriber.onClusterHint = { reason in self.hint(reason) }
+            for publisher in shard.publishers {
+                publisher.onClusterHint = { reason in self.hint(reason) }
+            }
+            return shard
+        }
+    }
+
+    // MARK: - Lifecycle
+
+    /// Reads the slot map and connects to every master; fails if the map
+    /// cannot be read or a master cannot be reached.
+    func start() -> EventLoopFuture<Void> {
+        board.connecting(Self.role)
+        return discovery.discover(on: eventLoop).hop(to: eventLoop).flatMap { topology in
+            self.lastRefresh = .now
+            let started = self.apply(topology)
+            return EventLoopFuture.andAllSucceed(started, on: self.eventLoop)
+        }.map {
+            self.board.connected(Self.role)
+            let interval = TimeAmount(min(Self.checkInterval, self.configuration.clusterRefreshInterval))
+            self.periodic = self.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+                self.check()
+            }
+        }.flatMapErrorThrowing { error in
+            self.board.stopped(Self.role)
+            throw error
+        }
+    }
+
+    /// Closes every subscriber connection (the node receives no more); the
+    /// publishers stay until ``shutdown()``.
+    func stopReceiving() -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit {
+            self.stopped = true
+            self.periodic?.cancel()
+            let closing = self.shards.values.map { $0.subscriber.shutdown() }
+            return EventLoopFuture.andAllComplete(closing, on: self.eventLoop)
+        }
+    }
+
+    /// Closes every shard for good.
+    func shutdown() -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit {
+            self.stopped = true
+            self.periodic?.cancel()
+            self.board.stopped(Self.role)
+            let closing = self.shards.values.map { $0.shutdown() }
+            self.shards = [:]
+            self.placed = [:]
+            return EventLoopFuture.andAllComplete(closing, on: self.eventLoop)
+        }
+    }
+
+    // MARK: - Subscriptions
+
+    /// Wants `channel`: subscribed on the master of its slot; completes as
+    /// ``RedisSubscriber/subscribe(_:timeout:)`` does (at once while its slot
+    /// has no master, the channel being recorded).
+    func subscribe(_ channel: String, timeout: Duration) -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit {
+            guard !self.stopped else { return self.eventLoop.makeSucceededVoidFuture() }
+            let owner = self.topology.owner(of: channel)
+            self.placed[channel] = .some(owner)
+            guard let owner, let shard = self.shards[owner] else { return self.eventLoop.makeSucceededVoidFuture() }
+            return shard.subscriber.subscribe(channel, timeout: timeout)
+        }
+    }
+
+    /// No longer wants `channel`.
+    func unsubscribe(_ channel: String) {
+        eventLoop.execute {
+            guard let owner = self.placed.removeValue(forKey: channel) else { return }
+            if let owner, let shard = self.shards[owner] {
+                shard.subscriber.unsubscribe(channel)
+            }
+        }
+    }
+
+    // MARK: - Publishing
+
+    /// The publisher for `topic` on the master that serves `channel`'s slot
+    /// (any thread); `nil` while the slot has no master.
+    func publisher(channel: RedisChannelName, topic: String) -> RedisPublisher? {
+        let slot = RedisClusterSlot.of(channel.description.utf8)
+        return routes.withLockedValue { routes in
+            routes.topology.owner(ofSlot: slot).flatMap { routes.shards[$0] }
+        }?.publisher(for: topic)
+    }
+
+    /// Every publisher connection, of every shard (any thread).
+    var allPublishers: [RedisPublisher] {
+        routes.withLockedValue { $0.shards.values.flatMap(\.publishers) }
+    }
+
+    // MARK: - The slot map
+
+    /// Something says the slot map changed (any thread): read it again
+    /// soon, at most once per ``minimumRefreshSpacing``.
+    func hint(_ reason: String) {
+        eventLoop.execute {
+            self.refresh(reason: reason)
+        }
+    }
+
+    private func refresh(reason: String) {
+        eventLoop.assertInEventLoop()
+        guard !stopped else { return }
+        guard !refreshing else {
+            refreshAgain = refreshAgain ?? reason
+            return
+        }
+        refreshing = true
+        let wait = Self.minimumRefreshSpacing - (ContinuousClock.now - lastRefresh)
+        let start: EventLoopFuture<Void> = wait > .zero
+            ? eventLoop.scheduleTask(in: TimeAmount(wait)) {}.futureResult
+            : eventLoop.makeSucceededVoidFuture()
+        start.flatMap {
+            self.lastRefresh = .now
+            return self.discovery.discover(on: self.eventLoop).hop(to: self.eventLoop)
+        }.whenComplete { result in
+            self.refreshing = false
+            guard !self.stopped else { return }
+            self.refreshes += 1
+            switch result {
+            case .success(let topology):
+                let changed = topology != self.topology
+                if changed {
+                    self.logger.notice("redis cluster: the slot map changed (\(reason)); \(topology.masters.count) master(s)")
+                }
+                _ = self.apply(topology)
+                if self.unconfirmedAtLastCheck.isEmpty, self.placed.values.allSatisfy({ $0 != nil }) {
+                    self.board.connected(Self.role)
+                }
+            case .failure(let error):
+                self.board.lost(Self.role, reason: "cannot read the slot map: \(error)")
+                self.refreshAgain = self.refreshAgain ?? "the last refresh failed"
+            }
+            if let again = self.refreshAgain {
+                self.refreshAgain = nil
+                self.refresh(reason: again)
+            }
+        }
+    }
+
+    /// Makes `topology` the one in use: shards for new masters (their
+    /// starts returned), each wanted channel on the master that serves it
+    /// now, shards of masters without slots closed.
+    @discardableResult
+    private func apply(_ topology: RedisClusterTopology) -> [EventLoopFuture<Void>] {
+        eventLoop.assertInEventLoop()
+        self.topology = topology
+        var started: [EventLoopFuture<Void>] = []
+        for master in topology.masters where shards[master] == nil {
+            let shard = makeShard(master)
+            shards[master] = shard
+            started.append(start(shard))
+        }
+        let gone = shards.keys.filter { !topology.masters.contains($0) }
+        routes.withLockedValue { routes in
+            routes.topology = topology
+            routes.shards = shards
+        }
+        var moved = 0
+        var homeless = 0
+        for (channel, current) in placed {
+            let owner = topology.owner(of: channel)
+            if owner == nil { homeless += 1 }
+            guard owner != current else { continue }
+            moved += 1
+            if let current, let shard = shards[current] {
+                shard.subscriber.unsubscribe(channel)
+            }
+            if let owner, let shard = shards[owner] {
+                _ = shard.subscriber.subscribe(channel, timeout: configuration.connectTimeout)
+            }
+            placed[channel] = .some(owner)
+        }
+        if moved > 0 {
+            logger.info("redis cluster: \(moved) channel(s) moved to another shard")
+        }
+        // Channels an SSUBSCRIBE of which was answered MOVED (or which the
+        // server dropped) on a shard that still serves them by this map.
+        for shard in shards.values {
+            shard.subscriber.resubscribeUnconfirmed()
+        }
+        for master in gone {
+            guard let shard = shards.removeValue(forKey: master) else { continue }
+            logger.notice("redis cluster: \(master) serves no slot any more; closing its connections")
+            let board = self.board
+            shard.shutdown().whenComplete { _ in
+                shard.roles.forEach { board.removed($0) }
+            }
+        }
+        if homeless > 0 {
+            board.lost(Self.role, reason: "\(homeless) channel(s) in slots no master serves (\(topology.uncoveredSlots) slots uncovered)")
+        }
+        updateSummary()
+        return started
+    }
+
+    /// Starts a shard; one added after the adapter's start that cannot
+    /// connect is closed, and the map read again later.
+    private func start(_ shard: RedisShard) -> EventLoopFuture<Void> {
+        shard.start().hop(to: eventLoop).flatMapError { error in
+            self.logger.warning("redis cluster: cannot connect to the master \(shard.address): \(error)")
+            if self.shards[shard.address]?.subscriber === shard.subscriber {
+                self.shards[shard.address] = nil
+                self.routes.withLockedValue { $0.shards[shard.address] = nil }
+            }
+            let board = self.board
+            _ = shard.shutdown().always { _ in shard.roles.forEach { board.removed($0) } }
+            self.eventLoop.scheduleTask(in: TimeAmount(self.configuration.reconnectBackoff.maximum)) {
+                self.refresh(reason: "retrying \(shard.address)")
+            }
+            return self.eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    /// The periodic look: the slot map read again, and wanted channels
+    /// that stayed unconfirmed on a connected shard since the last look
+    /// reported (health turns red) and subscribed again.
+    private func check() {
+        guard !stopped else { return }
+        let shards = Array(self.shards.values)
+        let counts = shards.map { $0.subscriber.subscriptionCounts }
+        EventLoopFuture.whenAllSucceed(counts, on: eventLoop).whenSuccess { counts in
+            var unconfirmed: Set<RedisHostPort> = []
+            var missing = 0
+            for (shard, count) in zip(shards, counts) where shard.subscriber.isConnected && count.confirmed < count.wanted {
+                unconfirmed.insert(shard.address)
+                missing += count.wanted - count.confirmed
+            }
+            let persistent = unconfirmed.intersection(self.unconfirmedAtLastCheck)
+            self.unconfirmedAtLastCheck = unconfirmed
+            if !persistent.isEmpty {
+                self.board.lost(
+                    Self.role,
+                    reason: "\(missing) channel(s) not subscribed on \(persistent.map(\.description).sorted().joined(separator: ", "))"
+                )
+                self.refresh(reason: "channels not subscribed")
+            } else if unconfirmed.isEmpty, self.placed.values.allSatisfy({ $0 != nil }) {
+                self.board.connected(Self.role)
+            }
+        }
+        if ContinuousClock.now - lastRefresh >= configuration.clusterRefreshInterval {
+            refresh(reason: "periodic refresh")
+        }
+    }
+
+    private func updateSummary() {
+        let shards = topology.masters.map { "\($0) (\(topology.slotCount(of: $0)) slots)" }
+        var summary = "\(shards.count) shard(s): \(shards.joined(separator: ", "))"
+        let uncovered = topology.uncoveredSlots
+        if uncovered > 0 { summary += "; \(uncovered) slots without a master" }
+        board.setClusterSummary(summary)
+    }
+
+    // MARK: - Reading
+
+    /// The masters in use and the channels placed on each (for statistics and tests).
+    var placement: EventLoopFuture<[RedisHostPort: Int]> {
+        eventLoop.submit {
+            var counts: [RedisHostPort: Int] = [:]
+            for case let owner? in self.placed.values {
+                counts[owner, default: 0] += 1
+            }
+            for master in self.shards.keys where counts[master] == nil {
+                counts[master] = 0
+            }
+            return counts
+        }
+    }
+}
