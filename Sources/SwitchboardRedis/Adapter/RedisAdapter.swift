@@ -472,6 +472,13 @@ public final class RedisAdapter: PubSubAdapter {
         board.status
     }
 
+    /// On a Redis Cluster in per-topic mode: each master in use and how many
+    /// of this node's channels are subscribed on it; empty otherwise.
+    public func shardChannels() async -> [RedisHostPort: Int] {
+        guard let shards else { return [:] }
+        return (try? await shards.placement.get()) ?? [:]
+    }
+
     /// The adapter's counters.
     public var statistics: RedisAdapterStatistics {
         tally.snapshot

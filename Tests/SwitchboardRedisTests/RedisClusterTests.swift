@@ -1,0 +1,134 @@
+import NIOCore
+import Switchboard
+@testable import SwitchboardRedis
+import Synchronization
+import Testing
+
+/// `redis+cluster://` against a real Redis Cluster the suite starts once:
+/// three masters with a replica each (``RedisClusterTestGroup``).
+@Suite("Redis Cluster sharded pub/sub", .serialized, RedisClusterTestGroup.Scope())
+struct RedisClusterTests {
+    /// What a receiving adapter delivered: numbers per topic, with when each arrived.
+    final class Arrivals: Sendable {
+        private struct State {
+            var numbers: [String: Set<Int>] = [:]
+            var times: [String: [ContinuousClock.Instant]] = [:]
+            var total = 0
+        }
+
+        private let state = Mutex(State())
+
+        func record(_ message: PubSubMessage) {
+            guard case .json(let json) = message.payload, let number = json["n"]?.intValue else { return }
+            state.withLock { state in
+                state.numbers[message.topic, default: []].insert(number)
+                state.times[message.topic, default: []].append(.now)
+                state.total += 1
+            }
+        }
+
+        var total: Int { state.withLock(\.total) }
+
+        func numbers(of topic: String) -> Set<Int> {
+            state.withLock { $0.numbers[topic] ?? [] }
+        }
+
+        /// The longest time without an arrival on `topic` between `start` and `end`.
+        func longestGap(on topic: String, from start: ContinuousClock.Instant, to end: ContinuousClock.Instant) -> Duration {
+            let times = [start] + state.withLock { $0.times[topic] ?? [] }.filter { $0 > start && $0 < end } + [end]
+            return zip(times, times.dropFirst()).map { $1 - $0 }.max() ?? .zero
+        }
+    }
+
+    static func configuration(_ name: String, url: String, outageBuffer: Int = 50_000) throws -> RedisAdapterConfiguration {
+        var configuration = RedisAdapterConfiguration(url: try RedisURL(url), nodeName: name)
+        configuration.connectTimeout = .seconds(2)
+        configuration.outageBuffer = outageBuffer
+        configuration.reconnectBackoff = RedisBackoff(initial: .milliseconds(50), maximum: .milliseconds(300))
+        configuration.outageReplayDelay = .milliseconds(800)
+        configuration.clusterRefreshInterval = .seconds(1)
+        return configuration
+    }
+
+    /// A receiving and a sending adapter on the cluster.
+    static func pair(_ group: RedisClusterTestGroup, arrivals: Arrivals) async throws -> (receiver: RedisAdapter, sender: RedisAdapter) {
+        let receiver = RedisAdapter(configuration: try configuration("receiver", url: group.url), logger: testLogger("receiver"))
+        try await receiver.start(deliver: { arrivals.record($0) }, control: { _ in })
+        let sender = RedisAdapter(configuration: try configuration("sender", url: group.url), logger: testLogger("sender"))
+        do {
+            try await sender.start(deliver: { _ in }, control: { _ in })
+        } catch {
+            await receiver.shutdown()
+            throw error
+        }
+        return (receiver, sender)
+    }
+
+    static func message(_ topic: String, _ number: Int) -> PubSubMessage {
+        PubSubMessage(topic: topic, event: "n", payload: .json(["n": .int(number)]), originNode: "sender")
+    }
+
+    static func waitUntil(within limit: Duration, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return try await condition()
+    }
+
+    @Test("the hash slot of a name is Redis's own (CLUSTER KEYSLOT), hash tags included")
+    func slotsMatchRedis() async throws {
+        let group = try #require(RedisClusterTestGroup.current)
+        for name in ["switchboard:t:room:lobby", "a", "", "{user1000}.following", "foo{}{bar}", "foo{{bar}}zap", "foo{bar}{zap}", "switchboard:n:node-a", "é✓"] {
+            let answer = try await redisCLI(port: group.servers[0].port, ["CLUSTER", "KEYSLOT", name])
+            #expect(Int(answer.trimmingCharacters(in: .whitespacesAndNewlines)) == RedisClusterSlot.of(name), "\(name)")
+        }
+    }
+
+    @Test("2 nodes, 200 topics over the 3 shards: every broadcast delivered; one subscriber connection per shard and node")
+    func deliversOverEveryShard() async throws {
+        let group = try #require(RedisClusterTestGroup.current)
+        let arrivals = Arrivals()
+        let (receiver, sender) = try await Self.pair(group, arrivals: arrivals)
+        do {
+            let topics = (0..<200).map { "room:\($0)" }
+            for topic in topics {
+                try await receiver.topicActivated(topic)
+            }
+            let placement = await receiver.shardChannels()
+            #expect(placement.count == 3, "\(placement)")
+            #expect(placement.values.allSatisfy { $0 > 30 }, "topics are not spread over the shards: \(placement)")
+            for round in 1...5 {
+                for topic in topics {
+                    try await sender.broadcast(Self.message(topic, round))
+                }
+            }
+            let all = try await Self.waitUntil(within: .seconds(10)) { arrivals.total >= 1000 }
+            #expect(all, "\(arrivals.total) of 1000 delivered")
+            for topic in topics {
+                #expect(arrivals.numbers(of: topic) == [1, 2, 3, 4, 5], "\(topic)")
+            }
+            #expect(receiver.status.state == "connected", "\(receiver.status)")
+            #expect(receiver.status.detail?.contains("3 shard(s)") == true, "\(String(describing: receiver.status.detail))")
+
+            // Each node has at most one subscriber connection per master, and none on a replica.
+            let masters = try await group.nodes().filter(\.isMaster).map(\.port)
+            var subscribers = 0
+            for server in group.servers {
+                let clients = try await redisCLI(port: server.port, ["CLIENT", "LIST"]).split(separator: "\n")
+                let ours = clients.filter { $0.contains("name=switchboard:receiver:sub") }
+                #expect(ours.count <= 1, "\(server.port): \(ours)")
+                if !masters.contains(server.port) { #expect(ours.isEmpty, "a subscriber on the replica \(server.port)") }
+                subscribers += ours.count
+            }
+            #expect(subscribers == 3)
+        } catch {
+            await receiver.shutdown()
+            await sender.shutdown()
+            throw error
+        }
+        await receiver.shutdown()
+        await sender.shutdown()
+    }
+}
