@@ -131,4 +131,144 @@ struct RedisClusterTests {
         await receiver.shutdown()
         await sender.shutdown()
     }
+
+    /// Broadcasts `topics` in turn, about 500 a second in all, until
+    /// stopped (at most `limit`); returns the last number sent per topic.
+    final class Stream: Sendable {
+        private final class Shared: Sendable {
+            let sent = Mutex<[String: Int]>([:])
+            let stopping = Atomic<Bool>(false)
+        }
+
+        let topics: [String]
+        private let shared = Shared()
+        private let task: Task<Void, any Error>
+
+        init(topics: [String], sender: RedisAdapter, limit: Duration = .seconds(30)) {
+            self.topics = topics
+            let shared = self.shared
+            let deadline = ContinuousClock.now + limit
+            task = Task {
+                var number = 0
+                while !shared.stopping.load(ordering: .relaxed), ContinuousClock.now < deadline {
+                    number += 1
+                    for topic in topics {
+                        try await sender.broadcast(RedisClusterTests.message(topic, number))
+                    }
+                    shared.sent.withLock { for topic in topics { $0[topic] = number } }
+                    try await Task.sleep(for: .milliseconds(2 * topics.count))
+                }
+            }
+        }
+
+        func stop() async throws -> [String: Int] {
+            shared.stopping.store(true, ordering: .relaxed)
+            try await task.value
+            return shared.sent.withLock { $0 }
+        }
+    }
+
+    /// Checks every topic of `stream`: each number sent arrived but at most
+    /// `window` of them in a row (the switch-over: sharded pub/sub is
+    /// at-most-once while a slot changes master), and `topic` had no gap
+    /// longer than a second since `start`.
+    static func checkDelivery(
+        _ arrivals: Arrivals, stream: Stream, watched topic: String, since start: ContinuousClock.Instant, lossWindow window: Int, what: String
+    ) async throws {
+        let sent = try await stream.stop()
+        let stopped = ContinuousClock.now
+        _ = try await waitUntil(within: .seconds(3)) {
+            sent.allSatisfy { topic, last in arrivals.numbers(of: topic).contains(last) }
+        }
+        var lost = 0
+        for (name, last) in sent.sorted(by: { $0.key < $1.key }) {
+            let missing = Set(1...last).subtracting(arrivals.numbers(of: name)).sorted()
+            lost += missing.count
+            #expect(arrivals.numbers(of: name).contains(last), "\(what): \(name)'s last message (\(last)) did not arrive")
+            #expect((missing.last ?? 0) - (missing.first ?? 0) < window, "\(what): \(name) lost \(missing.count) of \(last), beyond one switch-over: \(missing.prefix(20))")
+        }
+        print("\(what): \(lost) of \(sent.values.reduce(0, +)) messages lost")
+        let gap = arrivals.longestGap(on: topic, from: start, to: stopped - .milliseconds(100))
+        #expect(gap < .seconds(1), "\(what): no delivery on \(topic) for \(gap)")
+    }
+
+    @Test("a slot moved to another master under load (SETSLOT IMPORTING/MIGRATING/NODE): delivery resumes within 1 s, losses confined to the switch-over")
+    func followsSlotMigration() async throws {
+        let group = try #require(RedisClusterTestGroup.current)
+        let arrivals = Arrivals()
+        let (receiver, sender) = try await Self.pair(group, arrivals: arrivals)
+        do {
+            let topics = (0..<10).map { "room:migrate:\($0)" }
+            for topic in topics {
+                try await receiver.topicActivated(topic)
+            }
+            let stream = Stream(topics: topics, sender: sender)
+            let watched = topics[0]
+            try await Task.sleep(for: .milliseconds(300))
+            let slot = RedisClusterSlot.of("switchboard:t:\(watched)")
+            let nodes = try await group.nodes()
+            let source = try #require(try await group.owner(ofSlot: slot))
+            let target = try #require(nodes.first { $0.isMaster && $0.id != source.id })
+            let started = ContinuousClock.now
+            _ = try await redisCLI(port: target.port, ["CLUSTER", "SETSLOT", "\(slot)", "IMPORTING", source.id])
+            _ = try await redisCLI(port: source.port, ["CLUSTER", "SETSLOT", "\(slot)", "MIGRATING", target.id])
+            try await Task.sleep(for: .milliseconds(100))
+            _ = try await redisCLI(port: target.port, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", target.id])
+            _ = try await redisCLI(port: source.port, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", target.id])
+            for master in nodes where master.isMaster && master.id != source.id && master.id != target.id {
+                _ = try await redisCLI(port: master.port, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", target.id])
+            }
+            try await Task.sleep(for: .seconds(2))
+            try await Self.checkDelivery(arrivals, stream: stream, watched: watched, since: started, lossWindow: 15, what: "slot \(slot) moved from \(source.port) to \(target.port)")
+            let moved = try await group.owner(ofSlot: slot)
+            #expect(moved?.id == target.id)
+            let placement = await receiver.shardChannels()
+            #expect(placement[RedisHostPort(host: "127.0.0.1", port: target.port)] ?? 0 > 0, "\(placement)")
+            #expect(receiver.status.state == "connected", "\(receiver.status)")
+            print("slot migration: receiver \(receiver.statistics), sender \(sender.statistics)")
+        } catch {
+            await receiver.shutdown()
+            await sender.shutdown()
+            throw error
+        }
+        await receiver.shutdown()
+        await sender.shutdown()
+    }
+
+    @Test("CLUSTER FAILOVER on a replica under load: delivery resumes within 1 s, losses confined to the switch-over")
+    func followsFailover() async throws {
+        let group = try #require(RedisClusterTestGroup.current)
+        let arrivals = Arrivals()
+        let (receiver, sender) = try await Self.pair(group, arrivals: arrivals)
+        do {
+            let topics = (0..<10).map { "room:failover:\($0)" }
+            for topic in topics {
+                try await receiver.topicActivated(topic)
+            }
+            let stream = Stream(topics: topics, sender: sender)
+            let watched = topics[0]
+            try await Task.sleep(for: .milliseconds(300))
+            let slot = RedisClusterSlot.of("switchboard:t:\(watched)")
+            let master = try #require(try await group.owner(ofSlot: slot))
+            let replica = try #require(try await group.nodes().first { $0.masterID == master.id })
+            let started = ContinuousClock.now
+            let answer = try await redisCLI(port: replica.port, ["CLUSTER", "FAILOVER"])
+            #expect(answer.hasPrefix("OK"), "\(answer)")
+            let promoted = try await Self.waitUntil(within: .seconds(10)) {
+                try await group.owner(ofSlot: slot, askingPort: replica.port)?.id == replica.id
+            }
+            #expect(promoted)
+            try await Task.sleep(for: .seconds(2))
+            try await Self.checkDelivery(arrivals, stream: stream, watched: watched, since: started, lossWindow: 15, what: "failover of \(master.port) to \(replica.port)")
+            #expect(receiver.status.state == "connected", "\(receiver.status)")
+            print("failover: receiver \(receiver.statistics), sender \(sender.statistics)")
+            try await group.waitUntilReady()
+        } catch {
+            await receiver.shutdown()
+            await sender.shutdown()
+            throw error
+        }
+        await receiver.shutdown()
+        await sender.shutdown()
+    }
 }

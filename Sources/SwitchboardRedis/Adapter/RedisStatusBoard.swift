@@ -57,6 +57,7 @@ final class RedisStatusBoard: Sendable {
 
     /// The server connected to: the URL's, or the master the sentinels named last.
     private var server: String {
+        if configuration.url.cluster != nil { return "the cluster" }
         guard let discovery else { return configuration.url.endpoint }
         return "the master of \(discovery.group.masterName) (\(discovery.master?.description ?? "not known yet"))"
     }
