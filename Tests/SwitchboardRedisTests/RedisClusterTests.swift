@@ -45,7 +45,9 @@ struct RedisClusterTests {
         configuration.connectTimeout = .seconds(2)
         configuration.outageBuffer = outageBuffer
         configuration.reconnectBackoff = RedisBackoff(initial: .milliseconds(50), maximum: .milliseconds(300))
-        configuration.outageReplayDelay = .milliseconds(800)
+        // A new master's publisher (after a failover) holds what it is
+        // given for this long, until the other nodes' subscribers are there.
+        configuration.outageReplayDelay = .milliseconds(500)
         configuration.clusterRefreshInterval = .seconds(1)
         return configuration
     }
@@ -270,5 +272,99 @@ struct RedisClusterTests {
         }
         await receiver.shutdown()
         await sender.shutdown()
+    }
+
+    @Test("a shard's subscriber connection killed: the state turns red at once and recovers")
+    func lostSubscriptionShows() async throws {
+        let group = try #require(RedisClusterTestGroup.current)
+        let receiver = RedisAdapter(configuration: try Self.configuration("watched", url: group.url), logger: testLogger("watched"))
+        try await receiver.start(deliver: { _ in }, control: { _ in })
+        do {
+            let master = try #require(try await group.nodes().first(where: \.isMaster))
+            let killed = ContinuousClock.now
+            _ = try await redisCLI(port: master.port, ["CLIENT", "KILL", "TYPE", "pubsub"])
+            let red = try await Self.waitUntil(within: .seconds(5)) { receiver.status.state != "connected" }
+            #expect(red, "\(receiver.status)")
+            #expect(ContinuousClock.now - killed < .seconds(5))
+            let green = try await Self.waitUntil(within: .seconds(5)) { receiver.status.state == "connected" }
+            #expect(green, "\(receiver.status)")
+        } catch {
+            await receiver.shutdown()
+            throw error
+        }
+        await receiver.shutdown()
+    }
+
+    @Test("a server that is not a cluster, and seeds that are all down: clear start errors")
+    func startErrors() async throws {
+        let plain = try await RedisTestServer.start()
+        defer { plain.stop() }
+        let adapter = RedisAdapter(configuration: try Self.configuration("x", url: "redis+cluster://127.0.0.1:\(plain.port)"), logger: testLogger("x"))
+        do {
+            try await adapter.start(deliver: { _ in }, control: { _ in })
+            Issue.record("started on a server without cluster mode")
+        } catch {
+            #expect("\(error)".contains("not in cluster mode"), "\(error)")
+        }
+        let down = try RedisTestServer.freePort()
+        let unreachable = RedisAdapter(configuration: try Self.configuration("y", url: "redis+cluster://127.0.0.1:\(down)"), logger: testLogger("y"))
+        do {
+            try await unreachable.start(deliver: { _ in }, control: { _ in })
+            Issue.record("started without a reachable node")
+        } catch {
+            #expect("\(error)".contains("no Redis Cluster node gave its slot map"), "\(error)")
+            #expect("\(error)".contains("127.0.0.1:\(down)"), "\(error)")
+        }
+    }
+
+    @Test("CLUSTER SLOTS replies that cannot be used are clear errors")
+    func badSlotMaps() throws {
+        let asked = RedisHostPort(host: "127.0.0.1", port: 7000)
+        func master(_ host: String, _ port: Int) -> RedisValue {
+            .array([.bulkString(ByteBuffer(string: host)), .integer(port), .bulkString(ByteBuffer(string: "id"))])
+        }
+        let good = try RedisClusterTopology(
+            clusterSlots: .array([.array([.integer(0), .integer(8000), master("", 7000)]), .array([.integer(8001), .integer(16383), master("10.0.0.2", 7001)])]),
+            asked: asked
+        )
+        #expect(good.masters == [asked, RedisHostPort(host: "10.0.0.2", port: 7001)])
+        #expect(good.owner(ofSlot: 8001)?.port == 7001)
+        #expect(good.uncoveredSlots == 0)
+        let partial = try RedisClusterTopology(clusterSlots: .array([.array([.integer(0), .integer(99), master("10.0.0.2", 7001)])]), asked: asked)
+        #expect(partial.uncoveredSlots == 16384 - 100)
+        #expect(partial.owner(ofSlot: 100) == nil)
+        let bad: [(RedisValue, String)] = [
+            (.error("ERR This instance has cluster support disabled"), "unexpected answer to CLUSTER SLOTS"),
+            (.array([]), "no slot"),
+            (.array([.array([.integer(0), .integer(16384), master("a", 1)])]), "unexpected slot range"),
+            (.array([.array([.integer(10), .integer(5), master("a", 1)])]), "unexpected slot range"),
+            (.array([.array([.integer(0), .integer(5), master("a", 0)])]), "unexpected slot range"),
+            (.array([.array([.integer(0), .integer(5), master("?", 7000)])]), "without a usable address"),
+            (.array([.array([.integer(0), .integer(5)])]), "unexpected slot range"),
+        ]
+        for (value, expected) in bad {
+            #expect(throws: RedisClusterReplyError.self) { try RedisClusterTopology(clusterSlots: value, asked: asked) }
+            do {
+                _ = try RedisClusterTopology(clusterSlots: value, asked: asked)
+            } catch {
+                #expect(error.description.contains(expected), "\(error)")
+            }
+        }
+        #expect(RedisClusterSlot.isRedirection("MOVED 3999 127.0.0.1:6381"))
+        #expect(RedisClusterSlot.isRedirection("CLUSTERDOWN The cluster is down"))
+        #expect(!RedisClusterSlot.isRedirection("NOPERM this user has no permissions"))
+    }
+
+    @Test("redis+cluster:// URLs")
+    func urls() throws {
+        let url = try RedisURL("rediss+cluster://app:s%40cret@10.0.0.1:7000,10.0.0.2")
+        #expect(url.cluster == [RedisHostPort(host: "10.0.0.1", port: 7000), RedisHostPort(host: "10.0.0.2", port: 6379)])
+        #expect(url.tls)
+        #expect(url.username == "app")
+        #expect(url.password == "s@cret")
+        #expect(url.description == "rediss+cluster://app:***@10.0.0.1:7000,10.0.0.2:6379")
+        #expect(try RedisURL("redis+cluster://h:7000/").cluster?.count == 1)
+        #expect(throws: RedisURLError.self) { try RedisURL("redis+cluster://h:7000/2") }
+        #expect(throws: RedisURLError.self) { try RedisURL("redis+cluster://h:7000,,h2") }
     }
 }

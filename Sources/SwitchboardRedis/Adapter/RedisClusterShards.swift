@@ -273,10 +273,8 @@ final class RedisClusterShards: @unchecked Sendable {
         for master in gone {
             guard let shard = shards.removeValue(forKey: master) else { continue }
             logger.notice("redis cluster: \(master) serves no slot any more; closing its connections")
-            let board = self.board
-            shard.shutdown().whenComplete { _ in
-                shard.roles.forEach { board.removed($0) }
-            }
+            shard.roles.forEach { board.removed($0) }
+            _ = shard.shutdown()
         }
         if homeless > 0 {
             board.lost(Self.role, reason: "\(homeless) channel(s) in slots no master serves (\(topology.uncoveredSlots) slots uncovered)")
@@ -294,8 +292,8 @@ final class RedisClusterShards: @unchecked Sendable {
                 self.shards[shard.address] = nil
                 self.routes.withLockedValue { $0.shards[shard.address] = nil }
             }
-            let board = self.board
-            _ = shard.shutdown().always { _ in shard.roles.forEach { board.removed($0) } }
+            shard.roles.forEach { self.board.removed($0) }
+            _ = shard.shutdown()
             self.eventLoop.scheduleTask(in: TimeAmount(self.configuration.reconnectBackoff.maximum)) {
                 self.refresh(reason: "retrying \(shard.address)")
             }

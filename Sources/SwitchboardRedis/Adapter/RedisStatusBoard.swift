@@ -38,6 +38,8 @@ final class RedisStatusBoard: Sendable {
         var duplicate: Duplicate?
         /// A Redis Cluster's shards, as ``RedisClusterShards`` last described them.
         var clusterSummary: String?
+        /// Roles gone for good (cluster shards that serve no slot any more).
+        var removed: Set<String> = []
     }
 
     /// How long a duplicate name stays reported after its last envelope.
@@ -104,9 +106,9 @@ final class RedisStatusBoard: Sendable {
         }
     }
 
-    /// `role` is closed for good.
+    /// `role` is closed for good; nothing for a role ``removed(_:)`` already.
     func stopped(_ role: String) {
-        update(role) { connection, _ in
+        update(role, unlessRemoved: true) { connection, _ in
             connection = Connection(phase: .stopped, since: .now(), sinceInstant: .now)
         }
     }
@@ -119,13 +121,15 @@ final class RedisStatusBoard: Sendable {
     /// `role` is gone for good (a cluster shard that no longer serves slots):
     /// it no longer counts in the adapter's state.
     func removed(_ role: String) {
+        state.withLockedValue { _ = $0.removed.insert(role) }
         update(role) { connection, _ in
             connection = nil
         }
     }
 
-    private func update(_ role: String, _ body: (inout Connection?, Logger) -> Void) {
+    private func update(_ role: String, unlessRemoved: Bool = false, _ body: (inout Connection?, Logger) -> Void) {
         state.withLockedValue { state in
+            if unlessRemoved, state.connections[role] == nil, state.removed.contains(role) { return }
             var connection = state.connections[role]
             body(&connection, logger)
             state.connections[role] = connection
