@@ -45,9 +45,7 @@ struct RedisClusterTests {
         configuration.connectTimeout = .seconds(2)
         configuration.outageBuffer = outageBuffer
         configuration.reconnectBackoff = RedisBackoff(initial: .milliseconds(50), maximum: .milliseconds(300))
-        // A new master's publisher (after a failover) holds what it is
-        // given for this long, until the other nodes' subscribers are there.
-        configuration.outageReplayDelay = .milliseconds(500)
+        configuration.outageReplayDelay = .milliseconds(800)
         configuration.clusterRefreshInterval = .seconds(1)
         return configuration
     }

@@ -124,11 +124,13 @@ public final class RedisAdapter: PubSubAdapter {
                         onMessage: { channel, payload in inbound.received(channel: channel, payload: payload) }
                     )
                     let publishers = (0..<publisherCount).map { index in
-                        RedisPublisher(
+                        let publisher = RedisPublisher(
                             role: "shard \(master) publisher \(index)", sharded: true,
                             settings: shardSettings("pub\(index)", accessCheck: publishCheck), configuration: configuration,
                             eventLoop: eventLoopGroup.next(), board: board, counters: counters, logger: logger
                         )
+                        publisher.firstSettleDelay = configuration.clusterSwitchDelay
+                        return publisher
                     }
                     return RedisShard(address: master, subscriber: subscriber, publishers: publishers)
                 }
@@ -301,6 +303,9 @@ public final class RedisAdapter: PubSubAdapter {
         }
         if configuration.tls.insecureSkipVerification, configuration.tls.caFile != nil || configuration.tls.serverName != nil {
             throw .invalidConfiguration("tls.insecure turns off the certificate checks that tls.ca_file and tls.server_name configure; set one or the other")
+        }
+        guard configuration.clusterRefreshInterval > .zero, configuration.clusterSwitchDelay >= .zero else {
+            throw .invalidConfiguration("cluster refresh interval and switch delay: expected above zero, and zero or more")
         }
         guard configuration.outageBuffer >= 0 else {
             throw .invalidConfiguration("outage buffer \(configuration.outageBuffer): expected 0 or more")

@@ -63,6 +63,11 @@ final class RedisPublisher: @unchecked Sendable {
     let sharded: Bool
     /// Sharded: something says the slot map changed. Set before ``start()``.
     var onClusterHint: @Sendable (String) -> Void = { _ in }
+    /// How long the first connection holds what was published while it was
+    /// made, when that is not ``RedisAdapterConfiguration/outageReplayDelay``
+    /// (a cluster master new to this node: see
+    /// ``RedisAdapterConfiguration/clusterSwitchDelay``). Set before ``start()``.
+    var firstSettleDelay: Duration?
     private let settings: RedisConnector.Settings
     private let configuration: RedisAdapterConfiguration
     private let board: RedisStatusBoard
@@ -299,7 +304,7 @@ final class RedisPublisher: @unchecked Sendable {
         shared.withLockedValue { $0.state = .connecting }
         board.connecting(role)
         return connect().map { channel in
-            self.established(channel)
+            self.established(channel, settleDelay: self.firstSettleDelay)
         }.flatMapErrorThrowing { error in
             self.shared.withLockedValue { $0.state = .stopped }
             self.board.stopped(self.role)
@@ -327,7 +332,7 @@ final class RedisPublisher: @unchecked Sendable {
 
     /// Installs a new connection; an outage buffer with messages is replayed
     /// after the replay delay.
-    private func established(_ channel: any Channel) {
+    private func established(_ channel: any Channel, settleDelay: Duration? = nil) {
         let settling = shared.withLockedValue { shared -> Bool? in
             if shared.isStopped { return nil }
             shared.inFlight = 0
@@ -350,7 +355,7 @@ final class RedisPublisher: @unchecked Sendable {
             self.lost(channel, reason: "connection closed")
         }
         guard settling else { return }
-        let delay = configuration.outageReplayDelay
+        let delay = settleDelay ?? configuration.outageReplayDelay
         logger.info("redis \(role): replaying the outage buffer in \(delay.humanReadable), once the other nodes are back")
         eventLoop.scheduleTask(in: TimeAmount(delay)) {
             self.replay(on: channel)
