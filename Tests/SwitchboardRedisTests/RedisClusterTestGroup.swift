@@ -31,10 +31,7 @@ final class RedisClusterTestGroup: @unchecked Sendable {
         var servers: [RedisTestServer] = []
         do {
             for index in 0..<count {
-                servers.append(try await RedisTestServer.start(port: try clusterPort(), arguments: [
-                    "--cluster-enabled", "yes", "--cluster-config-file", directory.appendingPathComponent("nodes-\(index).conf").path,
-                    "--cluster-node-timeout", "2000", "--dir", directory.path, "--repl-diskless-sync-delay", "0",
-                ]))
+                servers.append(try await startNode(index, directory: directory))
             }
             let group = RedisClusterTestGroup(servers: servers, directory: directory)
             let create = try await redisCLI(
@@ -54,11 +51,30 @@ final class RedisClusterTestGroup: @unchecked Sendable {
         }
     }
 
+    /// Starts one node on a port from ``clusterPort()``, trying other ports
+    /// if it cannot listen (another process took one of the pair meanwhile).
+    private static func startNode(_ index: Int, directory: URL) async throws -> RedisTestServer {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await RedisTestServer.start(port: try clusterPort(), arguments: [
+                    "--cluster-enabled", "yes", "--cluster-config-file", directory.appendingPathComponent("nodes-\(index).conf").path,
+                    "--cluster-node-timeout", "2000", "--dir", directory.path, "--repl-diskless-sync-delay", "0",
+                ])
+            } catch let error as RedisTestServer.NotStarting where attempt < 5 {
+                _ = error
+                try? FileManager.default.removeItem(at: directory.appendingPathComponent("nodes-\(index).conf"))
+            }
+        }
+    }
+
     /// A free loopback port whose cluster bus port (10000 above) is free
-    /// and valid too.
+    /// and valid too, both below the ephemeral range (32768 and up), where
+    /// the other tests' servers and clients get theirs.
     static func clusterPort() throws -> Int {
         for _ in 0..<200 {
-            let port = Int.random(in: 20_000...45_000)
+            let port = Int.random(in: 11_000...22_000)
             if !RedisTestServer.accepts(port: port), !RedisTestServer.accepts(port: port + 10_000) {
                 return port
             }
