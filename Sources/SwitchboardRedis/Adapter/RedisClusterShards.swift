@@ -53,6 +53,12 @@ final class RedisClusterShards: @unchecked Sendable {
     /// Shards whose subscriber had unconfirmed channels at the last check.
     private var unconfirmedAtLastCheck: Set<RedisHostPort> = []
     private var refreshes = 0
+    /// Whether the `cluster` role was last reported connected.
+    private var healthy = false
+    /// Why it was last reported not to be.
+    private var unhealthyReason: String?
+    /// Publishes a master redirected, for the next fresh slot map.
+    private var toReroute: [ByteBuffer] = []
 
     /// How often wanted channels are checked to be subscribed: a channel
     /// unconfirmed at two looks in a row turns the adapter's state red.
@@ -77,6 +83,22 @@ final class RedisClusterShards: @unchecked Sendable {
         self.makeShard = makeShard
     }
 
+    /// The `cluster` role is fine (logged once per change).
+    private func markHealthy() {
+        guard !healthy else { return }
+        healthy = true
+        unhealthyReason = nil
+        board.connected(Self.role)
+    }
+
+    /// The `cluster` role is not fine, for `reason`.
+    private func markUnhealthy(_ reason: String) {
+        healthy = false
+        guard reason != unhealthyReason else { return }
+        unhealthyReason = reason
+        board.lost(Self.role, reason: reason)
+    }
+
     /// Makes every shard's connections report what says the slot map
     /// changed (called once, before ``start()``).
     func wireHints() {
@@ -87,6 +109,7 @@ final class RedisClusterShards: @unchecked Sendable {
             shard.subscriber.onClusterHint = { reason in self.hint(reason) }
             for publisher in shard.publishers {
                 publisher.onClusterHint = { reason in self.hint(reason) }
+                publisher.onRedirected = { commands in self.redirected(commands) }
             }
             return shard
         }
@@ -103,7 +126,7 @@ final class RedisClusterShards: @unchecked Sendable {
             let started = self.apply(topology)
             return EventLoopFuture.andAllSucceed(started, on: self.eventLoop)
         }.map {
-            self.board.connected(Self.role)
+            self.markHealthy()
             let interval = TimeAmount(min(Self.checkInterval, self.configuration.clusterRefreshInterval))
             self.periodic = self.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
                 self.check()
@@ -179,6 +202,43 @@ final class RedisClusterShards: @unchecked Sendable {
         routes.withLockedValue { $0.shards.values.flatMap(\.publishers) }
     }
 
+    /// Publishes a master answered `MOVED` (any thread): once the slot
+    /// map is read again, and ``RedisAdapterConfiguration/clusterSwitchDelay``
+    /// later (the other nodes' subscribers move meanwhile), published once
+    /// more on the master the map names.
+    func redirected(_ commands: [ByteBuffer]) {
+        eventLoop.execute {
+            self.toReroute += commands
+            self.refresh(reason: "\(commands.count) publish(es) redirected")
+        }
+    }
+
+    private func reroute() {
+        guard !toReroute.isEmpty else { return }
+        let commands = toReroute
+        toReroute = []
+        eventLoop.scheduleTask(in: TimeAmount(configuration.clusterSwitchDelay)) {
+            var byPublisher: [ObjectIdentifier: (RedisPublisher, [ByteBuffer])] = [:]
+            var unroutable = 0
+            for command in commands {
+                guard let channel = RedisCommand.publishChannel(of: command),
+                      let publisher = self.routes.withLockedValue({ routes in
+                          routes.topology.owner(of: channel).flatMap { routes.shards[$0] }
+                      })?.publisher(for: channel)
+                else {
+                    unroutable += 1
+                    continue
+                }
+                byPublisher[ObjectIdentifier(publisher), default: (publisher, [])].1.append(command)
+            }
+            var sent = 0
+            for (publisher, batch) in byPublisher.values {
+                sent += publisher.resend(batch)
+            }
+            self.logger.notice("redis cluster: published again \(sent) message(s) a master had redirected\(unroutable > 0 ? "; \(unroutable) without a master now" : "")")
+        }
+    }
+
     // MARK: - The slot map
 
     /// Something says the slot map changed (any thread): read it again
@@ -215,11 +275,12 @@ final class RedisClusterShards: @unchecked Sendable {
                     self.logger.notice("redis cluster: the slot map changed (\(reason)); \(topology.masters.count) master(s)")
                 }
                 _ = self.apply(topology)
+                self.reroute()
                 if self.unconfirmedAtLastCheck.isEmpty, self.placed.values.allSatisfy({ $0 != nil }) {
-                    self.board.connected(Self.role)
+                    self.markHealthy()
                 }
             case .failure(let error):
-                self.board.lost(Self.role, reason: "cannot read the slot map: \(error)")
+                self.markUnhealthy("cannot read the slot map: \(error)")
                 self.refreshAgain = self.refreshAgain ?? "the last refresh failed"
             }
             if let again = self.refreshAgain {
@@ -277,7 +338,7 @@ final class RedisClusterShards: @unchecked Sendable {
             _ = shard.shutdown()
         }
         if homeless > 0 {
-            board.lost(Self.role, reason: "\(homeless) channel(s) in slots no master serves (\(topology.uncoveredSlots) slots uncovered)")
+            markUnhealthy("\(homeless) channel(s) in slots no master serves (\(topology.uncoveredSlots) slots uncovered)")
         }
         updateSummary()
         return started
@@ -318,13 +379,12 @@ final class RedisClusterShards: @unchecked Sendable {
             let persistent = unconfirmed.intersection(self.unconfirmedAtLastCheck)
             self.unconfirmedAtLastCheck = unconfirmed
             if !persistent.isEmpty {
-                self.board.lost(
-                    Self.role,
-                    reason: "\(missing) channel(s) not subscribed on \(persistent.map(\.description).sorted().joined(separator: ", "))"
+                self.markUnhealthy(
+                    "\(missing) channel(s) not subscribed on \(persistent.map(\.description).sorted().joined(separator: ", "))"
                 )
                 self.refresh(reason: "channels not subscribed")
             } else if unconfirmed.isEmpty, self.placed.values.allSatisfy({ $0 != nil }) {
-                self.board.connected(Self.role)
+                self.markHealthy()
             }
         }
         if ContinuousClock.now - lastRefresh >= configuration.clusterRefreshInterval {

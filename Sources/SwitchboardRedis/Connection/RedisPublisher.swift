@@ -63,6 +63,11 @@ final class RedisPublisher: @unchecked Sendable {
     let sharded: Bool
     /// Sharded: something says the slot map changed. Set before ``start()``.
     var onClusterHint: @Sendable (String) -> Void = { _ in }
+    /// Sharded, with the outage buffer on: publishes a cluster answered
+    /// `MOVED` (or `ASK`, `TRYAGAIN`, `CLUSTERDOWN`), as the commands
+    /// written, for publishing again where the fresh slot map says. Set
+    /// before ``start()``.
+    var onRedirected: @Sendable ([ByteBuffer]) -> Void = { _ in }
     /// How long the first connection holds what was published while it was
     /// made, when that is not ``RedisAdapterConfiguration/outageReplayDelay``
     /// (a cluster master new to this node: see
@@ -281,19 +286,23 @@ final class RedisPublisher: @unchecked Sendable {
                 onClusterHint("\(role): \(message)")
             }
         }
-        let flowingAgain = shared.withLockedValue { shared -> Bool in
-            guard generation == shared.generation else { return false }
+        let (flowingAgain, redirected) = shared.withLockedValue { shared -> (Bool, [ByteBuffer]) in
+            guard generation == shared.generation else { return (false, []) }
             shared.inFlight -= replies.acknowledged + replies.failed
             shared.replies &+= replies.commands
+            var redirected: [ByteBuffer] = []
             if keepsUnacknowledged {
-                shared.unacknowledged.answered(replies.commands)
+                redirected = shared.unacknowledged.answered(replies.commands, returning: replies.redirected)
             }
-            guard shared.overloaded, shared.inFlight < configuration.maxPublishesInFlight / 2 else { return false }
+            guard shared.overloaded, shared.inFlight < configuration.maxPublishesInFlight / 2 else { return (false, redirected) }
             shared.overloaded = false
-            return true
+            return (true, redirected)
         }
         if flowingAgain {
             logger.notice("redis \(role): publishes flowing again")
+        }
+        if !redirected.isEmpty {
+            onRedirected(redirected)
         }
     }
 
@@ -322,6 +331,7 @@ final class RedisPublisher: @unchecked Sendable {
         let role = self.role
         return RedisConnector.connect(settings, on: eventLoop) {
             RedisCommandHandler(
+                collectsRedirections: self.sharded && self.keepsUnacknowledged,
                 // Strong: the cycle through the pipeline ends when the channel closes.
                 onPublishReplies: { replies in self.answered(replies, generation: generation) },
                 onClose: { unanswered in counters.unconfirmed.bump(unanswered) },
@@ -491,6 +501,45 @@ final class RedisPublisher: @unchecked Sendable {
         guard let channel else { return }
         logger.warning("redis \(role): still connected to the old master after the failover to \(master); reconnecting")
         channel.close(promise: nil)
+    }
+
+    /// Publishes `commands` (formatted publishes another connection had
+    /// redirected), after whatever is batched; once only: not kept for
+    /// re-sending again. Buffered while the connection is not live. Returns
+    /// how many were taken.
+    @discardableResult
+    func resend(_ commands: [ByteBuffer]) -> Int {
+        let outageCapacity = configuration.outageBuffer
+        let keepsUnacknowledged = self.keepsUnacknowledged
+        let (taken, flushOn) = shared.withLockedValue { shared -> (Int, (any Channel)?) in
+            switch shared.state {
+            case .connected(let connection):
+                for command in commands {
+                    shared.batch.writeImmutableBuffer(command)
+                    if keepsUnacknowledged {
+                        shared.unacknowledged.append(length: command.readableBytes, isPublish: true, keep: false)
+                    }
+                }
+                shared.batchReplies.append(.publishes(count: commands.count))
+                shared.inFlight += commands.count
+                guard !shared.flushScheduled else { return (commands.count, nil) }
+                shared.flushScheduled = true
+                return (commands.count, connection)
+            case .idle, .connecting, .settling, .reconnecting:
+                let room = max(0, outageCapacity - shared.outage.count)
+                for command in commands.prefix(room) {
+                    shared.outage.append(command)
+                }
+                return (min(room, commands.count), nil)
+            case .stopped:
+                return (0, nil)
+            }
+        }
+        counters.dropped.bump(commands.count - taken)
+        if let flushOn {
+            eventLoop.execute { self.flush(flushOn) }
+        }
+        return taken
     }
 
     /// Replies received so far (a count that only grows, any thread).

@@ -53,6 +53,27 @@ enum RedisCommand {
         }
     }
 
+    /// The channel of a formatted `PUBLISH`/`SPUBLISH` (`*3\r\n$8\r\nSPUBLISH\r\n$<n>\r\n<channel>\r\n…`);
+    /// `nil` for anything else.
+    static func publishChannel(of command: ByteBuffer) -> String? {
+        var bytes = command
+        func line() -> String? {
+            guard let end = bytes.readableBytesView.firstIndex(of: UInt8(ascii: "\r")) else { return nil }
+            let text = bytes.readString(length: end - bytes.readerIndex)
+            bytes.moveReaderIndex(forwardBy: min(2, bytes.readableBytes))
+            return text
+        }
+        func bulk() -> String? {
+            guard let header = line(), header.hasPrefix("$"), let length = Int(header.dropFirst()), length >= 0,
+                  let text = bytes.readString(length: length)
+            else { return nil }
+            bytes.moveReaderIndex(forwardBy: min(2, bytes.readableBytes))
+            return text
+        }
+        guard line() == "*3", let name = bulk(), name == "PUBLISH" || name == "SPUBLISH" else { return nil }
+        return bulk()
+    }
+
     private static func withPointers(
         _ remaining: ArraySlice<RedisArgument>,
         collected: [UnsafePointer<CChar>?],
