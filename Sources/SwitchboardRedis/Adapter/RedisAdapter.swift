@@ -110,7 +110,7 @@ public final class RedisAdapter: PubSubAdapter {
             )
             let publisherCount = max(1, configuration.publishers)
             let shards = RedisClusterShards(
-                discovery: clusterDiscovery, configuration: configuration, eventLoop: subscriberLoop, board: board, logger: logger,
+                discovery: clusterDiscovery, configuration: configuration, eventLoop: subscriberLoop, board: board, counters: counters, logger: logger,
                 makeShard: { master in
                     func shardSettings(_ role: String, accessCheck: RedisAccessCheck) -> RedisConnector.Settings {
                         var resolved = settings(role, accessCheck: accessCheck)

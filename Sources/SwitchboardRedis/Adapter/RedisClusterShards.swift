@@ -35,6 +35,7 @@ final class RedisClusterShards: @unchecked Sendable {
     private let discovery: RedisClusterDiscovery
     private let configuration: RedisAdapterConfiguration
     private let board: RedisStatusBoard
+    private let counters: RedisAdapterCounters
     private let logger: Logger
     private var makeShard: (RedisHostPort) -> RedisShard
     private let routes = NIOLockedValueBox(Routes())
@@ -57,8 +58,20 @@ final class RedisClusterShards: @unchecked Sendable {
     private var healthy = false
     /// Why it was last reported not to be.
     private var unhealthyReason: String?
+    /// A publish a master redirected, waiting for a slot map that names another master.
+    private struct Redirected {
+        var command: ByteBuffer
+        /// The master that answered `MOVED`.
+        var by: RedisHostPort
+        /// Fresh maps read since that still named it.
+        var staleMaps = 0
+    }
+
     /// Publishes a master redirected, for the next fresh slot map.
-    private var toReroute: [ByteBuffer] = []
+    private var toReroute: [Redirected] = []
+    /// How many fresh maps may still name the master that redirected a
+    /// publish (a node asked before it heard of the move) before it is dropped.
+    static let maximumStaleMaps = 10
 
     /// How often wanted channels are checked to be subscribed: a channel
     /// unconfirmed at two looks in a row turns the adapter's state red.
@@ -72,9 +85,11 @@ final class RedisClusterShards: @unchecked Sendable {
         configuration: RedisAdapterConfiguration,
         eventLoop: any EventLoop,
         board: RedisStatusBoard,
+        counters: RedisAdapterCounters,
         logger: Logger,
         makeShard: @escaping (RedisHostPort) -> RedisShard
     ) {
+        self.counters = counters
         self.discovery = discovery
         self.configuration = configuration
         self.eventLoop = eventLoop
@@ -109,7 +124,7 @@ final class RedisClusterShards: @unchecked Sendable {
             shard.subscriber.onClusterHint = { reason in self.hint(reason) }
             for publisher in shard.publishers {
                 publisher.onClusterHint = { reason in self.hint(reason) }
-                publisher.onRedirected = { commands in self.redirected(commands) }
+                publisher.onRedirected = { commands in self.redirected(commands, by: master) }
             }
             return shard
         }
@@ -202,40 +217,63 @@ final class RedisClusterShards: @unchecked Sendable {
         routes.withLockedValue { $0.shards.values.flatMap(\.publishers) }
     }
 
-    /// Publishes a master answered `MOVED` (any thread): once the slot
-    /// map is read again, and ``RedisAdapterConfiguration/clusterSwitchDelay``
-    /// later (the other nodes' subscribers move meanwhile), published once
-    /// more on the master the map names.
-    func redirected(_ commands: [ByteBuffer]) {
+    /// Publishes `master` answered `MOVED` (any thread): once a fresh slot
+    /// map names another master for their slot, and
+    /// ``RedisAdapterConfiguration/clusterSwitchDelay`` later (the other
+    /// nodes' subscribers move meanwhile), published once more there. A map
+    /// that still names `master` (read from a node that has not heard of the
+    /// move yet) is followed by another read, up to ``maximumStaleMaps``.
+    func redirected(_ commands: [ByteBuffer], by master: RedisHostPort) {
         eventLoop.execute {
-            self.toReroute += commands
-            self.refresh(reason: "\(commands.count) publish(es) redirected")
+            self.toReroute += commands.map { Redirected(command: $0, by: master) }
+            self.refresh(reason: "\(commands.count) publish(es) redirected by \(master)")
         }
     }
 
+    /// Sends the redirected publishes whose slot has another master now.
     private func reroute() {
         guard !toReroute.isEmpty else { return }
-        let commands = toReroute
-        toReroute = []
+        var ready: [(RedisPublisher, ByteBuffer)] = []
+        var waiting: [Redirected] = []
+        var unroutable = 0
+        for var redirected in toReroute {
+            guard let channel = RedisCommand.publishChannel(of: redirected.command), let owner = topology.owner(of: channel),
+                  let shard = shards[owner]
+            else {
+                unroutable += 1
+                continue
+            }
+            if owner == redirected.by {
+                redirected.staleMaps += 1
+                if redirected.staleMaps <= Self.maximumStaleMaps {
+                    waiting.append(redirected)
+                } else {
+                    unroutable += 1
+                }
+                continue
+            }
+            ready.append((shard.publisher(for: channel), redirected.command))
+        }
+        toReroute = waiting
+        if !waiting.isEmpty {
+            refreshAgain = refreshAgain ?? "the slot map still names the master that redirected"
+        }
+        if unroutable > 0 {
+            counters.dropped.bump(unroutable)
+            logger.warning("redis cluster: \(unroutable) redirected publish(es) dropped: no other master for their slot")
+        }
+        guard !ready.isEmpty else { return }
         eventLoop.scheduleTask(in: TimeAmount(configuration.clusterSwitchDelay)) {
             var byPublisher: [ObjectIdentifier: (RedisPublisher, [ByteBuffer])] = [:]
-            var unroutable = 0
-            for command in commands {
-                guard let channel = RedisCommand.publishChannel(of: command),
-                      let publisher = self.routes.withLockedValue({ routes in
-                          routes.topology.owner(of: channel).flatMap { routes.shards[$0] }
-                      })?.publisher(for: channel)
-                else {
-                    unroutable += 1
-                    continue
-                }
+            for (publisher, command) in ready {
                 byPublisher[ObjectIdentifier(publisher), default: (publisher, [])].1.append(command)
             }
             var sent = 0
-            for (publisher, batch) in byPublisher.values {
-                sent += publisher.resend(batch)
+            for (publisher, commands) in byPublisher.values {
+                sent += publisher.resend(commands)
             }
-            self.logger.notice("redis cluster: published again \(sent) message(s) a master had redirected\(unroutable > 0 ? "; \(unroutable) without a master now" : "")")
+            self.counters.replayed.bump(sent)
+            self.logger.notice("redis cluster: published again \(sent) message(s) a master had redirected")
         }
     }
 
@@ -298,9 +336,11 @@ final class RedisClusterShards: @unchecked Sendable {
         eventLoop.assertInEventLoop()
         self.topology = topology
         var started: [EventLoopFuture<Void>] = []
+        var created: Set<RedisHostPort> = []
         for master in topology.masters where shards[master] == nil {
             let shard = makeShard(master)
             shards[master] = shard
+            created.insert(master)
             started.append(start(shard))
         }
         let gone = shards.keys.filter { !topology.masters.contains($0) }
@@ -313,9 +353,11 @@ final class RedisClusterShards: @unchecked Sendable {
         for (channel, current) in placed {
             let owner = topology.owner(of: channel)
             if owner == nil { homeless += 1 }
-            guard owner != current else { continue }
+            // A shard made again for the same master (its last one could not connect) starts empty.
+            let remade = owner.map { created.contains($0) } ?? false
+            guard owner != current || remade else { continue }
             moved += 1
-            if let current, let shard = shards[current] {
+            if let current, current != owner, let shard = shards[current] {
                 shard.subscriber.unsubscribe(channel)
             }
             if let owner, let shard = shards[owner] {
