@@ -376,4 +376,19 @@ struct RedisClusterTests {
         #expect(throws: RedisURLError.self) { try RedisURL("redis+cluster://h:7000/2") }
         #expect(throws: RedisURLError.self) { try RedisURL("redis+cluster://h:7000,,h2") }
     }
+
+    @Test("the channel of a formatted SPUBLISH, for publishing a redirected one again")
+    func channelOfAPublish() {
+        var command = ByteBuffer()
+        "switchboard:t:room:1".utf8.withContiguousStorageIfAvailable { channel in
+            "payload\r\n".utf8.withContiguousStorageIfAvailable { message in
+                RedisCommand.withPublish(channel: UnsafeRawBufferPointer(channel), message: UnsafeRawBufferPointer(message), sharded: true) {
+                    _ = command.writeBytes($0)
+                }
+            }
+        }
+        #expect(RedisCommand.publishChannel(of: command) == "switchboard:t:room:1")
+        #expect(RedisCommand.publishChannel(of: RedisCommand.encode(["PING"])) == nil)
+        #expect(RedisCommand.publishChannel(of: ByteBuffer(string: "*3\r\n$8\r\nSPUBLISH\r\n$99\r\nshort")) == nil)
+    }
 }
