@@ -29,6 +29,16 @@ final class RedisClusterShards: @unchecked Sendable {
     private struct Routes {
         var topology = RedisClusterTopology()
         var shards: [RedisHostPort: RedisShard] = [:]
+        /// Slots that moved to another master lately, with their old
+        /// master and until when publishes still go there (see ``apply(_:)``).
+        var moved: [Int: (master: RedisHostPort, until: ContinuousClock.Instant)] = [:]
+
+        func shard(forSlot slot: Int) -> RedisShard? {
+            if !moved.isEmpty, let (master, until) = moved[slot], ContinuousClock.now < until, let shard = shards[master] {
+                return shard
+            }
+            return topology.owner(ofSlot: slot).flatMap { shards[$0] }
+        }
     }
 
     let eventLoop: any EventLoop
@@ -207,9 +217,7 @@ final class RedisClusterShards: @unchecked Sendable {
     /// (any thread); `nil` while the slot has no master.
     func publisher(channel: RedisChannelName, topic: String) -> RedisPublisher? {
         let slot = RedisClusterSlot.of(channel.description.utf8)
-        return routes.withLockedValue { routes in
-            routes.topology.owner(ofSlot: slot).flatMap { routes.shards[$0] }
-        }?.publisher(for: topic)
+        return routes.withLockedValue { $0.shard(forSlot: slot) }?.publisher(for: topic)
     }
 
     /// Every publisher connection, of every shard (any thread).
@@ -334,6 +342,7 @@ final class RedisClusterShards: @unchecked Sendable {
     @discardableResult
     private func apply(_ topology: RedisClusterTopology) -> [EventLoopFuture<Void>] {
         eventLoop.assertInEventLoop()
+        let previous = self.topology
         self.topology = topology
         var started: [EventLoopFuture<Void>] = []
         var created: Set<RedisHostPort> = []
@@ -344,9 +353,27 @@ final class RedisClusterShards: @unchecked Sendable {
             started.append(start(shard))
         }
         let gone = shards.keys.filter { !topology.masters.contains($0) }
+        // With the outage buffer on, a slot that moved between two masters
+        // is still published to its old master for clusterSwitchDelay: its
+        // `MOVED` answers come back and are published again on the new one
+        // after that delay (``redirected(_:by:)``), by when the other nodes'
+        // subscribers, which may read the new map later than this node, are there.
+        let now = ContinuousClock.now
+        var movedSlots: [Int: (master: RedisHostPort, until: ContinuousClock.Instant)] = [:]
+        if configuration.outageBuffer > 0, !previous.masters.isEmpty {
+            let until = now + configuration.clusterSwitchDelay
+            for slot in 0..<RedisClusterSlot.count {
+                guard let old = previous.owner(ofSlot: slot), let new = topology.owner(ofSlot: slot), old != new,
+                      topology.masters.contains(old)
+                else { continue }
+                movedSlots[slot] = (old, until)
+            }
+        }
         routes.withLockedValue { routes in
             routes.topology = topology
             routes.shards = shards
+            routes.moved = routes.moved.filter { $0.value.until > now && topology.masters.contains($0.value.master) }
+            routes.moved.merge(movedSlots) { _, new in new }
         }
         var moved = 0
         var homeless = 0

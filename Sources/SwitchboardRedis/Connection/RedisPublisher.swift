@@ -277,7 +277,9 @@ final class RedisPublisher: @unchecked Sendable {
         counters.acknowledged.bump(replies.acknowledged)
         if replies.failed > 0 {
             counters.publishErrors.bump(replies.failed)
-            logger.warning("redis \(role): Redis refused \(replies.failed) publishes: \(replies.lastError ?? "")")
+            // Redirections of a cluster are published again (the shards say so).
+            let level: Logger.Level = replies.redirected.count == replies.failed ? .info : .warning
+            logger.log(level: level, "redis \(role): Redis refused \(replies.failed) publishes: \(replies.lastError ?? "")")
             if replies.lastError?.hasPrefix("READONLY") == true {
                 // A replica: the master moved. Connect again, to the master the sentinels name now.
                 reset(reason: "Redis answered READONLY, it is a replica now")
