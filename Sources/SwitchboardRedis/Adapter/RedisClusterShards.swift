@@ -17,7 +17,11 @@ import NIOCore
 ///   the new), opens shards for new masters and closes those of masters that
 ///   serve no slot any more.
 /// - Publishing reads the map under a lock from any thread and hands the
-///   message to the owning shard's publisher; a slot without a master drops it.
+///   message to the owning shard's publisher (for a slot that just moved,
+///   the old one's: see ``apply(_:)``); a slot without a master drops it.
+/// - With the outage buffer on, publishes a master answered `MOVED` come
+///   back (``redirected(_:by:)``) and are published again on the new master
+///   ``RedisAdapterConfiguration/clusterSwitchDelay`` after a map names it.
 /// - The adapter's status board gets a `cluster` entry: reconnecting while
 ///   the map cannot be read, or while wanted channels have no master or stay
 ///   unconfirmed past a check; its detail lists the shards.
