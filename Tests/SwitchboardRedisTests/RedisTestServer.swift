@@ -48,8 +48,11 @@ final class RedisTestServer: @unchecked Sendable {
 
     /// Starts a server; `password` sets `--requirepass`, `users` adds ACL
     /// users, `tls` makes it TLS-only on ``port``; `arguments` are more options.
-    static func start(password: String? = nil, users: [[String]] = [], tls: TLS? = nil, arguments: [String] = []) async throws -> RedisTestServer {
-        let server = RedisTestServer(port: try freePort(), password: password, users: users, tls: tls, extraArguments: arguments)
+    /// `port` is a free one unless given.
+    static func start(
+        port: Int? = nil, password: String? = nil, users: [[String]] = [], tls: TLS? = nil, arguments: [String] = []
+    ) async throws -> RedisTestServer {
+        let server = RedisTestServer(port: try port ?? freePort(), password: password, users: users, tls: tls, extraArguments: arguments)
         try await server.launch()
         return server
     }
@@ -179,7 +182,7 @@ final class RedisTestServer: @unchecked Sendable {
     }
 
     /// Whether something listens on `port` (a loopback connect does not wait).
-    private static func accepts(port: Int) -> Bool {
+    static func accepts(port: Int) -> Bool {
         do {
             _ = try TestSocket(port: port)
             return true

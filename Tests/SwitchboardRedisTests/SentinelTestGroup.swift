@@ -207,7 +207,7 @@ final class SentinelTestGroup: @unchecked Sendable {
 /// Runs `redis-cli -p <port> <arguments>` against a loopback server or
 /// sentinel, waiting without blocking a thread (at most 10 s), and returns
 /// its output (replies in redis-cli's raw form, one value a line).
-func redisCLI(port: Int, _ arguments: [String], password: String? = nil) async throws -> String {
+func redisCLI(port: Int, _ arguments: [String], password: String? = nil, within limit: Duration = .seconds(10)) async throws -> String {
     let log = FileManager.default.temporaryDirectory.appendingPathComponent("redis-cli-\(port)-\(UInt32.random(in: 0 ... .max)).out").path
     defer { try? FileManager.default.removeItem(atPath: log) }
     let process = try ChildProcess(
@@ -215,14 +215,14 @@ func redisCLI(port: Int, _ arguments: [String], password: String? = nil) async t
         arguments: ["-h", "127.0.0.1", "-p", "\(port)", "--raw"] + (password.map { ["-a", $0, "--no-auth-warning"] } ?? []) + arguments,
         standardInput: .nullDevice, standardOutput: .file(log), standardError: .file(log)
     )
-    let deadline = ContinuousClock.now + .seconds(10)
+    let deadline = ContinuousClock.now + limit
     while process.termination == nil, ContinuousClock.now < deadline {
         try await Task.sleep(for: .milliseconds(5))
     }
     guard process.termination != nil else {
         _ = process.kill()
         _ = process.waitUntilExit()
-        throw RedisTestServer.NotStarting(description: "redis-cli \(arguments.joined(separator: " ")) did not finish within 10 s")
+        throw RedisTestServer.NotStarting(description: "redis-cli \(arguments.joined(separator: " ")) did not finish within \(limit)")
     }
     return (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import Switchboard
@@ -127,9 +128,9 @@ struct TestCluster: Sendable {
 func testLogger(_ label: String) -> Logger {
     var logger = Logger(label: label) { label in
         var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = .warning
+        handler.logLevel = ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_LOG"] == "info" ? .info : .warning
         return handler
     }
-    logger.logLevel = .warning
+    logger.logLevel = ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_LOG"] == "info" ? .info : .warning
     return logger
 }

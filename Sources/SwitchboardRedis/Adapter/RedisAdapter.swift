@@ -23,6 +23,11 @@ import Synchronization
 ///   takes the node down: connections come back with backoff and jitter,
 ///   every subscription is redone, and broadcasts meanwhile are dropped and
 ///   counted, or kept in the outage buffer and replayed in order.
+/// - On a Redis Cluster (`redis+cluster://`), `per_topic` mode uses sharded
+///   pub/sub through ``RedisClusterShards`` (one subscriber connection and
+///   the publishers per master, `SSUBSCRIBE`/`SPUBLISH` on the master of each
+///   channel's slot); `global` mode uses classic pub/sub through one node,
+///   the seeds tried in turn, which the cluster forwards to every node.
 ///
 /// ```swift
 /// let adapter = RedisAdapter(configuration: .init(url: try RedisURL("redis://127.0.0.1:6379"), nodeName: "a"))
@@ -42,10 +47,14 @@ public final class RedisAdapter: PubSubAdapter {
     }
 
     private let lifecycle = NIOLockedValueBox(Lifecycle.idle)
+    /// The connections of one server (plain, Sentinel, or a cluster in
+    /// global mode); empty with ``shards``.
     private let publishers: [RedisPublisher]
-    private let subscriber: RedisSubscriber
+    private let subscriber: RedisSubscriber?
+    /// Per-topic mode on a Redis Cluster: the shards.
+    private let shards: RedisClusterShards?
     private let inbound: RedisInbound
-    private let probe: RedisProbe
+    private let probe: RedisProbe?
     private let board: RedisStatusBoard
     /// For a `redis+sentinel://` URL: follows failovers.
     private let sentinelWatcher: RedisSentinelWatcher?
@@ -88,30 +97,72 @@ public final class RedisAdapter: PubSubAdapter {
         let prefix = configuration.channelPrefix
         let publishCheck = RedisAccessCheck.publish(channel: configuration.publishCheckChannel.description, prefix: prefix)
         let subscribeCheck = RedisAccessCheck.subscribe(channel: configuration.subscribeCheckChannel.description, prefix: prefix)
-        self.publishers = (0..<max(1, configuration.publishers)).map { index in
-            RedisPublisher(
-                index: index, settings: settings("pub\(index)", accessCheck: publishCheck), configuration: configuration,
-                eventLoop: eventLoopGroup.next(), board: board, counters: counters, logger: logger
-            )
-        }
         let subscriberLoop = eventLoopGroup.next()
         let inbound = RedisInbound(
             eventLoop: subscriberLoop, nodeName: configuration.nodeName, instance: instance, mode: configuration.mode,
             limits: Self.envelopeLimits, board: board, counters: counters, logger: logger
         )
         self.inbound = inbound
-        self.subscriber = RedisSubscriber(
+        if configuration.url.cluster != nil, configuration.mode == .perTopic {
+            let clusterDiscovery = RedisClusterDiscovery(
+                url: configuration.url, tls: configuration.tls, connectTimeout: configuration.connectTimeout,
+                clientName: "switchboard:\(configuration.nodeName)".filter { !$0.isWhitespace }, logger: logger
+            )
+            let publisherCount = max(1, configuration.publishers)
+            let shards = RedisClusterShards(
+                discovery: clusterDiscovery, configuration: configuration, eventLoop: subscriberLoop, board: board, counters: counters, logger: logger,
+                makeShard: { master in
+                    func shardSettings(_ role: String, accessCheck: RedisAccessCheck) -> RedisConnector.Settings {
+                        var resolved = settings(role, accessCheck: accessCheck)
+                        resolved.url = configuration.url.pointing(to: master)
+                        return resolved
+                    }
+                    let subscriber = RedisSubscriber(
+                        role: "shard \(master) subscriber", kind: .sharded,
+                        settings: shardSettings("sub", accessCheck: subscribeCheck), configuration: configuration,
+                        eventLoop: subscriberLoop, board: board, counters: counters, logger: logger,
+                        onMessage: { channel, payload in inbound.received(channel: channel, payload: payload) }
+                    )
+                    let publishers = (0..<publisherCount).map { index in
+                        let publisher = RedisPublisher(
+                            role: "shard \(master) publisher \(index)", sharded: true,
+                            settings: shardSettings("pub\(index)", accessCheck: publishCheck), configuration: configuration,
+                            eventLoop: eventLoopGroup.next(), board: board, counters: counters, logger: logger
+                        )
+                        publisher.firstSettleDelay = configuration.clusterSwitchDelay
+                        return publisher
+                    }
+                    return RedisShard(address: master, subscriber: subscriber, publishers: publishers)
+                }
+            )
+            shards.wireHints()
+            self.shards = shards
+            self.publishers = []
+            self.subscriber = nil
+            self.probe = nil
+            self.sentinelWatcher = nil
+            return
+        }
+        self.shards = nil
+        self.publishers = (0..<max(1, configuration.publishers)).map { index in
+            RedisPublisher(
+                index: index, settings: settings("pub\(index)", accessCheck: publishCheck), configuration: configuration,
+                eventLoop: eventLoopGroup.next(), board: board, counters: counters, logger: logger
+            )
+        }
+        let subscriber = RedisSubscriber(
             settings: settings("sub", accessCheck: subscribeCheck), configuration: configuration, eventLoop: subscriberLoop,
             board: board, counters: counters, logger: logger,
             onMessage: { channel, payload in inbound.received(channel: channel, payload: payload) }
         )
-        self.probe = RedisProbe(
+        self.subscriber = subscriber
+        let probe = RedisProbe(
             subscriber: subscriber, publishers: publishers, configuration: configuration,
             instance: instance, counters: counters, logger: logger
         )
+        self.probe = probe
         if let discovery {
             let publishers = self.publishers
-            let subscriber = self.subscriber
             let grace = TimeAmount(configuration.sentinelSwitchGrace)
             // Subscribers leave the old master after the publishers (which
             // then wait the replay delay before publishing on the new one):
@@ -131,7 +182,6 @@ public final class RedisAdapter: PubSubAdapter {
         } else {
             self.sentinelWatcher = nil
         }
-        let probe = self.probe
         subscriberLoop.execute {
             inbound.onProbe = { sequence in probe.returned(sequence) }
         }
@@ -165,31 +215,40 @@ public final class RedisAdapter: PubSubAdapter {
                 }
                 control(ControlMessage(event: message.event, payload: payload, originNode: message.originNode))
             }.get()
-            // Recorded now, subscribed by the subscriber's first connection.
-            _ = subscriber.subscribe(configuration.nodeChannel(nodeName).description, timeout: configuration.connectTimeout)
-            switch configuration.mode {
-            case .perTopic:
-                _ = subscriber.subscribe(configuration.topicChannel(Self.controlTopic).description, timeout: configuration.connectTimeout)
-            case .global:
-                _ = subscriber.subscribe(configuration.globalChannel.description, timeout: configuration.connectTimeout)
-                try await inbound.addTopic(Self.controlTopic).get()
-            }
-            let eventLoop = subscriber.eventLoop
-            let starts = publishers.map { $0.start() } + [subscriber.start()]
-            let results = try await EventLoopFuture.whenAllComplete(starts, on: eventLoop).get()
-            for case .failure(let error) in results {
-                throw error
+            if let shards {
+                // Recorded now, placed on their shards once the slot map is read.
+                _ = shards.subscribe(configuration.nodeChannel(nodeName).description, timeout: configuration.connectTimeout)
+                _ = shards.subscribe(configuration.topicChannel(Self.controlTopic).description, timeout: configuration.connectTimeout)
+                try await shards.start().get()
+            } else if let subscriber {
+                // Recorded now, subscribed by the subscriber's first connection.
+                _ = subscriber.subscribe(configuration.nodeChannel(nodeName).description, timeout: configuration.connectTimeout)
+                switch configuration.mode {
+                case .perTopic:
+                    _ = subscriber.subscribe(configuration.topicChannel(Self.controlTopic).description, timeout: configuration.connectTimeout)
+                case .global:
+                    _ = subscriber.subscribe(configuration.globalChannel.description, timeout: configuration.connectTimeout)
+                    try await inbound.addTopic(Self.controlTopic).get()
+                }
+                let eventLoop = subscriber.eventLoop
+                let starts = publishers.map { $0.start() } + [subscriber.start()]
+                let results = try await EventLoopFuture.whenAllComplete(starts, on: eventLoop).get()
+                for case .failure(let error) in results {
+                    throw error
+                }
             }
         } catch {
             lifecycle.withLockedValue { $0 = .stopped }
             await stopConnections()
             throw error
         }
-        probe.start()
+        probe?.start()
         sentinelWatcher?.start()
         lifecycle.withLockedValue { $0 = .running }
+        let connections = shards.map { "sharded pub/sub, \($0.allPublishers.count) publisher connection(s) over the shards" }
+            ?? "\(publishers.count) publisher connection(s)"
         logger.notice(
-            "redis pubsub ready: node \(nodeName), \(configuration.url), mode \(configuration.mode.rawValue), \(publishers.count) publisher connection(s), channel prefix \(configuration.channelPrefix)"
+            "redis pubsub ready: node \(nodeName), \(configuration.url), mode \(configuration.mode.rawValue), \(connections), channel prefix \(configuration.channelPrefix)"
         )
     }
 
@@ -208,8 +267,9 @@ public final class RedisAdapter: PubSubAdapter {
     /// and a node that sends one directly hears so at once (Redis counts no
     /// receiver). The publishers stay until ``shutdown()``.
     public func stopReceiving() async {
-        try? await probe.stop().get()
-        try? await subscriber.shutdown().get()
+        try? await probe?.stop().get()
+        try? await subscriber?.shutdown().get()
+        try? await shards?.stopReceiving().get()
         try? await inbound.stop().get()
     }
 
@@ -219,6 +279,7 @@ public final class RedisAdapter: PubSubAdapter {
         for publisher in publishers {
             try? await publisher.shutdown().get()
         }
+        try? await shards?.shutdown().get()
     }
 
     private static func validate(_ configuration: RedisAdapterConfiguration) throws(RedisAdapterError) {
@@ -243,6 +304,9 @@ public final class RedisAdapter: PubSubAdapter {
         if configuration.tls.insecureSkipVerification, configuration.tls.caFile != nil || configuration.tls.serverName != nil {
             throw .invalidConfiguration("tls.insecure turns off the certificate checks that tls.ca_file and tls.server_name configure; set one or the other")
         }
+        guard configuration.clusterRefreshInterval > .zero, configuration.clusterSwitchDelay >= .zero else {
+            throw .invalidConfiguration("cluster refresh interval and switch delay: expected above zero, and zero or more")
+        }
         guard configuration.outageBuffer >= 0 else {
             throw .invalidConfiguration("outage buffer \(configuration.outageBuffer): expected 0 or more")
         }
@@ -253,7 +317,10 @@ public final class RedisAdapter: PubSubAdapter {
     public func broadcast(_ message: PubSubMessage) async throws {
         try checkPublishable(message)
         let channel = configuration.mode == .global ? configuration.globalChannel : configuration.topicChannel(message.topic)
-        let publisher = publisher(for: message.topic)
+        guard let publisher = publisher(for: message.topic, channel: channel) else {
+            tally.dropped.bump()
+            return
+        }
         // At-most-once: a message Redis cannot take now is counted, not thrown,
         // so the local delivery that already happened stands.
         _ = RedisEnvelope.withEncoded(version: envelopeVersion, .broadcast, message, instance: instance, channel: channel) { channel, envelope in
@@ -263,7 +330,10 @@ public final class RedisAdapter: PubSubAdapter {
 
     public func directBroadcast(to node: String, _ message: PubSubMessage) async throws {
         try checkPublishable(message)
-        let publisher = publisher(for: message.topic)
+        guard let publisher = publisher(for: message.topic, channel: configuration.nodeChannel(node)) else {
+            tally.dropped.bump()
+            throw PubSubError.unavailable("the Redis Cluster slot of \(node)'s channel has no master now; the message for \(node) was dropped")
+        }
         let reply = publisher.eventLoop.makePromise(of: RedisValue.self)
         let outcome = RedisEnvelope.withEncoded(version: envelopeVersion, .direct, message, instance: instance, channel: configuration.nodeChannel(node)) { channel, envelope in
             publisher.publish(channel: channel, message: envelope, reply: reply)
@@ -353,7 +423,13 @@ public final class RedisAdapter: PubSubAdapter {
         writtenVersion.load(ordering: .relaxed)
     }
 
-    private func publisher(for topic: String) -> RedisPublisher {
+    /// The publisher connection for `topic`'s messages on `channel`: one
+    /// of the server's, or on a cluster the owning shard's (`nil` while the
+    /// slot has no master).
+    private func publisher(for topic: String, channel: RedisChannelName) -> RedisPublisher? {
+        if let shards {
+            return shards.publisher(channel: channel, topic: topic)
+        }
         guard publishers.count > 1 else { return publishers[0] }
         var hasher = Hasher()
         hasher.combine(topic)
@@ -367,7 +443,12 @@ public final class RedisAdapter: PubSubAdapter {
         case .perTopic:
             // Completes once Redis confirmed, or at once while Redis is away
             // (the topic is subscribed on reconnect): never throws, never hangs.
-            try? await subscriber.subscribe(configuration.topicChannel(topic).description, timeout: configuration.connectTimeout).get()
+            let channel = configuration.topicChannel(topic).description
+            if let shards {
+                try? await shards.subscribe(channel, timeout: configuration.connectTimeout).get()
+            } else {
+                try? await subscriber?.subscribe(channel, timeout: configuration.connectTimeout).get()
+            }
         case .global:
             try? await inbound.addTopic(topic).get()
         }
@@ -376,7 +457,12 @@ public final class RedisAdapter: PubSubAdapter {
     public func topicDeactivated(_ topic: String) async {
         switch configuration.mode {
         case .perTopic:
-            subscriber.unsubscribe(configuration.topicChannel(topic).description)
+            let channel = configuration.topicChannel(topic).description
+            if let shards {
+                shards.unsubscribe(channel)
+            } else {
+                subscriber?.unsubscribe(channel)
+            }
         case .global:
             inbound.removeTopic(topic)
         }
@@ -389,6 +475,13 @@ public final class RedisAdapter: PubSubAdapter {
     /// uses this node's name.
     public var status: AdapterStatus {
         board.status
+    }
+
+    /// On a Redis Cluster in per-topic mode: each master in use and how many
+    /// of this node's channels are subscribed on it; empty otherwise.
+    public func shardChannels() async -> [RedisHostPort: Int] {
+        guard let shards else { return [:] }
+        return (try? await shards.placement.get()) ?? [:]
     }
 
     /// The adapter's counters.

@@ -64,6 +64,19 @@ public struct RedisAdapterConfiguration: Sendable, Hashable {
     /// back, the subscriber connection is. A silent Redis is noticed within
     /// ``probeInterval`` plus this.
     public var probeTimeout: Duration = .seconds(1)
+    /// How often the slot map of a Redis Cluster (`redis+cluster://`) is
+    /// read again when nothing asked for it sooner (a `MOVED` answer, a
+    /// channel dropped by a shard, a lost connection each trigger a read at
+    /// once); the same interval checks that every wanted channel is
+    /// subscribed on its shard.
+    public var clusterRefreshInterval: Duration = .seconds(5)
+    /// On a Redis Cluster, how long a publisher connection to a master that
+    /// is new to this node (after a failover or a reshard onto it) holds
+    /// what it is given before publishing it there, so that the other
+    /// nodes, which heard of the change at the same moment, have their
+    /// subscribers there first. Delivery for that master's slots pauses
+    /// this long; a reconnect to a known master waits ``outageReplayDelay``.
+    public var clusterSwitchDelay: Duration = .milliseconds(500)
     /// Delays between reconnect attempts.
     public var reconnectBackoff = RedisBackoff()
     /// Largest message accepted from Redis, in bytes (bounds what a reply may allocate).

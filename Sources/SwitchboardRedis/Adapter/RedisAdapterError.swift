@@ -13,6 +13,7 @@ public struct RedisAdapterError: Error, Sendable, CustomStringConvertible {
         case permissionDenied(url: RedisURL, command: String, message: String, needed: String)
         case sentinelFailed(group: RedisSentinelGroup, reasons: [String])
         case notMaster(url: RedisURL, role: String)
+        case clusterFailed(seeds: [RedisHostPort], reasons: [String])
         case invalidConfiguration(String)
         case notStartable
     }
@@ -79,6 +80,13 @@ public struct RedisAdapterError: Error, Sendable, CustomStringConvertible {
         RedisAdapterError(.notMaster(url: url, role: role))
     }
 
+    /// No node of a `redis+cluster://` URL gave a usable slot map: each was
+    /// unreachable, refused the credentials, is not in cluster mode, or
+    /// answered `CLUSTER SLOTS` with something unusable (`reasons`, one per node).
+    public static func clusterFailed(seeds: [RedisHostPort], reasons: [String]) -> RedisAdapterError {
+        RedisAdapterError(.clusterFailed(seeds: seeds, reasons: reasons))
+    }
+
     /// The configuration cannot work (e.g. a node name with spaces).
     public static func invalidConfiguration(_ detail: String) -> RedisAdapterError {
         RedisAdapterError(.invalidConfiguration(detail))
@@ -109,6 +117,8 @@ public struct RedisAdapterError: Error, Sendable, CustomStringConvertible {
             return "no sentinel named the master \"\(group.masterName)\" (asked \(group.sentinels.map(\.description).joined(separator: ", "))): \(reasons.joined(separator: "; "))"
         case .notMaster(let url, let role):
             return "Redis at \(url.endpoint), named by the sentinels as the master, is a \(role), not a master; asking the sentinels again"
+        case .clusterFailed(let seeds, let reasons):
+            return "no Redis Cluster node gave its slot map (asked \(seeds.map(\.description).joined(separator: ", "))): \(reasons.joined(separator: "; "))"
         case .invalidConfiguration(let problem):
             return "invalid Redis adapter configuration: \(problem)"
         case .notStartable:

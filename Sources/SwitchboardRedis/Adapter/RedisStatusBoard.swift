@@ -36,6 +36,10 @@ final class RedisStatusBoard: Sendable {
         var overall = Phase.connecting
         var overallSince = WallClock.now()
         var duplicate: Duplicate?
+        /// A Redis Cluster's shards, as ``RedisClusterShards`` last described them.
+        var clusterSummary: String?
+        /// Roles gone for good (cluster shards that serve no slot any more).
+        var removed: Set<String> = []
     }
 
     /// How long a duplicate name stays reported after its last envelope.
@@ -55,6 +59,7 @@ final class RedisStatusBoard: Sendable {
 
     /// The server connected to: the URL's, or the master the sentinels named last.
     private var server: String {
+        if configuration.url.cluster != nil { return "the cluster" }
         guard let discovery else { return configuration.url.endpoint }
         return "the master of \(discovery.group.masterName) (\(discovery.master?.description ?? "not known yet"))"
     }
@@ -101,15 +106,30 @@ final class RedisStatusBoard: Sendable {
         }
     }
 
-    /// `role` is closed for good.
+    /// `role` is closed for good; nothing for a role ``removed(_:)`` already.
     func stopped(_ role: String) {
-        update(role) { connection, _ in
+        update(role, unlessRemoved: true) { connection, _ in
             connection = Connection(phase: .stopped, since: .now(), sinceInstant: .now)
         }
     }
 
-    private func update(_ role: String, _ body: (inout Connection?, Logger) -> Void) {
+    /// The shards of a Redis Cluster, for the status detail.
+    func setClusterSummary(_ summary: String) {
+        state.withLockedValue { $0.clusterSummary = summary }
+    }
+
+    /// `role` is gone for good (a cluster shard that no longer serves slots):
+    /// it no longer counts in the adapter's state.
+    func removed(_ role: String) {
+        state.withLockedValue { _ = $0.removed.insert(role) }
+        update(role) { connection, _ in
+            connection = nil
+        }
+    }
+
+    private func update(_ role: String, unlessRemoved: Bool = false, _ body: (inout Connection?, Logger) -> Void) {
         state.withLockedValue { state in
+            if unlessRemoved, state.connections[role] == nil, state.removed.contains(role) { return }
             var connection = state.connections[role]
             body(&connection, logger)
             state.connections[role] = connection
@@ -175,6 +195,9 @@ final class RedisStatusBoard: Sendable {
                 details.append("reconnecting to \(configuration.url) since \(state.overallSince): \(failing.joined(separator: "; "))")
             case .stopped:
                 details.append("stopped")
+            }
+            if let summary = state.clusterSummary, state.overall != .stopped {
+                details.append(summary)
             }
             return AdapterStatus(name: "redis", state: state.overall.rawValue, detail: details.joined(separator: "; "))
         }

@@ -16,6 +16,12 @@ import Switchboard
 /// sentinels' own password is a separate setting
 /// (``RedisAdapterConfiguration/sentinelPassword``).
 ///
+/// A Redis Cluster: `redis+cluster://[[user]:password@]h1[:6379],h2[:6379]`
+/// (or `rediss+cluster://…` for TLS to every node). The hosts are seeds,
+/// asked in turn for the slot map (`CLUSTER SLOTS`); one is enough, more
+/// let the adapter start while one is down. User and password are every
+/// node's. A cluster has database 0 only: no path.
+///
 /// User and password may be percent-encoded (`%40` for `@`). The description
 /// never shows the password.
 public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
@@ -29,6 +35,8 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
     public var tls: Bool
     /// The sentinels and master name of a `redis+sentinel://` URL; `nil` for a plain server.
     public var sentinel: RedisSentinelGroup?
+    /// The seed nodes of a `redis+cluster://` URL; `nil` unless it is one.
+    public var cluster: [RedisHostPort]?
 
     public init(
         host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil, database: Int = 0,
@@ -49,6 +57,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         }
         let tls: Bool
         var isSentinel = false
+        var isCluster = false
         let lowercased = string.lowercased()
         if lowercased.hasPrefix("redis://") {
             tls = false
@@ -58,9 +67,13 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
             (tls, isSentinel) = (false, true)
         } else if lowercased.hasPrefix("rediss+sentinel://") {
             (tls, isSentinel) = (true, true)
+        } else if lowercased.hasPrefix("redis+cluster://") {
+            (tls, isCluster) = (false, true)
+        } else if lowercased.hasPrefix("rediss+cluster://") {
+            (tls, isCluster) = (true, true)
         } else {
             throw invalid(
-                "expected a URL starting with redis:// (or rediss:// for TLS), such as redis://127.0.0.1:6379/0, or redis+sentinel://host1:26379,host2:26379/mymaster for a Sentinel group"
+                "expected a URL starting with redis:// (or rediss:// for TLS), such as redis://127.0.0.1:6379/0, redis+sentinel://host1:26379,host2:26379/mymaster for a Sentinel group, or redis+cluster://host1:7000,host2:7001 for a Redis Cluster"
             )
         }
         var rest = Substring(string.drop(while: { $0 != "/" }).dropFirst(2))
@@ -106,6 +119,24 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
             }
             self.init(host: sentinels[0].host, port: sentinels[0].port, username: username, password: password, tls: tls)
             self.sentinel = RedisSentinelGroup(sentinels: sentinels, masterName: masterName)
+            return
+        }
+
+        if isCluster {
+            var seeds = rest
+            if let slash = rest.firstIndex(of: "/") {
+                guard rest[rest.index(after: slash)...].allSatisfy({ $0 == "0" }) else {
+                    throw invalid("a Redis Cluster has database 0 only: no path after the nodes, such as redis+cluster://127.0.0.1:7000,127.0.0.1:7001")
+                }
+                seeds = rest[..<slash]
+            }
+            var nodes: [RedisHostPort] = []
+            for authority in seeds.split(separator: ",", omittingEmptySubsequences: false) {
+                let (host, port) = try Self.hostAndPort(authority, defaultPort: 6379, invalid: invalid)
+                nodes.append(RedisHostPort(host: host, port: port))
+            }
+            self.init(host: nodes[0].host, port: nodes[0].port, username: username, password: password, tls: tls)
+            self.cluster = nodes
             return
         }
 
@@ -176,11 +207,14 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         if let sentinel {
             return "\(tls ? "rediss" : "redis")+sentinel://\(userinfo)\(sentinel.sentinels.map(\.description).joined(separator: ","))/\(sentinel.masterName)"
         }
+        if let cluster {
+            return "\(tls ? "rediss" : "redis")+cluster://\(userinfo)\(cluster.map(\.description).joined(separator: ","))"
+        }
         return "\(tls ? "rediss" : "redis")://\(userinfo)\(endpoint)/\(database)"
     }
 
     /// The same credentials and TLS for the server at `address` (a master
-    /// the sentinels named), as a plain server URL.
+    /// the sentinels named, a cluster's node), as a plain server URL.
     func pointing(to address: RedisHostPort) -> RedisURL {
         RedisURL(host: address.host, port: address.port, username: username, password: password, database: database, tls: tls)
     }

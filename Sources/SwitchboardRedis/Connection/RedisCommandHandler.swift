@@ -26,6 +26,10 @@ final class RedisCommandHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var lastError: String?
         /// Replies to commands with a promise.
         var requests = 0
+        /// With ``collectsRedirections``: the positions, among the commands
+        /// answered in this burst, of publishes answered `MOVED`/`ASK`/
+        /// `TRYAGAIN`/`CLUSTERDOWN` (a cluster's "not here, not now").
+        var redirected: [Int] = []
 
         /// Every command answered: publishes and requests.
         var commands: Int { acknowledged + failed + requests }
@@ -38,8 +42,11 @@ final class RedisCommandHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let onPublishReplies: (PublishReplies) -> Void
     private let onClose: (_ unansweredPublishes: Int) -> Void
     private let onError: (any Error) -> Void
+    /// Whether to note which publishes a cluster redirected (a sharded publisher).
+    private let collectsRedirections: Bool
 
     init(
+        collectsRedirections: Bool = false,
         onPublishReplies: @escaping (PublishReplies) -> Void = { _ in },
         onClose: @escaping (_ unansweredPublishes: Int) -> Void = { _ in },
         onError: @escaping (any Error) -> Void = { _ in }
@@ -47,6 +54,7 @@ final class RedisCommandHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.onPublishReplies = onPublishReplies
         self.onClose = onClose
         self.onError = onError
+        self.collectsRedirections = collectsRedirections
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -87,6 +95,9 @@ final class RedisCommandHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 pending[pending.startIndex] = .publishes(count: count - 1)
             }
             if case .error(let message) = value {
+                if collectsRedirections, RedisClusterSlot.isRedirection(message) {
+                    tally.redirected.append(tally.commands)
+                }
                 tally.failed += 1
                 tally.lastError = message
             } else {

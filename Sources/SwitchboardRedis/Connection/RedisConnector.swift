@@ -46,6 +46,10 @@ enum RedisConnector {
         on eventLoop: any EventLoop,
         makeHandler: @escaping @Sendable () -> RedisCommandHandler
     ) -> EventLoopFuture<any Channel> {
+        if let seeds = settings.url.cluster {
+            // A cluster through one node (global mode): the seeds in turn.
+            return connect(seeds[...], settings, failures: [], on: eventLoop, makeHandler: makeHandler)
+        }
         if let discovery = settings.discovery {
             // Behind Sentinel: the master the sentinels name now, checked to be one.
             return discovery.discover(on: eventLoop).flatMap { address in
@@ -68,6 +72,24 @@ enum RedisConnector {
             try RedisTLS.makeContext(configuration)
         }.flatMap { context in
             connect(settings, tlsContext: context, on: eventLoop, makeHandler: makeHandler)
+        }
+    }
+
+    /// Connects to the first of `seeds` that takes the connection.
+    private static func connect(
+        _ seeds: ArraySlice<RedisHostPort>,
+        _ settings: Settings,
+        failures: [any Error],
+        on eventLoop: any EventLoop,
+        makeHandler: @escaping @Sendable () -> RedisCommandHandler
+    ) -> EventLoopFuture<any Channel> {
+        guard let seed = seeds.first else {
+            return eventLoop.makeFailedFuture(failures.last ?? RedisAdapterError.invalidConfiguration("a cluster URL without nodes"))
+        }
+        var resolved = settings
+        resolved.url = settings.url.pointing(to: seed)
+        return connect(resolved, on: eventLoop, makeHandler: makeHandler).flatMapError { error in
+            connect(seeds.dropFirst(), settings, failures: failures + [error], on: eventLoop, makeHandler: makeHandler)
         }
     }
 

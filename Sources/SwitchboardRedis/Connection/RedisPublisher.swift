@@ -59,6 +59,20 @@ final class RedisPublisher: @unchecked Sendable {
 
     let role: String
     let eventLoop: any EventLoop
+    /// `SPUBLISH` rather than `PUBLISH`.
+    let sharded: Bool
+    /// Sharded: something says the slot map changed. Set before ``start()``.
+    var onClusterHint: @Sendable (String) -> Void = { _ in }
+    /// Sharded, with the outage buffer on: publishes a cluster answered
+    /// `MOVED` (or `ASK`, `TRYAGAIN`, `CLUSTERDOWN`), as the commands
+    /// written, for publishing again where the fresh slot map says. Set
+    /// before ``start()``.
+    var onRedirected: @Sendable ([ByteBuffer]) -> Void = { _ in }
+    /// How long the first connection holds what was published while it was
+    /// made, when that is not ``RedisAdapterConfiguration/outageReplayDelay``
+    /// (a cluster master new to this node: see
+    /// ``RedisAdapterConfiguration/clusterSwitchDelay``). Set before ``start()``.
+    var firstSettleDelay: Duration?
     private let settings: RedisConnector.Settings
     private let configuration: RedisAdapterConfiguration
     private let board: RedisStatusBoard
@@ -108,7 +122,7 @@ final class RedisPublisher: @unchecked Sendable {
     private var reconnectTask: Scheduled<Void>?
     private var load = PublishLoad()
 
-    init(
+    convenience init(
         index: Int,
         settings: RedisConnector.Settings,
         configuration: RedisAdapterConfiguration,
@@ -117,7 +131,24 @@ final class RedisPublisher: @unchecked Sendable {
         counters: RedisAdapterCounters,
         logger: Logger
     ) {
-        self.role = "publisher \(index)"
+        self.init(
+            role: "publisher \(index)", sharded: false, settings: settings, configuration: configuration,
+            eventLoop: eventLoop, board: board, counters: counters, logger: logger
+        )
+    }
+
+    init(
+        role: String,
+        sharded: Bool,
+        settings: RedisConnector.Settings,
+        configuration: RedisAdapterConfiguration,
+        eventLoop: any EventLoop,
+        board: RedisStatusBoard,
+        counters: RedisAdapterCounters,
+        logger: Logger
+    ) {
+        self.role = role
+        self.sharded = sharded
         self.settings = settings
         self.configuration = configuration
         self.eventLoop = eventLoop
@@ -146,7 +177,7 @@ final class RedisPublisher: @unchecked Sendable {
         let maxInFlight = configuration.maxPublishesInFlight
         let outageCapacity = configuration.outageBuffer
         let keepsUnacknowledged = self.keepsUnacknowledged
-        let (outcome, flushOn, overloadedAt) = RedisCommand.withPublish(channel: channel, message: message) { command in
+        let (outcome, flushOn, overloadedAt) = RedisCommand.withPublish(channel: channel, message: message, sharded: sharded) { command in
             shared.withLockedValue { shared -> (Outcome, (any Channel)?, overloadedAt: Int?) in
                 switch shared.state {
                 case .connected(let connection):
@@ -246,25 +277,34 @@ final class RedisPublisher: @unchecked Sendable {
         counters.acknowledged.bump(replies.acknowledged)
         if replies.failed > 0 {
             counters.publishErrors.bump(replies.failed)
-            logger.warning("redis \(role): Redis refused \(replies.failed) publishes: \(replies.lastError ?? "")")
+            // Redirections of a cluster are published again (the shards say so).
+            let level: Logger.Level = replies.redirected.count == replies.failed ? .info : .warning
+            logger.log(level: level, "redis \(role): Redis refused \(replies.failed) publishes: \(replies.lastError ?? "")")
             if replies.lastError?.hasPrefix("READONLY") == true {
                 // A replica: the master moved. Connect again, to the master the sentinels name now.
                 reset(reason: "Redis answered READONLY, it is a replica now")
             }
+            if sharded, let message = replies.lastError, RedisClusterSlot.isRedirection(message) {
+                onClusterHint("\(role): \(message)")
+            }
         }
-        let flowingAgain = shared.withLockedValue { shared -> Bool in
-            guard generation == shared.generation else { return false }
+        let (flowingAgain, redirected) = shared.withLockedValue { shared -> (Bool, [ByteBuffer]) in
+            guard generation == shared.generation else { return (false, []) }
             shared.inFlight -= replies.acknowledged + replies.failed
             shared.replies &+= replies.commands
+            var redirected: [ByteBuffer] = []
             if keepsUnacknowledged {
-                shared.unacknowledged.answered(replies.commands)
+                redirected = shared.unacknowledged.answered(replies.commands, returning: replies.redirected)
             }
-            guard shared.overloaded, shared.inFlight < configuration.maxPublishesInFlight / 2 else { return false }
+            guard shared.overloaded, shared.inFlight < configuration.maxPublishesInFlight / 2 else { return (false, redirected) }
             shared.overloaded = false
-            return true
+            return (true, redirected)
         }
         if flowingAgain {
             logger.notice("redis \(role): publishes flowing again")
+        }
+        if !redirected.isEmpty {
+            onRedirected(redirected)
         }
     }
 
@@ -275,7 +315,7 @@ final class RedisPublisher: @unchecked Sendable {
         shared.withLockedValue { $0.state = .connecting }
         board.connecting(role)
         return connect().map { channel in
-            self.established(channel)
+            self.established(channel, settleDelay: self.firstSettleDelay)
         }.flatMapErrorThrowing { error in
             self.shared.withLockedValue { $0.state = .stopped }
             self.board.stopped(self.role)
@@ -293,6 +333,7 @@ final class RedisPublisher: @unchecked Sendable {
         let role = self.role
         return RedisConnector.connect(settings, on: eventLoop) {
             RedisCommandHandler(
+                collectsRedirections: self.sharded && self.keepsUnacknowledged,
                 // Strong: the cycle through the pipeline ends when the channel closes.
                 onPublishReplies: { replies in self.answered(replies, generation: generation) },
                 onClose: { unanswered in counters.unconfirmed.bump(unanswered) },
@@ -303,7 +344,7 @@ final class RedisPublisher: @unchecked Sendable {
 
     /// Installs a new connection; an outage buffer with messages is replayed
     /// after the replay delay.
-    private func established(_ channel: any Channel) {
+    private func established(_ channel: any Channel, settleDelay: Duration? = nil) {
         let settling = shared.withLockedValue { shared -> Bool? in
             if shared.isStopped { return nil }
             shared.inFlight = 0
@@ -326,7 +367,7 @@ final class RedisPublisher: @unchecked Sendable {
             self.lost(channel, reason: "connection closed")
         }
         guard settling else { return }
-        let delay = configuration.outageReplayDelay
+        let delay = settleDelay ?? configuration.outageReplayDelay
         logger.info("redis \(role): replaying the outage buffer in \(delay.humanReadable), once the other nodes are back")
         eventLoop.scheduleTask(in: TimeAmount(delay)) {
             self.replay(on: channel)
@@ -401,6 +442,7 @@ final class RedisPublisher: @unchecked Sendable {
         }
         board.lost(role, reason: reason)
         scheduleReconnect(attempt: 1)
+        if sharded { onClusterHint("\(role) lost its connection") }
     }
 
     private func scheduleReconnect(attempt: Int) {
@@ -461,6 +503,45 @@ final class RedisPublisher: @unchecked Sendable {
         guard let channel else { return }
         logger.warning("redis \(role): still connected to the old master after the failover to \(master); reconnecting")
         channel.close(promise: nil)
+    }
+
+    /// Publishes `commands` (formatted publishes another connection had
+    /// redirected), after whatever is batched; once only: not kept for
+    /// re-sending again. Buffered while the connection is not live. Returns
+    /// how many were taken.
+    @discardableResult
+    func resend(_ commands: [ByteBuffer]) -> Int {
+        let outageCapacity = configuration.outageBuffer
+        let keepsUnacknowledged = self.keepsUnacknowledged
+        let (taken, flushOn) = shared.withLockedValue { shared -> (Int, (any Channel)?) in
+            switch shared.state {
+            case .connected(let connection):
+                for command in commands {
+                    shared.batch.writeImmutableBuffer(command)
+                    if keepsUnacknowledged {
+                        shared.unacknowledged.append(length: command.readableBytes, isPublish: true, keep: false)
+                    }
+                }
+                shared.batchReplies.append(.publishes(count: commands.count))
+                shared.inFlight += commands.count
+                guard !shared.flushScheduled else { return (commands.count, nil) }
+                shared.flushScheduled = true
+                return (commands.count, connection)
+            case .idle, .connecting, .settling, .reconnecting:
+                let room = max(0, outageCapacity - shared.outage.count)
+                for command in commands.prefix(room) {
+                    shared.outage.append(command)
+                }
+                return (min(room, commands.count), nil)
+            case .stopped:
+                return (0, nil)
+            }
+        }
+        counters.dropped.bump(commands.count - taken)
+        if let flushOn {
+            eventLoop.execute { self.flush(flushOn) }
+        }
+        return taken
     }
 
     /// Replies received so far (a count that only grows, any thread).

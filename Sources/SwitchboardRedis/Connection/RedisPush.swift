@@ -1,6 +1,8 @@
 import NIOCore
 
-/// What a connection in RESP2 subscribe mode receives.
+/// What a connection in RESP2 subscribe mode receives. The sharded forms
+/// (`smessage`, `ssubscribe`, `sunsubscribe`, Redis 7 Cluster) read as the
+/// classic ones: a subscriber connection uses one kind or the other.
 enum RedisPush: Sendable {
     /// `message channel payload`: a publish on a subscribed channel.
     case message(channel: ByteBuffer, payload: ByteBuffer)
@@ -17,13 +19,13 @@ enum RedisPush: Sendable {
             return nil
         }
         switch (String(buffer: kind), elements.count) {
-        case ("message", 3):
+        case ("message", 3), ("smessage", 3):
             guard let channel = elements[1].bytes, let payload = elements[2].bytes else { return nil }
             self = .message(channel: channel, payload: payload)
-        case ("subscribe", 3):
+        case ("subscribe", 3), ("ssubscribe", 3):
             guard let channel = elements[1].string else { return nil }
             self = .subscribed(channel: channel)
-        case ("unsubscribe", 3):
+        case ("unsubscribe", 3), ("sunsubscribe", 3):
             guard let channel = elements[1].string else { return nil }
             self = .unsubscribed(channel: channel)
         case ("pong", _):

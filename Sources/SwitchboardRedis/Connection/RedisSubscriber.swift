@@ -7,6 +7,13 @@ import NIOCore
 /// re-SUBSCRIBEs all of them after every reconnect, and hands each message to
 /// `onMessage`.
 ///
+/// A sharded subscriber (``Kind/sharded``, one per Redis Cluster shard)
+/// speaks `SSUBSCRIBE`/`SUNSUBSCRIBE`, resubscribes one slot per command
+/// (an `SSUBSCRIBE` of several channels must name one slot), and reports
+/// what says the slot map changed: a `sunsubscribe` it did not ask for (the
+/// slot moved away, `onEvicted`), an error reply such as `MOVED`, and the
+/// loss of its connection (`onClusterHint`).
+///
 /// All state lives on ``eventLoop``; the public methods hop there.
 /// ``subscribe(_:timeout:)`` completes once Redis confirmed the subscription
 /// — or at once when Redis is unreachable, the channel being recorded for the
@@ -34,7 +41,14 @@ final class RedisSubscriber: @unchecked Sendable {
         var waiters: [EventLoopPromise<Void>] = []
     }
 
-    let role = "subscriber"
+    /// Classic pub/sub, or sharded pub/sub on one Redis Cluster shard.
+    enum Kind: Sendable {
+        case classic
+        case sharded
+    }
+
+    let role: String
+    let kind: Kind
     let eventLoop: any EventLoop
     private let settings: RedisConnector.Settings
     private let configuration: RedisAdapterConfiguration
@@ -42,11 +56,18 @@ final class RedisSubscriber: @unchecked Sendable {
     private let counters: RedisAdapterCounters
     private let logger: Logger
     private let onMessage: (_ channel: ByteBuffer, _ payload: ByteBuffer) -> Void
+    /// Sharded: a wanted channel was unsubscribed by the server (its slot moved).
+    var onEvicted: (String) -> Void = { _ in }
+    /// Sharded: something says the slot map changed (an error reply, a lost connection).
+    var onClusterHint: (String) -> Void = { _ in }
 
     private var state = State.idle
     private var subscriptions: [String: Subscription] = [:]
     /// SUBSCRIBEs sent on the current connection and not yet confirmed, per channel.
     private var unconfirmed: [String: Int] = [:]
+    /// UNSUBSCRIBEs sent on the current connection and not yet confirmed, per
+    /// channel: any other `unsubscribe` is the server's own doing.
+    private var unsubscribing: [String: Int] = [:]
     /// Counts connections, so the probe can tell whether the connection changed.
     private(set) var generation = 0
     private let connected = NIOLockedValueBox(false)
@@ -55,6 +76,8 @@ final class RedisSubscriber: @unchecked Sendable {
     static let channelsPerCommand = 256
 
     init(
+        role: String = "subscriber",
+        kind: Kind = .classic,
         settings: RedisConnector.Settings,
         configuration: RedisAdapterConfiguration,
         eventLoop: any EventLoop,
@@ -63,6 +86,8 @@ final class RedisSubscriber: @unchecked Sendable {
         logger: Logger,
         onMessage: @escaping (_ channel: ByteBuffer, _ payload: ByteBuffer) -> Void
     ) {
+        self.role = role
+        self.kind = kind
         self.settings = settings
         self.configuration = configuration
         self.eventLoop = eventLoop
@@ -96,7 +121,7 @@ final class RedisSubscriber: @unchecked Sendable {
             subscription.waiters.append(promise)
             self.subscriptions[channel] = subscription
             if isNew {
-                self.send(["SUBSCRIBE", .string(channel)], on: connection)
+                self.send([self.subscribeCommand, .string(channel)], on: connection)
                 self.unconfirmed[channel, default: 0] += 1
             }
             let timer = self.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
@@ -114,9 +139,60 @@ final class RedisSubscriber: @unchecked Sendable {
             guard let subscription = self.subscriptions.removeValue(forKey: channel) else { return }
             subscription.waiters.forEach { $0.succeed() }
             if case .connected(let connection) = self.state {
-                self.send(["UNSUBSCRIBE", .string(channel)], on: connection)
+                self.send([self.unsubscribeCommand, .string(channel)], on: connection)
+                self.unsubscribing[channel, default: 0] += 1
             }
         }
+    }
+
+    /// Sends `SUBSCRIBE` again for every wanted channel not confirmed on the
+    /// current connection (after a `MOVED` answer, once the slot map is
+    /// fresh); their waiters keep waiting.
+    func resubscribeUnconfirmed() {
+        eventLoop.execute {
+            guard case .connected(let connection) = self.state else { return }
+            let channels = self.subscriptions.filter { !$0.value.confirmed && self.unconfirmed[$0.key] == nil }.map(\.key)
+            self.write(subscribing: channels, on: connection)
+        }
+    }
+
+    /// The wanted channels, and how many of them are confirmed.
+    var subscriptionCounts: EventLoopFuture<(wanted: Int, confirmed: Int)> {
+        eventLoop.submit {
+            (self.subscriptions.count, self.subscriptions.values.filter(\.confirmed).count)
+        }
+    }
+
+    private var subscribeCommand: RedisArgument {
+        kind == .sharded ? "SSUBSCRIBE" : "SUBSCRIBE"
+    }
+
+    private var unsubscribeCommand: RedisArgument {
+        kind == .sharded ? "SUNSUBSCRIBE" : "UNSUBSCRIBE"
+    }
+
+    /// Subscribes `channels` in as few commands as may be: up to
+    /// ``channelsPerCommand`` per command, and for a sharded subscriber only
+    /// channels of one slot together (Redis refuses a multi-slot
+    /// `SSUBSCRIBE` with `CROSSSLOT`).
+    private func write(subscribing channels: [String], on channel: any Channel) {
+        guard !channels.isEmpty else { return }
+        var groups: [[String]]
+        switch kind {
+        case .classic:
+            groups = [channels]
+        case .sharded:
+            groups = Array(Dictionary(grouping: channels, by: { RedisClusterSlot.of($0) }).values)
+        }
+        var bytes = channel.allocator.buffer(capacity: 64 * channels.count)
+        for group in groups {
+            for start in stride(from: 0, to: group.count, by: Self.channelsPerCommand) {
+                let slice = group[start..<min(start + Self.channelsPerCommand, group.count)]
+                RedisCommand.write([subscribeCommand] + slice.map { .string($0) }, into: &bytes)
+                for name in slice { unconfirmed[name, default: 0] += 1 }
+            }
+        }
+        channel.writeAndFlush(bytes, promise: nil)
     }
 
     private func send(_ command: [RedisArgument], on channel: any Channel) {
@@ -137,7 +213,18 @@ final class RedisSubscriber: @unchecked Sendable {
             subscription.waiters = []
             subscriptions[channel] = subscription
             waiters.forEach { $0.succeed() }
-        case .unsubscribed, .pong:
+        case .unsubscribed(let channel):
+            if let asked = unsubscribing[channel] {
+                unsubscribing[channel] = asked > 1 ? asked - 1 : nil
+                return
+            }
+            // Not asked for: the server dropped it (a sharded channel whose
+            // slot moved to another shard).
+            guard subscriptions[channel] != nil else { return }
+            subscriptions[channel]?.confirmed = false
+            logger.info("redis \(role): the server unsubscribed \(channel) (its slot moved)")
+            onEvicted(channel)
+        case .pong:
             break
         }
     }
@@ -176,10 +263,12 @@ final class RedisSubscriber: @unchecked Sendable {
         }
         do {
             let logger = self.logger
+            let role = self.role
             try RedisSubscriberHandler.install(
                 on: channel,
                 onPush: { push in self.received(push, from: channel) },
-                onError: { error in logger.warning("redis subscriber connection error: \(error)") }
+                onError: { error in logger.warning("redis \(role) connection error: \(error)") },
+                onErrorReply: kind == .classic ? nil : { message in self.refused(message, on: channel) }
             )
         } catch {
             channel.close(promise: nil)
@@ -191,19 +280,14 @@ final class RedisSubscriber: @unchecked Sendable {
         connected.withLockedValue { $0 = true }
         board.connected(role)
         unconfirmed = [:]
+        unsubscribing = [:]
         let channels = Array(subscriptions.keys)
         for index in subscriptions.keys {
             subscriptions[index]?.confirmed = false
         }
-        var bytes = channel.allocator.buffer(capacity: 64 * channels.count)
-        for start in stride(from: 0, to: channels.count, by: Self.channelsPerCommand) {
-            let group = channels[start..<min(start + Self.channelsPerCommand, channels.count)]
-            RedisCommand.write(["SUBSCRIBE"] + group.map { .string($0) }, into: &bytes)
-            for name in group { unconfirmed[name, default: 0] += 1 }
-        }
-        if bytes.readableBytes > 0 {
-            channel.writeAndFlush(bytes, promise: nil)
-            logger.info("redis subscriber: subscribing to \(channels.count) channel(s)")
+        if !channels.isEmpty {
+            write(subscribing: channels, on: channel)
+            logger.info("redis \(role): subscribing to \(channels.count) channel(s)")
         }
         channel.closeFuture.whenComplete { _ in
             self.lost(channel, reason: "connection closed")
@@ -215,6 +299,7 @@ final class RedisSubscriber: @unchecked Sendable {
         guard case .connected(let current) = state, current === channel else { return }
         connected.withLockedValue { $0 = false }
         unconfirmed = [:]
+        unsubscribing = [:]
         var waiters: [EventLoopPromise<Void>] = []
         for name in subscriptions.keys {
             subscriptions[name]?.confirmed = false
@@ -225,6 +310,20 @@ final class RedisSubscriber: @unchecked Sendable {
         waiters.forEach { $0.succeed() }
         board.lost(role, reason: reason)
         scheduleReconnect(attempt: 1, delay: configuration.reconnectBackoff.delay(attempt: 1))
+        if kind == .sharded { onClusterHint("\(role) lost its connection") }
+    }
+
+    /// Sharded: an error reply in subscribe mode. One that a cluster sends
+    /// for a slot it does not serve (now) leaves the connection as it is:
+    /// the `SSUBSCRIBE` it answers stays unconfirmed, to be sent again (or
+    /// to another shard) once the slot map is fresh. Any other ends it.
+    private func refused(_ message: String, on channel: any Channel) -> Bool {
+        guard case .connected(let current) = state, current === channel, RedisClusterSlot.isRedirection(message) else { return false }
+        // Which command it answers is not said: every unconfirmed one is sent again after the refresh.
+        unconfirmed = [:]
+        logger.info("redis \(role): \(message)")
+        onClusterHint("\(role): \(message)")
+        return true
     }
 
     private func scheduleReconnect(attempt: Int, delay: Duration) {
@@ -259,7 +358,7 @@ final class RedisSubscriber: @unchecked Sendable {
     func reset(reason: String, generation: Int) {
         eventLoop.execute {
             guard generation == self.generation, case .connected(let channel) = self.state else { return }
-            self.logger.warning("redis subscriber: \(reason); reconnecting")
+            self.logger.warning("redis \(self.role): \(reason); reconnecting")
             channel.close(promise: nil)
         }
     }

@@ -45,12 +45,13 @@ extension RedisPublisher {
 
         var isEmpty: Bool { commands.isEmpty }
 
-        /// A command of `length` bytes was added to the batch.
-        mutating func append(length: Int, isPublish: Bool) {
+        /// A command of `length` bytes was added to the batch; `keep: false`
+        /// tracks a publish without keeping it (one re-sent already).
+        mutating func append(length: Int, isPublish: Bool, keep: Bool = true) {
             let kind: Kind
             if !isPublish {
                 kind = .request
-            } else if kept < capacity {
+            } else if keep, kept < capacity {
                 kind = .kept
                 kept += 1
             } else {
@@ -65,12 +66,31 @@ extension RedisPublisher {
             batches.append(batch)
         }
 
-        /// Redis answered the next `count` commands.
-        mutating func answered(_ count: Int) {
+        /// Redis answered the next `count` commands; returns the bytes of
+        /// the kept publishes at `positions` (among those `count`, ascending).
+        @discardableResult
+        mutating func answered(_ count: Int, returning positions: [Int] = []) -> [ByteBuffer] {
             var remaining = count
+            var position = 0
+            var wanted = positions[...]
+            var returned: [ByteBuffer] = []
             while remaining > 0, let command = commands.popFirst() {
                 remaining -= 1
+                defer { position += 1 }
                 if command.kind == .kept { kept -= 1 }
+                if wanted.first == position {
+                    wanted.removeFirst()
+                    if command.kind == .kept {
+                        while let first = batches.first, first.readableBytes == 0 {
+                            batches.removeFirst()
+                        }
+                        if let bytes = batches.first?.getSlice(at: batches.first!.readerIndex, length: command.length) {
+                            var copy = ByteBufferAllocator().buffer(capacity: bytes.readableBytes)
+                            copy.writeImmutableBuffer(bytes)
+                            returned.append(copy)
+                        }
+                    }
+                }
                 // A command never spans batches, and one answered was written.
                 while let first = batches.first, first.readableBytes == 0 {
                     batches.removeFirst()
@@ -81,6 +101,7 @@ extension RedisPublisher {
                     batches.removeFirst()
                 }
             }
+            return returned
         }
 
         /// Takes the kept publishes, in order: the written batches' first,

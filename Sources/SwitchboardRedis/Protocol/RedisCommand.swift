@@ -36,11 +36,14 @@ enum RedisCommand {
     /// Formats `PUBLISH channel message` and lends the bytes to `body`: the
     /// hot path, with the argument table on the stack, and the formatting
     /// done before `body` (which may hold a lock) runs.
-    static func withPublish<R>(channel: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    /// `sharded` makes it `SPUBLISH` (Redis Cluster's sharded pub/sub).
+    static func withPublish<R>(
+        channel: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer, sharded: Bool = false, _ body: (UnsafeRawBufferPointer) -> R
+    ) -> R {
         withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: 3) { argv in
             withUnsafeTemporaryAllocation(of: Int.self, capacity: 3) { argvlen in
-                argv[0] = publishName
-                argvlen[0] = 7
+                argv[0] = sharded ? shardedPublishName : publishName
+                argvlen[0] = sharded ? 8 : 7
                 argv[1] = pointer(channel)
                 argvlen[1] = channel.count
                 argv[2] = pointer(message)
@@ -48,6 +51,27 @@ enum RedisCommand {
                 return withFormatted(argv, UnsafeBufferPointer(argvlen), body)
             }
         }
+    }
+
+    /// The channel of a formatted `PUBLISH`/`SPUBLISH` (`*3\r\n$8\r\nSPUBLISH\r\n$<n>\r\n<channel>\r\n…`);
+    /// `nil` for anything else.
+    static func publishChannel(of command: ByteBuffer) -> String? {
+        var bytes = command
+        func line() -> String? {
+            guard let end = bytes.readableBytesView.firstIndex(of: UInt8(ascii: "\r")) else { return nil }
+            let text = bytes.readString(length: end - bytes.readerIndex)
+            bytes.moveReaderIndex(forwardBy: min(2, bytes.readableBytes))
+            return text
+        }
+        func bulk() -> String? {
+            guard let header = line(), header.hasPrefix("$"), let length = Int(header.dropFirst()), length >= 0,
+                  let text = bytes.readString(length: length)
+            else { return nil }
+            bytes.moveReaderIndex(forwardBy: min(2, bytes.readableBytes))
+            return text
+        }
+        guard line() == "*3", let name = bulk(), name == "PUBLISH" || name == "SPUBLISH" else { return nil }
+        return bulk()
     }
 
     private static func withPointers(
@@ -95,12 +119,17 @@ enum RedisCommand {
     }
 
     /// `"PUBLISH"`, kept for the life of the process.
-    nonisolated(unsafe) private static let publishName: UnsafePointer<CChar> = {
-        let bytes = Array("PUBLISH".utf8CString)
+    nonisolated(unsafe) private static let publishName = permanentCString("PUBLISH")
+
+    /// `"SPUBLISH"`, kept for the life of the process.
+    nonisolated(unsafe) private static let shardedPublishName = permanentCString("SPUBLISH")
+
+    private static func permanentCString(_ text: String) -> UnsafePointer<CChar> {
+        let bytes = Array(text.utf8CString)
         let storage = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
         storage.initialize(from: bytes, count: bytes.count)
         return UnsafePointer(storage)
-    }()
+    }
 }
 
 /// One argument of a Redis command.

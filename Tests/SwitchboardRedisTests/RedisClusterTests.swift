@@ -1,0 +1,394 @@
+import NIOCore
+import Switchboard
+@testable import SwitchboardRedis
+import Synchronization
+import Testing
+
+/// `redis+cluster://` against a real Redis Cluster the suite starts once:
+/// three masters with a replica each (``RedisClusterTestGroup``).
+@Suite("Redis Cluster sharded pub/sub", .serialized, RedisClusterTestGroup.Scope())
+struct RedisClusterTests {
+    /// What a receiving adapter delivered: numbers per topic, with when each arrived.
+    final class Arrivals: Sendable {
+        private struct State {
+            var numbers: [String: Set<Int>] = [:]
+            var times: [String: [ContinuousClock.Instant]] = [:]
+            var total = 0
+        }
+
+        private let state = Mutex(State())
+
+        func record(_ message: PubSubMessage) {
+            guard case .json(let json) = message.payload, let number = json["n"]?.intValue else { return }
+            state.withLock { state in
+                state.numbers[message.topic, default: []].insert(number)
+                state.times[message.topic, default: []].append(.now)
+                state.total += 1
+            }
+        }
+
+        var total: Int { state.withLock(\.total) }
+
+        func numbers(of topic: String) -> Set<Int> {
+            state.withLock { $0.numbers[topic] ?? [] }
+        }
+
+        /// The longest time without an arrival on `topic` between `start` and `end`.
+        func longestGap(on topic: String, from start: ContinuousClock.Instant, to end: ContinuousClock.Instant) -> Duration {
+            let times = [start] + state.withLock { $0.times[topic] ?? [] }.filter { $0 > start && $0 < end } + [end]
+            return zip(times, times.dropFirst()).map { $1 - $0 }.max() ?? .zero
+        }
+    }
+
+    static func configuration(_ name: String, url: String, outageBuffer: Int = 50_000) throws -> RedisAdapterConfiguration {
+        var configuration = RedisAdapterConfiguration(url: try RedisURL(url), nodeName: name)
+        configuration.connectTimeout = .seconds(2)
+        configuration.outageBuffer = outageBuffer
+        configuration.reconnectBackoff = RedisBackoff(initial: .milliseconds(50), maximum: .milliseconds(300))
+        configuration.outageReplayDelay = .milliseconds(800)
+        configuration.clusterRefreshInterval = .seconds(1)
+        return configuration
+    }
+
+    /// A receiving and a sending adapter on the cluster.
+    static func pair(_ group: RedisClusterTestGroup, arrivals: Arrivals) async throws -> (receiver: RedisAdapter, sender: RedisAdapter) {
+        let receiver = RedisAdapter(configuration: try configuration("receiver", url: group.url), logger: testLogger("receiver"))
+        try await receiver.start(deliver: { arrivals.record($0) }, control: { _ in })
+        let sender = RedisAdapter(configuration: try configuration("sender", url: group.url), logger: testLogger("sender"))
+        do {
+            try await sender.start(deliver: { _ in }, control: { _ in })
+        } catch {
+            await receiver.shutdown()
+            throw error
+        }
+        return (receiver, sender)
+    }
+
+    static func message(_ topic: String, _ number: Int) -> PubSubMessage {
+        PubSubMessage(topic: topic, event: "n", payload: .json(["n": .int(number)]), originNode: "sender")
+    }
+
+    static func waitUntil(within limit: Duration, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return try await condition()
+    }
+
+    @Test("the hash slot of a name is Redis's own (CLUSTER KEYSLOT), hash tags included")
+    func slotsMatchRedis() async throws {
+        let group = try #require(RedisClusterTestGroup.current)
+        for name in ["switchboard:t:room:lobby", "a", "", "{user1000}.following", "foo{}{bar}", "foo{{bar}}zap", "foo{bar}{zap}", "switchboard:n:node-a", "é✓"] {
+            let answer = try await redisCLI(port: group.servers[0].port, ["CLUSTER", "KEYSLOT", name])
+            #expect(Int(answer.trimmingCharacters(in: .whitespacesAndNewlines)) == RedisClusterSlot.of(name), "\(name)")
+        }
+    }
+
+    @Test("2 nodes, 200 topics over the 3 shards: every broadcast delivered; one subscriber connection per shard and node")
+    func deliversOverEveryShard() async throws {
+        let group = try #require(RedisClusterTestGroup.current)
+        let arrivals = Arrivals()
+        let (receiver, sender) = try await Self.pair(group, arrivals: arrivals)
+        do {
+            let topics = (0..<200).map { "room:\($0)" }
+            for topic in topics {
+                try await receiver.topicActivated(topic)
+            }
+            let placement = await receiver.shardChannels()
+            #expect(placement.count == 3, "\(placement)")
+            #expect(placement.values.allSatisfy { $0 > 30 }, "topics are not spread over the shards: \(placement)")
+            for round in 1...5 {
+                for topic in topics {
+                    try await sender.broadcast(Self.message(topic, round))
+                }
+            }
+            let all = try await Self.waitUntil(within: .seconds(10)) { arrivals.total >= 1000 }
+            #expect(all, "\(arrivals.total) of 1000 delivered")
+            for topic in topics {
+                #expect(arrivals.numbers(of: topic) == [1, 2, 3, 4, 5], "\(topic)")
+            }
+            #expect(receiver.status.state == "connected", "\(receiver.status)")
+            #expect(receiver.status.detail?.contains("3 shard(s)") == true, "\(String(describing: receiver.status.detail))")
+
+            // Each node has at most one subscriber connection per master, and none on a replica.
+            let masters = try await group.nodes().filter(\.isMaster).map(\.port)
+            var subscribers = 0
+            for server in group.servers {
+                let clients = try await redisCLI(port: server.port, ["CLIENT", "LIST"]).split(separator: "\n")
+                let ours = clients.filter { $0.contains("name=switchboard:receiver:sub") }
+                #expect(ours.count <= 1, "\(server.port): \(ours)")
+                if !masters.contains(server.port) { #expect(ours.isEmpty, "a subscriber on the replica \(server.port)") }
+                subscribers += ours.count
+            }
+            #expect(subscribers == 3)
+        } catch {
+            await receiver.shutdown()
+            await sender.shutdown()
+            throw error
+        }
+        await receiver.shutdown()
+        await sender.shutdown()
+    }
+
+    /// Broadcasts `topics` in turn, about 500 a second in all, until
+    /// stopped (at most `limit`); returns the last number sent per topic.
+    final class Stream: Sendable {
+        private final class Shared: Sendable {
+            let sent = Mutex<[String: Int]>([:])
+            let stopping = Atomic<Bool>(false)
+        }
+
+        let topics: [String]
+        private let shared = Shared()
+        private let task: Task<Void, any Error>
+
+        init(topics: [String], sender: RedisAdapter, limit: Duration = .seconds(30)) {
+            self.topics = topics
+            let shared = self.shared
+            let deadline = ContinuousClock.now + limit
+            task = Task {
+                var number = 0
+                while !shared.stopping.load(ordering: .relaxed), ContinuousClock.now < deadline {
+                    number += 1
+                    for topic in topics {
+                        try await sender.broadcast(RedisClusterTests.message(topic, number))
+                    }
+                    shared.sent.withLock { for topic in topics { $0[topic] = number } }
+                    try await Task.sleep(for: .milliseconds(2 * topics.count))
+                }
+            }
+        }
+
+        func stop() async throws -> [String: Int] {
+            shared.stopping.store(true, ordering: .relaxed)
+            try await task.value
+            return shared.sent.withLock { $0 }
+        }
+    }
+
+    /// Checks every topic of `stream`: each number sent arrived (`window`
+    /// 0), or all but at most `window` in a row (the switch-over of a
+    /// failover, where sharded pub/sub is at-most-once), and `topic` had no
+    /// gap longer than a second since `start`.
+    static func checkDelivery(
+        _ arrivals: Arrivals, stream: Stream, watched topic: String, since start: ContinuousClock.Instant, lossWindow window: Int, what: String
+    ) async throws {
+        let sent = try await stream.stop()
+        let stopped = ContinuousClock.now
+        _ = try await waitUntil(within: .seconds(3)) {
+            sent.allSatisfy { topic, last in arrivals.numbers(of: topic).contains(last) }
+        }
+        var lost = 0
+        for (name, last) in sent.sorted(by: { $0.key < $1.key }) {
+            let missing = Set(1...last).subtracting(arrivals.numbers(of: name)).sorted()
+            lost += missing.count
+            #expect(arrivals.numbers(of: name).contains(last), "\(what): \(name)'s last message (\(last)) did not arrive")
+            if window == 0 {
+                #expect(missing.isEmpty, "\(what): \(name) lost \(missing.count) of \(last): \(missing.prefix(20))")
+            } else {
+                #expect((missing.last ?? 0) - (missing.first ?? 0) < window, "\(what): \(name) lost \(missing.count) of \(last), beyond one switch-over: \(missing.prefix(20))")
+            }
+        }
+        print("\(what): \(lost) of \(sent.values.reduce(0, +)) messages lost")
+        let gap = arrivals.longestGap(on: topic, from: start, to: stopped - .milliseconds(100))
+        #expect(gap < .seconds(1), "\(what): no delivery on \(topic) for \(gap)")
+    }
+
+    @Test("a slot moved to another master under load (SETSLOT IMPORTING/MIGRATING/NODE): delivery resumes within 1 s, nothing lost (what was answered MOVED is published again)")
+    func followsSlotMigration() async throws {
+        let group = try #require(RedisClusterTestGroup.current)
+        let arrivals = Arrivals()
+        let (receiver, sender) = try await Self.pair(group, arrivals: arrivals)
+        do {
+            let topics = (0..<10).map { "room:migrate:\($0)" }
+            for topic in topics {
+                try await receiver.topicActivated(topic)
+            }
+            let stream = Stream(topics: topics, sender: sender)
+            let watched = topics[0]
+            try await Task.sleep(for: .milliseconds(300))
+            let slot = RedisClusterSlot.of("switchboard:t:\(watched)")
+            let nodes = try await group.nodes()
+            let source = try #require(try await group.owner(ofSlot: slot))
+            let target = try #require(nodes.first { $0.isMaster && $0.id != source.id })
+            let started = ContinuousClock.now
+            _ = try await redisCLI(port: target.port, ["CLUSTER", "SETSLOT", "\(slot)", "IMPORTING", source.id])
+            _ = try await redisCLI(port: source.port, ["CLUSTER", "SETSLOT", "\(slot)", "MIGRATING", target.id])
+            try await Task.sleep(for: .milliseconds(100))
+            _ = try await redisCLI(port: target.port, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", target.id])
+            _ = try await redisCLI(port: source.port, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", target.id])
+            for master in nodes where master.isMaster && master.id != source.id && master.id != target.id {
+                _ = try await redisCLI(port: master.port, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", target.id])
+            }
+            try await Task.sleep(for: .seconds(2))
+            try await Self.checkDelivery(arrivals, stream: stream, watched: watched, since: started, lossWindow: 0, what: "slot \(slot) moved from \(source.port) to \(target.port)")
+            let moved = try await group.owner(ofSlot: slot)
+            #expect(moved?.id == target.id)
+            let placement = await receiver.shardChannels()
+            #expect(placement[RedisHostPort(host: "127.0.0.1", port: target.port)] ?? 0 > 0, "\(placement)")
+            #expect(receiver.status.state == "connected", "\(receiver.status)")
+            print("slot migration: receiver \(receiver.statistics), sender \(sender.statistics)")
+        } catch {
+            await receiver.shutdown()
+            await sender.shutdown()
+            throw error
+        }
+        await receiver.shutdown()
+        await sender.shutdown()
+    }
+
+    @Test("CLUSTER FAILOVER on a replica under load: delivery resumes within 1 s, losses confined to the switch-over")
+    func followsFailover() async throws {
+        let group = try #require(RedisClusterTestGroup.current)
+        let arrivals = Arrivals()
+        let (receiver, sender) = try await Self.pair(group, arrivals: arrivals)
+        do {
+            let topics = (0..<10).map { "room:failover:\($0)" }
+            for topic in topics {
+                try await receiver.topicActivated(topic)
+            }
+            let stream = Stream(topics: topics, sender: sender)
+            let watched = topics[0]
+            try await Task.sleep(for: .milliseconds(300))
+            let slot = RedisClusterSlot.of("switchboard:t:\(watched)")
+            let master = try #require(try await group.owner(ofSlot: slot))
+            let replica = try #require(try await group.nodes().first { $0.masterID == master.id })
+            let started = ContinuousClock.now
+            let answer = try await redisCLI(port: replica.port, ["CLUSTER", "FAILOVER"])
+            #expect(answer.hasPrefix("OK"), "\(answer)")
+            let promoted = try await Self.waitUntil(within: .seconds(10)) {
+                try await group.owner(ofSlot: slot, askingPort: replica.port)?.id == replica.id
+            }
+            #expect(promoted)
+            try await Task.sleep(for: .seconds(2))
+            try await Self.checkDelivery(arrivals, stream: stream, watched: watched, since: started, lossWindow: 30, what: "failover of \(master.port) to \(replica.port)")
+            #expect(receiver.status.state == "connected", "\(receiver.status)")
+            print("failover: receiver \(receiver.statistics), sender \(sender.statistics)")
+            try await group.waitUntilReady()
+        } catch {
+            await receiver.shutdown()
+            await sender.shutdown()
+            throw error
+        }
+        await receiver.shutdown()
+        await sender.shutdown()
+    }
+
+    @Test("a shard's subscriber connection killed: the state turns red at once, names the shard, and recovers")
+    func lostSubscriptionShows() async throws {
+        let group = try #require(RedisClusterTestGroup.current)
+        var configuration = try Self.configuration("watched", url: group.url)
+        // Back after 1 to 2 s: long enough to see the state while it is away.
+        configuration.reconnectBackoff = RedisBackoff(initial: .seconds(2), maximum: .seconds(2))
+        let receiver = RedisAdapter(configuration: configuration, logger: testLogger("watched"))
+        try await receiver.start(deliver: { _ in }, control: { _ in })
+        do {
+            let master = try #require(try await group.nodes().first(where: \.isMaster))
+            let clients = try await redisCLI(port: master.port, ["CLIENT", "LIST"]).split(separator: "\n")
+            let line = try #require(clients.first { $0.contains("name=switchboard:watched:sub") })
+            let id = try #require(line.split(separator: " ").first { $0.hasPrefix("id=") }?.dropFirst(3))
+            let killed = ContinuousClock.now
+            _ = try await redisCLI(port: master.port, ["CLIENT", "KILL", "ID", String(id)])
+            let red = try await Self.waitUntil(within: .seconds(5)) { receiver.status.state != "connected" }
+            #expect(red, "\(receiver.status)")
+            #expect(ContinuousClock.now - killed < .seconds(5))
+            #expect(receiver.status.detail?.contains("shard 127.0.0.1:\(master.port) subscriber") == true, "\(String(describing: receiver.status.detail))")
+            let green = try await Self.waitUntil(within: .seconds(5)) { receiver.status.state == "connected" }
+            #expect(green, "\(receiver.status)")
+        } catch {
+            await receiver.shutdown()
+            throw error
+        }
+        await receiver.shutdown()
+    }
+
+    @Test("a server that is not a cluster, and seeds that are all down: clear start errors")
+    func startErrors() async throws {
+        let plain = try await RedisTestServer.start()
+        defer { plain.stop() }
+        let adapter = RedisAdapter(configuration: try Self.configuration("x", url: "redis+cluster://127.0.0.1:\(plain.port)"), logger: testLogger("x"))
+        do {
+            try await adapter.start(deliver: { _ in }, control: { _ in })
+            Issue.record("started on a server without cluster mode")
+        } catch {
+            #expect("\(error)".contains("not in cluster mode"), "\(error)")
+        }
+        let down = try RedisTestServer.freePort()
+        let unreachable = RedisAdapter(configuration: try Self.configuration("y", url: "redis+cluster://127.0.0.1:\(down)"), logger: testLogger("y"))
+        do {
+            try await unreachable.start(deliver: { _ in }, control: { _ in })
+            Issue.record("started without a reachable node")
+        } catch {
+            #expect("\(error)".contains("no Redis Cluster node gave its slot map"), "\(error)")
+            #expect("\(error)".contains("127.0.0.1:\(down)"), "\(error)")
+        }
+    }
+
+    @Test("CLUSTER SLOTS replies that cannot be used are clear errors")
+    func badSlotMaps() throws {
+        let asked = RedisHostPort(host: "127.0.0.1", port: 7000)
+        func master(_ host: String, _ port: Int) -> RedisValue {
+            .array([.bulkString(ByteBuffer(string: host)), .integer(port), .bulkString(ByteBuffer(string: "id"))])
+        }
+        let good = try RedisClusterTopology(
+            clusterSlots: .array([.array([.integer(0), .integer(8000), master("", 7000)]), .array([.integer(8001), .integer(16383), master("10.0.0.2", 7001)])]),
+            asked: asked
+        )
+        #expect(good.masters == [asked, RedisHostPort(host: "10.0.0.2", port: 7001)])
+        #expect(good.owner(ofSlot: 8001)?.port == 7001)
+        #expect(good.uncoveredSlots == 0)
+        let partial = try RedisClusterTopology(clusterSlots: .array([.array([.integer(0), .integer(99), master("10.0.0.2", 7001)])]), asked: asked)
+        #expect(partial.uncoveredSlots == 16384 - 100)
+        #expect(partial.owner(ofSlot: 100) == nil)
+        let bad: [(RedisValue, String)] = [
+            (.error("ERR This instance has cluster support disabled"), "unexpected answer to CLUSTER SLOTS"),
+            (.array([]), "no slot"),
+            (.array([.array([.integer(0), .integer(16384), master("a", 1)])]), "unexpected slot range"),
+            (.array([.array([.integer(10), .integer(5), master("a", 1)])]), "unexpected slot range"),
+            (.array([.array([.integer(0), .integer(5), master("a", 0)])]), "unexpected slot range"),
+            (.array([.array([.integer(0), .integer(5), master("?", 7000)])]), "without a usable address"),
+            (.array([.array([.integer(0), .integer(5)])]), "unexpected slot range"),
+        ]
+        for (value, expected) in bad {
+            #expect(throws: RedisClusterReplyError.self) { try RedisClusterTopology(clusterSlots: value, asked: asked) }
+            do {
+                _ = try RedisClusterTopology(clusterSlots: value, asked: asked)
+            } catch {
+                #expect(error.description.contains(expected), "\(error)")
+            }
+        }
+        #expect(RedisClusterSlot.isRedirection("MOVED 3999 127.0.0.1:6381"))
+        #expect(RedisClusterSlot.isRedirection("CLUSTERDOWN The cluster is down"))
+        #expect(!RedisClusterSlot.isRedirection("NOPERM this user has no permissions"))
+    }
+
+    @Test("redis+cluster:// URLs")
+    func urls() throws {
+        let url = try RedisURL("rediss+cluster://app:s%40cret@10.0.0.1:7000,10.0.0.2")
+        #expect(url.cluster == [RedisHostPort(host: "10.0.0.1", port: 7000), RedisHostPort(host: "10.0.0.2", port: 6379)])
+        #expect(url.tls)
+        #expect(url.username == "app")
+        #expect(url.password == "s@cret")
+        #expect(url.description == "rediss+cluster://app:***@10.0.0.1:7000,10.0.0.2:6379")
+        #expect(try RedisURL("redis+cluster://h:7000/").cluster?.count == 1)
+        #expect(throws: RedisURLError.self) { try RedisURL("redis+cluster://h:7000/2") }
+        #expect(throws: RedisURLError.self) { try RedisURL("redis+cluster://h:7000,,h2") }
+    }
+
+    @Test("the channel of a formatted SPUBLISH, for publishing a redirected one again")
+    func channelOfAPublish() {
+        var command = ByteBuffer()
+        "switchboard:t:room:1".utf8.withContiguousStorageIfAvailable { channel in
+            "payload\r\n".utf8.withContiguousStorageIfAvailable { message in
+                RedisCommand.withPublish(channel: UnsafeRawBufferPointer(channel), message: UnsafeRawBufferPointer(message), sharded: true) {
+                    _ = command.writeBytes($0)
+                }
+            }
+        }
+        #expect(RedisCommand.publishChannel(of: command) == "switchboard:t:room:1")
+        #expect(RedisCommand.publishChannel(of: RedisCommand.encode(["PING"])) == nil)
+        #expect(RedisCommand.publishChannel(of: ByteBuffer(string: "*3\r\n$8\r\nSPUBLISH\r\n$99\r\nshort")) == nil)
+    }
+}
