@@ -174,6 +174,30 @@ struct DeploySafetyTests {
         }
     }
 
+    @Test("publishes through HAProxy on keep-alive connections are all answered through rolling and blue-green deploys", .timeLimit(.minutes(8)))
+    func publishesAnswered() async throws {
+        let cluster = try await bootstrap()
+        defer { cluster.tearDown() }
+        let publisher = HTTPPublisher(port: cluster.httpPort, topics: (0..<10).map { "room:publish:\($0)" }, connections: 2, rate: 5)
+        publisher.start()
+        try await Task.sleep(for: .seconds(2))
+        let before = publisher.soFar
+        #expect(before.accepted > 0, "publishing works before the deploys: \(before)")
+
+        let rolling = try await cluster.deploy("rolling", cluster.tarball("safety-2"), drain: 1, rebalanceWindow: 1)
+        #expect(rolling.status == 0, "rolling:\n\(rolling.stdout)\(rolling.stderr)")
+        let afterRolling = publisher.soFar
+        let blueGreen = try await cluster.deploy("blue-green", cluster.tarball("safety-1"), drain: 1)
+        #expect(blueGreen.status == 0, "blue-green:\n\(blueGreen.stdout)\(blueGreen.stderr)")
+        try await Task.sleep(for: .seconds(1))
+        let tally = await publisher.stop()
+        print("publishes through HAProxy (10 topics, 5/s each, 2 keep-alive connections): before \(before); after the rolling deploy \(afterRolling); at the end \(tally)")
+        #expect(tally.closed == 0, "no publish dropped in flight: \(tally)")
+        #expect(tally.hung == 0, "no publish left hanging: \(tally)")
+        #expect(tally.accepted == tally.sent, "every publish accepted (202): \(tally)")
+        #expect(tally.sent > 100, "publishing went on through the deploys: \(tally)")
+    }
+
     @Test("shellcheck finds nothing in deploy/")
     func shellcheck() async throws {
         let shellcheck = try #require(DeployFiles.which("shellcheck"), "shellcheck is not installed: run scripts/test (it installs it) or apt-get install shellcheck")

@@ -15,6 +15,8 @@ final class DeployTestCluster: @unchecked Sendable {
     /// Set by scripts/test: the release-built executable the test packs and runs.
     static let binaryVariable = "SWITCHBOARD_RELEASE_BINARY"
     static let adminToken = "deploy-test-admin-token-0123456789"
+    /// The instances' key for `POST /api/broadcast`.
+    static let apiKey = "deploy-test-api-key-0123456789"
     static let instanceNames = ["blue1", "blue2", "blue3", "green1", "green2", "green3"]
 
     let binary: String
@@ -124,6 +126,7 @@ final class DeployTestCluster: @unchecked Sendable {
                 SWITCHBOARD_PUBSUB_ADAPTER=redis
                 SWITCHBOARD_PUBSUB_REDIS_URL=redis://127.0.0.1:\(redisPort)
                 SWITCHBOARD_ADMIN_TOKEN=\(Self.adminToken)
+                SWITCHBOARD_API_KEY=\(Self.apiKey)
                 SWITCHBOARD_DRAIN_ON_SHUTDOWN=5s
 
                 """.write(to: shared.appendingPathComponent("switchboard.env"), atomically: true, encoding: .utf8)
