@@ -122,7 +122,8 @@ struct DeployEndToEndTests {
     static func expectAnswered(_ published: HTTPPublisher.Tally, phase: String) {
         #expect(published.closed == 0 && published.hung == 0, "\(phase): publishes dropped or hanging: \(published)")
         #expect(published.accepted == published.sent, "\(phase): every publish accepted: \(published)")
-        #expect(published.sent > topics * 10, "\(phase): the HTTP publisher ran: \(published)")
+        // The failed deploy lasts about a second: at least one publish per topic.
+        #expect(published.sent >= topics, "\(phase): the HTTP publisher ran: \(published)")
     }
 
     /// After a rebalance every instance is within 10 % of the mean.

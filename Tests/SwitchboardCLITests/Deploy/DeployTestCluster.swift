@@ -92,7 +92,7 @@ final class DeployTestCluster: @unchecked Sendable {
         chmod(broken.path, 0o755)
         for (version, executable) in [("e2e-1", binary), ("e2e-2", binary), ("e2e-3", binary), ("e2e-bad", broken.path)] {
             let packed = try await DeployFiles.run(
-                DeployFiles.url("deploy/release").path, ["--binary", executable, "--version", version, "--dist", dist], timeout: .seconds(60)
+                DeployFiles.url("deploy/release").path, ["--binary", executable, "--version", version, "--dist", dist], timeout: .seconds(300)
             )
             guard packed.status == 0, let path = packed.stdout.split(separator: "\n").last.map(String.init), path.hasSuffix(".tar.gz") else {
                 throw DeployTestError("deploy/release --binary failed for \(version):\n\(packed.stdout)\(packed.stderr)")
