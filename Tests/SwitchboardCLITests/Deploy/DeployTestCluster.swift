@@ -322,6 +322,7 @@ final class DeployTestCluster: @unchecked Sendable {
             let releases = instances.appendingPathComponent("\(name)/releases")
             for release in (try? files.contentsOfDirectory(atPath: releases.path)) ?? [] {
                 try? files.removeItem(at: releases.appendingPathComponent("\(release)/bin/switchboard"))
+                try? files.removeItem(at: releases.appendingPathComponent("\(release)/bin/switchboard.debug"))
             }
         }
     }
