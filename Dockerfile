@@ -13,9 +13,12 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+# The image leaves out the release's debug information (bin/switchboard.debug):
+# debug a crash with the tarball's copy of it.
 RUN deploy/release \
     && mkdir -p /release \
-    && tar -xzf dist/switchboard-*-linux-*.tar.gz -C /release
+    && tar -xzf dist/switchboard-*-linux-*.tar.gz -C /release \
+    && rm -f /release/bin/switchboard.debug
 
 # --- runtime: Debian slim, no Swift, no hiredis -----------------------------
 FROM debian:bookworm-slim AS runtime

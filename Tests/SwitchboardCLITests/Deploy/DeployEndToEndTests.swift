@@ -8,7 +8,8 @@ import Testing
 /// the root haproxy.cfg, three blue and three green instances installed by
 /// the deploy scripts from release tarballs, and 1,500 clients (300 of them on long-poll)
 /// (`switchboard bench watch`) on 50 topics under publish load through every
-/// deploy.
+/// deploy: their publishers' `shout`s, and a backend's `POST /api/broadcast`
+/// through HAProxy on keep-alive connections (``HTTPPublisher``).
 @Suite("Deploy end to end", .serialized)
 struct DeployEndToEndTests {
     static let clients = 1500
@@ -16,6 +17,8 @@ struct DeployEndToEndTests {
     static let longPollClients = 300
     static let topics = 50
     static let publishers = 10
+    /// Broadcasts per second per topic by the HTTP publisher.
+    static let httpPublishRate = 5.0
     static let rollingDrain = 5
     static let blueGreenDrain = 10
 
@@ -33,11 +36,14 @@ struct DeployEndToEndTests {
         // (a) rolling deploy to N+1, with a rebalance at the end.
         do {
             let watch = try await cluster.startWatch(phase: "rolling")
+            let publisher = Self.startPublisher(cluster)
             let result = try await cluster.deploy("rolling", cluster.tarball("e2e-2"), drain: Self.rollingDrain)
             #expect(result.status == 0, "deploy/rolling to e2e-2 failed:\n\(result.stdout)\(result.stderr)")
             let counts = try await cluster.connections(of: "blue")
+            let published = await publisher.stop()
             let report = try await cluster.finish(watch)
-            rows.append(PhaseRow(phase: "a rolling N+1", counts: counts, report: report, seconds: result.seconds))
+            rows.append(PhaseRow(phase: "a rolling N+1", counts: counts, report: report, seconds: result.seconds, published: published))
+            Self.expectAnswered(published, phase: "rolling")
             for name in cluster.names(of: "blue") {
                 #expect(try await cluster.version(of: name) == "e2e-2", "\(name) runs e2e-2")
             }
@@ -49,6 +55,7 @@ struct DeployEndToEndTests {
         // the deploy aborts before any instance is drained; N+1 keeps serving.
         do {
             let watch = try await cluster.startWatch(phase: "failed")
+            let publisher = Self.startPublisher(cluster)
             let result = try await cluster.deploy("rolling", cluster.tarball("e2e-bad"), drain: Self.rollingDrain)
             #expect(result.status != 0, "deploy/rolling of a broken release must fail")
             #expect(result.stderr.contains("deploy aborted"), "a clear message:\n\(result.stderr)")
@@ -57,10 +64,12 @@ struct DeployEndToEndTests {
                 #expect(cluster.currentRelease(of: name) == "e2e-2", "\(name)'s current release is e2e-2")
             }
             let counts = try await cluster.connections(of: "blue")
+            let published = await publisher.stop()
             let report = try await cluster.finish(watch)
             #expect(result.stderr.contains("no instance was touched"), "aborted at the trial start:\n\(result.stderr)")
             #expect(report["reconnects"].int("total") == 0, "no client was moved by a failed deploy")
-            rows.append(PhaseRow(phase: "c failed deploy", counts: counts, report: report, seconds: result.seconds))
+            rows.append(PhaseRow(phase: "c failed deploy", counts: counts, report: report, seconds: result.seconds, published: published))
+            Self.expectAnswered(published, phase: "failed deploy")
             Self.expectBalanced(counts, phase: "failed deploy")
             Self.expectNoLoss(report, phase: "failed deploy")
         }
@@ -68,13 +77,16 @@ struct DeployEndToEndTests {
         // (b) blue-green to N+2: green serves everything, blue is drained and stopped.
         do {
             let watch = try await cluster.startWatch(phase: "blue-green")
+            let publisher = Self.startPublisher(cluster)
             let result = try await cluster.deploy("blue-green", cluster.tarball("e2e-3"), drain: Self.blueGreenDrain)
             #expect(result.status == 0, "deploy/blue-green to e2e-3 failed:\n\(result.stdout)\(result.stderr)")
             try await Task.sleep(for: .seconds(2))
             let green = try await cluster.connections(of: "green")
             let blue = try cluster.haproxyConnections(of: "blue")
+            let published = await publisher.stop()
             let report = try await cluster.finish(watch)
-            rows.append(PhaseRow(phase: "b blue-green N+2", counts: green + blue, report: report, seconds: result.seconds))
+            rows.append(PhaseRow(phase: "b blue-green N+2", counts: green + blue, report: report, seconds: result.seconds, published: published))
+            Self.expectAnswered(published, phase: "blue-green")
             for name in cluster.names(of: "green") {
                 #expect(try await cluster.version(of: name) == "e2e-3", "\(name) runs e2e-3")
             }
@@ -94,6 +106,24 @@ struct DeployEndToEndTests {
             #expect(span >= Double(Self.blueGreenDrain) * 0.5, "reconnects spread over \(span) s of a \(Self.blueGreenDrain) s window")
             #expect(Double(busiest) <= Double(total) * 0.35, "at most 35 % of the reconnects in one second (busiest \(busiest) of \(total))")
         }
+    }
+
+    /// A backend's publisher through HAProxy on the watch's topics.
+    static func startPublisher(_ cluster: DeployTestCluster) -> HTTPPublisher {
+        let publisher = HTTPPublisher(
+            port: cluster.httpPort, topics: (0..<topics).map { "room:e2e:\($0)" }, connections: 5, rate: httpPublishRate
+        )
+        publisher.start()
+        return publisher
+    }
+
+    /// Every publish through HAProxy was answered 202: none dropped in flight
+    /// on a node being stopped, none left hanging.
+    static func expectAnswered(_ published: HTTPPublisher.Tally, phase: String) {
+        #expect(published.closed == 0 && published.hung == 0, "\(phase): publishes dropped or hanging: \(published)")
+        #expect(published.accepted == published.sent, "\(phase): every publish accepted: \(published)")
+        // The failed deploy lasts about a second: at least one publish per topic.
+        #expect(published.sent >= topics, "\(phase): the HTTP publisher ran: \(published)")
     }
 
     /// After a rebalance every instance is within 10 % of the mean.
@@ -127,12 +157,17 @@ struct PhaseRow {
     var counts: [(String, Int)]
     var report: ReportJSON
     var seconds: Double
+    var published: HTTPPublisher.Tally
 
     static func table(_ rows: [PhaseRow]) -> String {
-        var lines = ["", "Deploy end to end: \(DeployEndToEndTests.clients) clients (\(DeployEndToEndTests.longPollClients) on long-poll) on \(DeployEndToEndTests.topics) topics, 20 broadcasts/s per topic"]
+        var lines = [
+            "",
+            "Deploy end to end: \(DeployEndToEndTests.clients) clients (\(DeployEndToEndTests.longPollClients) on long-poll) on \(DeployEndToEndTests.topics) topics, "
+                + "20 shouts/s and \(Int(DeployEndToEndTests.httpPublishRate)) POST /api/broadcast/s (keep-alive, through HAProxy) per topic",
+        ]
         let header = [
             "phase", "deploy s", "connections per instance", "gap p50 ms", "p99 ms", "max ms", "long-poll p99 ms", "reconnects", "closes by code",
-            "HTTP errors", "end connected/joined",
+            "HTTP errors", "end connected/joined", "POST /api/broadcast (sent/202/dropped/hung, slowest ms)",
         ]
         var table = [header]
         for row in rows {
@@ -150,6 +185,7 @@ struct PhaseRow {
                 row.report["closes"]["by_code"].counts.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " "),
                 http.isEmpty ? "none" : http.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " "),
                 "\(final.int("connected") ?? 0)/\(final.int("joined") ?? 0)",
+                "\(row.published.sent)/\(row.published.accepted)/\(row.published.closed)/\(row.published.hung), \(Int(row.published.slowestMilliseconds))",
             ])
         }
         let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }

@@ -15,9 +15,13 @@ final class DeployTestCluster: @unchecked Sendable {
     /// Set by scripts/test: the release-built executable the test packs and runs.
     static let binaryVariable = "SWITCHBOARD_RELEASE_BINARY"
     static let adminToken = "deploy-test-admin-token-0123456789"
+    /// The instances' key for `POST /api/broadcast`.
+    static let apiKey = "deploy-test-api-key-0123456789"
     static let instanceNames = ["blue1", "blue2", "blue3", "green1", "green2", "green3"]
 
     let binary: String
+    /// This cluster's instances (``instanceNames`` unless given).
+    let names: [String]
     let directory: URL
     let httpPort: Int
     let statsPort: Int
@@ -30,11 +34,12 @@ final class DeployTestCluster: @unchecked Sendable {
     var mapPath: String { directory.appendingPathComponent("active.map").path }
     var inventoryPath: String { directory.appendingPathComponent("inventory").path }
 
-    private init(binary: String, directory: URL, ports: [Int]) {
+    private init(binary: String, names: [String], directory: URL, ports: [Int]) {
         self.binary = binary
+        self.names = names
         self.directory = directory
         (httpPort, statsPort, redisPort) = (ports[0], ports[1], ports[2])
-        for (index, name) in Self.instanceNames.enumerated() {
+        for (index, name) in names.enumerated() {
             self.ports[name] = (ports[3 + 2 * index], ports[4 + 2 * index])
         }
     }
@@ -46,11 +51,21 @@ final class DeployTestCluster: @unchecked Sendable {
             Issue.record(Comment(rawValue: message))
             throw DeployTestError(message)
         }
+        return try await start(binary: binary, names: instanceNames, tarballs: nil)
+    }
+
+    /// A cluster of `names` running `binary`, from `tarballs` (version → path)
+    /// when given, else from the four test releases packed from `binary`.
+    static func start(binary: String, names: [String], tarballs: [String: String]?) async throws -> DeployTestCluster {
         let directory = DeployFiles.url(".build/deploy-tests/\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let cluster = DeployTestCluster(binary: binary, directory: directory, ports: try LoopbackPorts.free(3 + 2 * instanceNames.count))
+        let cluster = DeployTestCluster(binary: binary, names: names, directory: directory, ports: try LoopbackPorts.free(3 + 2 * names.count))
         do {
-            try await cluster.packReleases()
+            if let tarballs {
+                cluster.tarballs = tarballs
+            } else {
+                try await cluster.packReleases()
+            }
             try await cluster.startRedis()
             try cluster.writeInventory()
             try await cluster.startHAProxy()
@@ -77,7 +92,7 @@ final class DeployTestCluster: @unchecked Sendable {
         chmod(broken.path, 0o755)
         for (version, executable) in [("e2e-1", binary), ("e2e-2", binary), ("e2e-3", binary), ("e2e-bad", broken.path)] {
             let packed = try await DeployFiles.run(
-                DeployFiles.url("deploy/release").path, ["--binary", executable, "--version", version, "--dist", dist], timeout: .seconds(60)
+                DeployFiles.url("deploy/release").path, ["--binary", executable, "--version", version, "--dist", dist], timeout: .seconds(300)
             )
             guard packed.status == 0, let path = packed.stdout.split(separator: "\n").last.map(String.init), path.hasSuffix(".tar.gz") else {
                 throw DeployTestError("deploy/release --binary failed for \(version):\n\(packed.stdout)\(packed.stderr)")
@@ -100,7 +115,7 @@ final class DeployTestCluster: @unchecked Sendable {
 
     private func writeInventory() throws {
         var inventory = "# name  host  port  admin_port  colour  release_dir\n"
-        for name in Self.instanceNames {
+        for name in names {
             let (port, admin) = ports[name]!
             let release = directory.appendingPathComponent("instances/\(name)")
             let shared = release.appendingPathComponent("shared")
@@ -111,6 +126,7 @@ final class DeployTestCluster: @unchecked Sendable {
                 SWITCHBOARD_PUBSUB_ADAPTER=redis
                 SWITCHBOARD_PUBSUB_REDIS_URL=redis://127.0.0.1:\(redisPort)
                 SWITCHBOARD_ADMIN_TOKEN=\(Self.adminToken)
+                SWITCHBOARD_API_KEY=\(Self.apiKey)
                 SWITCHBOARD_DRAIN_ON_SHUTDOWN=5s
 
                 """.write(to: shared.appendingPathComponent("switchboard.env"), atomically: true, encoding: .utf8)
@@ -142,21 +158,24 @@ final class DeployTestCluster: @unchecked Sendable {
 
     func tarball(_ version: String) -> String { tarballs[version]! }
 
-    func names(of colour: String) -> [String] { Self.instanceNames.filter { $0.hasPrefix(colour) } }
+    func names(of colour: String) -> [String] { names.filter { $0.hasPrefix(colour) } }
 
-    /// Runs deploy/<script> with the cluster's settings; its output is echoed.
-    func deploy(_ script: String, _ arguments: String..., drain: Int = 5) async throws -> (status: Int32, stdout: String, stderr: String, seconds: Double) {
+    /// Runs deploy/<script> with the cluster's settings, changed by
+    /// `settings` (a nil value leaves the variable out); its output is echoed.
+    func deploy(
+        _ script: String, _ arguments: String..., drain: Int = 5, settings: [String: String?] = [:], rebalanceWindow: Int = 10
+    ) async throws -> (status: Int32, stdout: String, stderr: String, seconds: Double) {
         let started = ContinuousClock.now
+        var environment = [
+            "DEPLOY_INVENTORY": inventoryPath, "DEPLOY_MODE": "local",
+            "SWITCHBOARD_HAPROXY_SOCKET": socketPath, "SWITCHBOARD_ACTIVE_MAP": mapPath,
+            "SWITCHBOARD_ADMIN_TOKEN": Self.adminToken,
+            "DEPLOY_DRAIN_WINDOW": "\(drain)s", "DEPLOY_READY_TIMEOUT": "30",
+            "DEPLOY_REBALANCE_TOLERANCE": "10%", "DEPLOY_REBALANCE_WINDOW": "\(rebalanceWindow)s",
+        ]
+        for (key, value) in settings { environment[key] = value }
         let result = try await DeployFiles.run(
-            DeployFiles.url("deploy/\(script)").path, arguments,
-            environment: [
-                "DEPLOY_INVENTORY": inventoryPath, "DEPLOY_MODE": "local",
-                "SWITCHBOARD_HAPROXY_SOCKET": socketPath, "SWITCHBOARD_ACTIVE_MAP": mapPath,
-                "SWITCHBOARD_ADMIN_TOKEN": Self.adminToken,
-                "DEPLOY_DRAIN_WINDOW": "\(drain)s", "DEPLOY_READY_TIMEOUT": "30",
-                "DEPLOY_REBALANCE_TOLERANCE": "10%", "DEPLOY_REBALANCE_WINDOW": "10s",
-            ],
-            timeout: .seconds(300)
+            DeployFiles.url("deploy/\(script)").path, arguments, environment: environment, timeout: .seconds(300)
         )
         let seconds = Double((ContinuousClock.now - started).components.seconds)
         print("--- deploy/\(script) \(arguments.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " ")) (exit \(result.status), \(Int(seconds)) s)\n\(result.stdout)\(result.stderr)")
@@ -256,6 +275,18 @@ final class DeployTestCluster: @unchecked Sendable {
         return try await DeployFiles.run(ctl, ["status"], timeout: .seconds(20)).status == 3
     }
 
+    /// The pid of the instance's server, from its current release's pid file.
+    func pid(of name: String) -> Int32? {
+        let file = directory.appendingPathComponent("instances/\(name)/current/run/switchboard.pid").path
+        return (try? String(contentsOfFile: file, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// Releases extracted on the instance (`releases/<version>`).
+    func installedReleases(of name: String) -> [String] {
+        let releases = directory.appendingPathComponent("instances/\(name)/releases").path
+        return ((try? FileManager.default.contentsOfDirectory(atPath: releases)) ?? []).sorted()
+    }
+
     func currentRelease(of name: String) -> String? {
         let link = directory.appendingPathComponent("instances/\(name)/current").path
         return (try? FileManager.default.destinationOfSymbolicLink(atPath: link)).map { URL(fileURLWithPath: $0).lastPathComponent }
@@ -269,7 +300,7 @@ final class DeployTestCluster: @unchecked Sendable {
     /// redis, and deletes the binaries.
     func tearDown() {
         let instances = directory.appendingPathComponent("instances")
-        for name in Self.instanceNames {
+        for name in names {
             let releases = instances.appendingPathComponent("\(name)/releases")
             for release in (try? FileManager.default.contentsOfDirectory(atPath: releases.path)) ?? [] {
                 let pidFile = releases.appendingPathComponent("\(release)/run/switchboard.pid").path
@@ -287,10 +318,11 @@ final class DeployTestCluster: @unchecked Sendable {
         // extracted binaries (about 1.4 GB a run).
         let files = FileManager.default
         try? files.removeItem(at: directory.appendingPathComponent("dist"))
-        for name in Self.instanceNames {
+        for name in names {
             let releases = instances.appendingPathComponent("\(name)/releases")
             for release in (try? files.contentsOfDirectory(atPath: releases.path)) ?? [] {
                 try? files.removeItem(at: releases.appendingPathComponent("\(release)/bin/switchboard"))
+                try? files.removeItem(at: releases.appendingPathComponent("\(release)/bin/switchboard.debug"))
             }
         }
     }

@@ -22,11 +22,101 @@ struct ReleaseScriptTests {
         #expect(script.contains(#"name="switchboard-${version}-linux-${arch}""#))
         #expect(script.contains(#"tarball="$dist/$name.tar.gz""#))
         #expect(script.contains("arch=\"$(uname -m)\""))
-        for packed in ["bin/switchboard", "bin/switchboardctl", "etc/switchboard.yaml", "VERSION"] {
+        for packed in [
+            "bin/switchboard", "bin/switchboardctl", "etc/switchboard.yaml", "etc/switchboard.service", "etc/switchboard.logrotate",
+            "switchboard.debug", "--only-keep-debug", "--add-gnu-debuglink", "strip", "VERSION",
+        ] {
             #expect(script.contains(packed), "the release must pack \(packed)")
         }
         let syntax = try await DeployFiles.run("/bin/bash", ["-n", "deploy/release"])
         #expect(syntax.status == 0, "bash -n deploy/release: \(syntax.stderr)")
+    }
+
+    @Test("the tarball ships the binary stripped, its debug information beside it, a systemd unit and a logrotate rule", .timeLimit(.minutes(8)))
+    func tarballContents() async throws {
+        try SwitchboardProcess.requireBinary()
+        let tarball = try #require(try await SafetyReleases.shared.tarballs()["safety-1"])
+        let files = FileManager.default
+        let inputSize = try #require(try files.attributesOfItem(atPath: SwitchboardProcess.binaryPath)[.size] as? Int)
+        let tarballSize = try #require(try files.attributesOfItem(atPath: tarball)[.size] as? Int)
+        let listing = try await DeployFiles.run("/bin/tar", ["-tzf", tarball])
+        #expect(Set(listing.stdout.split(separator: "\n").map(String.init)).isSuperset(of: [
+            "VERSION", "bin/switchboard", "bin/switchboard.debug", "bin/switchboardctl",
+            "etc/switchboard.yaml", "etc/switchboard.service", "etc/switchboard.logrotate",
+        ]), "\(listing.stdout)")
+
+        let folder = DeployFiles.url(".build/deploy-tests/tarball-\(UUID().uuidString.prefix(8))")
+        try files.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? files.removeItem(at: folder) }
+        let extracted = try await DeployFiles.run("/bin/tar", ["-xzf", tarball, "-C", folder.path], timeout: .seconds(120))
+        #expect(extracted.status == 0, "\(extracted.stderr)")
+        let binary = folder.appendingPathComponent("bin/switchboard").path
+        let binarySize = try #require(try files.attributesOfItem(atPath: binary)[.size] as? Int)
+        print("release tarball: input binary \(inputSize / 1_048_576) MiB, packed binary \(binarySize / 1_048_576) MiB, tarball \(tarballSize / 1_048_576) MiB")
+        #expect(binarySize * 4 <= inputSize * 3, "the packed binary (\(binarySize) bytes) is stripped: at most 75 % of the build's \(inputSize)")
+        #expect(tarballSize * 2 <= inputSize, "the tarball (\(tarballSize) bytes) is at most half the build's binary (\(inputSize))")
+
+        let sections = try await DeployFiles.run("/usr/bin/readelf", ["-S", "-W", binary])
+        #expect(sections.status == 0)
+        #expect(!sections.stdout.contains(".debug_info"), "no DWARF in the shipped binary")
+        #expect(!sections.stdout.contains(" .symtab "), "no symbol table in the shipped binary")
+        let link = try await DeployFiles.run("/usr/bin/readelf", ["-p", ".gnu_debuglink", binary])
+        #expect(link.stdout.contains("switchboard.debug"), "the binary names its debug file: \(link.stdout)")
+        let debugSections = try await DeployFiles.run("/usr/bin/readelf", ["-S", "-W", folder.appendingPathComponent("bin/switchboard.debug").path])
+        #expect(debugSections.stdout.contains(".debug_info") && debugSections.stdout.contains(".symtab"), "the debug file holds DWARF and symbols")
+        let version = try await DeployFiles.run(binary, ["--version"])
+        #expect(version.stdout == "safety-1\n", "the stripped binary runs")
+
+        let unit = try String(contentsOf: folder.appendingPathComponent("etc/switchboard.service"), encoding: .utf8)
+        for line in ["ExecStart=/srv/switchboard/node1/current/bin/switchboardctl start", "KillSignal=SIGTERM", "Restart=on-failure", "[Install]"] {
+            #expect(unit.split(separator: "\n").contains { $0 == line }, "the unit has \(line)")
+        }
+    }
+
+    @Test("switchboardctl in an instance folder logs to shared/log and rotates the log at start")
+    func controlScriptLogs() async throws {
+        try SwitchboardProcess.requireBinary()
+        let fileManager = FileManager.default
+        let instance = DeployFiles.url(".build/deploy-tests/instance-\(UUID().uuidString.prefix(8))")
+        let release = instance.appendingPathComponent("releases/7.7.7-test")
+        defer { try? fileManager.removeItem(at: instance) }
+        for folder in ["bin", "etc"] {
+            try fileManager.createDirectory(at: release.appendingPathComponent(folder), withIntermediateDirectories: true)
+        }
+        let logFolder = instance.appendingPathComponent("shared/log")
+        try fileManager.createDirectory(at: logFolder, withIntermediateDirectories: true)
+        do {
+            try fileManager.linkItem(atPath: SwitchboardProcess.binaryPath, toPath: release.appendingPathComponent("bin/switchboard").path)
+        } catch {
+            try fileManager.copyItem(atPath: SwitchboardProcess.binaryPath, toPath: release.appendingPathComponent("bin/switchboard").path)
+        }
+        try fileManager.copyItem(at: DeployFiles.url("deploy/switchboardctl"), to: release.appendingPathComponent("bin/switchboardctl"))
+        try "7.7.7-test\n".write(to: release.appendingPathComponent("VERSION"), atomically: true, encoding: .utf8)
+        try "SWITCHBOARD_AUTH=none\n".write(to: release.appendingPathComponent("etc/switchboard.env"), atomically: true, encoding: .utf8)
+        let log = logFolder.appendingPathComponent("switchboard.log")
+        try (String(repeating: "an old line\n", count: 20)).write(to: log, atomically: true, encoding: .utf8)
+        try "older\n".write(to: logFolder.appendingPathComponent("switchboard.log.1"), atomically: true, encoding: .utf8)
+        let ctl = release.appendingPathComponent("bin/switchboardctl").path
+
+        let daemon = try await DeployFiles.run(
+            ctl, ["daemon", "--port", "0", "--admin-port", "0"], environment: ["SWITCHBOARDCTL_LOG_MAX_BYTES": "100", "SWITCHBOARDCTL_LOG_KEEP": "3"]
+        )
+        defer { _ = try? ChildProcessCleanup.stop(ctl) }
+        #expect(daemon.status == 0, "daemon: \(daemon.stdout)\(daemon.stderr)")
+        #expect(daemon.stdout.contains("log \(log.path)"), "the log is the instance's: \(daemon.stdout)")
+        #expect(daemon.stdout.contains("rotated \(log.path)"))
+        #expect(try String(contentsOf: logFolder.appendingPathComponent("switchboard.log.1"), encoding: .utf8).hasPrefix("an old line"))
+        #expect(try String(contentsOf: logFolder.appendingPathComponent("switchboard.log.2"), encoding: .utf8) == "older\n")
+        #expect(!fileManager.fileExists(atPath: release.appendingPathComponent("log").path), "nothing logged per release")
+        let deadline = ContinuousClock.now + .seconds(20)
+        var text = ""
+        while !text.contains("listening on"), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        }
+        #expect(text.contains("switchboard 7.7.7-test node "), "the server writes to shared/log/switchboard.log: \(text)")
+        let stop = try await DeployFiles.run(ctl, ["stop"])
+        #expect(stop.status == 0 && stop.stdout.hasSuffix("stopped\n"), "\(stop.stdout)\(stop.stderr)")
     }
 
     @Test("switchboardctl is a strict bash script with every command")
@@ -127,5 +217,18 @@ struct ReleaseScriptTests {
         let stopAgain = try await DeployFiles.run(ctl, ["stop"], directory: elsewhere)
         #expect(stopAgain.status == 0)
         #expect(stopAgain.stdout == "not running\n")
+    }
+}
+
+/// Stops a server started by `switchboardctl daemon` when a test ends early.
+enum ChildProcessCleanup {
+    static func stop(_ ctl: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ctl)
+        process.arguments = ["stop"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
     }
 }
