@@ -235,9 +235,10 @@ struct LongPollTests {
     @Test("a poll with no answer within longPollTimeout closes with 1005 and reconnects")
     func pollTimeout() async throws {
         let server = try await FakeLongPollServer.start()
-        let client = self.makeClient(port: server.port) { $0.longPollTimeout = .seconds(1) }
+        // Long enough for the first request on a machine busy starting every suite at once.
+        let client = self.makeClient(port: server.port) { $0.longPollTimeout = .seconds(2) }
         try await client.connect()
-        let close = try await client.nextClose(timeout: .seconds(3))
+        let close = try await client.nextClose(timeout: .seconds(5))
         #expect(close.code == 1005)
         #expect(close.reason == "timeout")
         #expect(close.willReconnect)
@@ -303,10 +304,10 @@ struct LongPollTests {
         // then answer the ping, each within it.
         let client = self.makeClient(port: server.port) {
             $0.transport = .webSocket
-            $0.longPollFallback = .seconds(1)
+            $0.longPollFallback = .seconds(3)
         }
         try await client.connect()
-        try await Task.sleep(for: .milliseconds(1200))
+        try await Task.sleep(for: .milliseconds(3200))
         #expect(await client.transport == .webSocket)
         #expect(await client.isConnected)
         #expect(await client.statistics.longPollFallbacks == 0)
@@ -320,9 +321,10 @@ struct LongPollTests {
     func fallbackAfterUnansweredPing() async throws {
         let server = try await FakePhoenixServer.start()
         server.update { $0.answerHeartbeats = false }
+        // Long enough for the WebSocket to open on a machine busy starting every suite at once.
         let client = self.makeClient(port: server.port) {
             $0.transport = .webSocket
-            $0.longPollFallback = .seconds(1)
+            $0.longPollFallback = .seconds(3)
         }
         try await client.connect()
         #expect(await client.transport == .webSocket)

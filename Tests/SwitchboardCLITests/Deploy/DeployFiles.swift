@@ -66,8 +66,9 @@ enum DeployFiles {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        let stdout = (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? ""
-        let stderr = (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? ""
+        // Decoded leniently: a tool may print raw bytes (readelf prints a debug link's CRC).
+        let stdout = String(decoding: (try? Data(contentsOf: stdoutURL)) ?? Data(), as: UTF8.self)
+        let stderr = String(decoding: (try? Data(contentsOf: stderrURL)) ?? Data(), as: UTF8.self)
         return (process.waitUntilExit().status, stdout, stderr)
     }
 }
