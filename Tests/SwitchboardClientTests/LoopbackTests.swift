@@ -116,7 +116,9 @@ struct LoopbackTests {
         let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(host: "127.0.0.1", port: 0).get()
         var configuration = PhoenixClient.Configuration(host: "127.0.0.1", port: listener.localAddress!.port!)
-        configuration.connectTimeout = .milliseconds(500)
+        // Long enough for the TCP connect itself on a machine busy starting
+        // every suite (else it is that connect that times out), well within the 5 s watched.
+        configuration.connectTimeout = .seconds(2)
         configuration.reconnect = false
         let client = PhoenixClient(configuration: configuration)
         // The connect runs on its own task and is only watched for 5 s, so a
