@@ -30,6 +30,9 @@ struct FanoutBenchCommand: AsyncParsableCommand {
     @Option(help: "Keep-alive HTTP connections the broadcasts are published over.")
     var publishers = 2
 
+    @Option(help: ArgumentHelp("Port of the node the broadcasts are published through (default --port): with another node of the cluster, measures cross-node fan-out.", valueName: "port"))
+    var publishPort: Int?
+
     @Option(help: "Seconds to wait, after the last broadcast was answered, for deliveries still on their way.")
     var drain: Double = 5
 
@@ -38,6 +41,7 @@ struct FanoutBenchCommand: AsyncParsableCommand {
 
     mutating func validate() throws {
         guard (1...64).contains(self.publishers) else { throw ValidationError("--publishers must be 1…64") }
+        if let publishPort = self.publishPort, !(1...65535).contains(publishPort) { throw ValidationError("--publish-port must be 1…65535") }
         guard self.drain >= 0 && self.drain <= 600 else { throw ValidationError("--drain must be 0…600 s") }
         guard !self.event.isEmpty else { throw ValidationError("--event must not be empty") }
         guard !(self.fullClient && self.options.compress) else { throw ValidationError("--compress needs the lean receiver (no --full-client)") }
@@ -72,6 +76,9 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             ("rate_per_s", .measured(rate, decimals: 3)),
             ("publishers", .int(self.publishers)),
         ])
+        if let publishPort = self.publishPort {
+            report["published_through_port"] = .int(publishPort)
+        }
         report["receiver"] = .text(
             self.fullClient || !options.transport.allowsLeanClient ? "full client" : options.compress ? "lean, permessage-deflate offered" : "lean"
         )
@@ -87,7 +94,7 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         let publisher = BroadcastPublisher(
             plan: BroadcastPlan(
                 host: options.host,
-                port: options.port,
+                port: self.publishPort ?? options.port,
                 apiKey: self.apiKey,
                 topic: options.topic,
                 event: event,
