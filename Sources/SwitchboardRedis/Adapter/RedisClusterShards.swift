@@ -13,9 +13,9 @@ import NIOCore
 ///   soon after anything that says it changed: a `MOVED`/`ASK`/`CLUSTERDOWN`
 ///   answer, a `sunsubscribe` the node did not ask for (the slot moved), a
 ///   lost connection. A fresh map moves each wanted channel whose owner
-///   changed (`SUNSUBSCRIBE` on the old shard if still there, `SSUBSCRIBE` on
-///   the new), opens shards for new masters and closes those of masters that
-///   serve no slot any more.
+///   changed (`SSUBSCRIBE` on the new shard, `SUNSUBSCRIBE` on the old one
+///   ``linger`` later), opens shards for new masters and closes those of
+///   masters that serve no slot any more, ``linger`` later.
 /// - Publishing reads the map under a lock from any thread and hands the
 ///   message to the owning shard's publisher (for a slot that just moved,
 ///   the old one's: see ``apply(_:)``); a slot without a master drops it.
@@ -58,6 +58,8 @@ final class RedisClusterShards: @unchecked Sendable {
     // On `eventLoop`:
     private var topology = RedisClusterTopology()
     private var shards: [RedisHostPort: RedisShard] = [:]
+    /// Shards of masters that left the map, closed after ``linger``.
+    private var retiring: [RedisHostPort: RedisShard] = [:]
     /// Every wanted channel and the master it is subscribed on (`nil`: its slot has none).
     private var placed: [String: RedisHostPort?] = [:]
     private var refreshing = false
@@ -90,6 +92,14 @@ final class RedisClusterShards: @unchecked Sendable {
     /// How often wanted channels are checked to be subscribed: a channel
     /// unconfirmed at two looks in a row turns the adapter's state red.
     static let checkInterval = Duration.seconds(1)
+
+    /// How long a node stays subscribed to a channel on the master its slot
+    /// left (and keeps the connections of a master that left the map):
+    /// twice ``RedisAdapterConfiguration/clusterSwitchDelay``. The old master
+    /// takes publishes until it hears of the move itself, which can be later
+    /// than this node reads it from another; its subscribers must still be
+    /// there (breaking before making lost a failover's handover).
+    private var linger: Duration { configuration.clusterSwitchDelay * 2 }
 
     /// Refreshes no closer together than this, however many hints arrive.
     static let minimumRefreshSpacing = Duration.milliseconds(100)
@@ -172,7 +182,7 @@ final class RedisClusterShards: @unchecked Sendable {
         eventLoop.flatSubmit {
             self.stopped = true
             self.periodic?.cancel()
-            let closing = self.shards.values.map { $0.subscriber.shutdown() }
+            let closing = (Array(self.shards.values) + Array(self.retiring.values)).map { $0.subscriber.shutdown() }
             return EventLoopFuture.andAllComplete(closing, on: self.eventLoop)
         }
     }
@@ -183,8 +193,9 @@ final class RedisClusterShards: @unchecked Sendable {
             self.stopped = true
             self.periodic?.cancel()
             self.board.stopped(Self.role)
-            let closing = self.shards.values.map { $0.shutdown() }
+            let closing = (Array(self.shards.values) + Array(self.retiring.values)).map { $0.shutdown() }
             self.shards = [:]
+            self.retiring = [:]
             self.placed = [:]
             return EventLoopFuture.andAllComplete(closing, on: self.eventLoop)
         }
@@ -349,12 +360,18 @@ final class RedisClusterShards: @unchecked Sendable {
         let previous = self.topology
         self.topology = topology
         var started: [EventLoopFuture<Void>] = []
-        var created: Set<RedisHostPort> = []
+        var created: [RedisHostPort: EventLoopFuture<Void>] = [:]
         for master in topology.masters where shards[master] == nil {
+            if let shard = retiring.removeValue(forKey: master) {
+                // Back before its connections were closed (a failover undone).
+                shards[master] = shard
+                continue
+            }
             let shard = makeShard(master)
             shards[master] = shard
-            created.insert(master)
-            started.append(start(shard))
+            let start = start(shard)
+            created[master] = start
+            started.append(start)
         }
         let gone = shards.keys.filter { !topology.masters.contains($0) }
         // With the outage buffer on, a slot that moved between two masters
@@ -385,14 +402,23 @@ final class RedisClusterShards: @unchecked Sendable {
             let owner = topology.owner(of: channel)
             if owner == nil { homeless += 1 }
             // A shard made again for the same master (its last one could not connect) starts empty.
-            let remade = owner.map { created.contains($0) } ?? false
+            let remade = owner.map { created[$0] != nil } ?? false
             guard owner != current || remade else { continue }
             moved += 1
-            if let current, current != owner, let shard = shards[current] {
-                shard.subscriber.unsubscribe(channel)
-            }
+            var subscribed = eventLoop.makeSucceededVoidFuture()
             if let owner, let shard = shards[owner] {
-                _ = shard.subscriber.subscribe(channel, timeout: configuration.connectTimeout)
+                let timeout = configuration.connectTimeout
+                subscribed = shard.subscriber.subscribe(channel, timeout: timeout)
+                if let start = created[owner] {
+                    // Confirmed on the new connection, once it is made.
+                    subscribed = start.flatMap { shard.subscriber.subscribe(channel, timeout: timeout) }
+                }
+            }
+            if let current, current != owner, let old = shards[current] {
+                // Make before break: the old master may take publishes until
+                // it hears of the change, and a replica serves the slot until
+                // the new subscription is confirmed.
+                subscribed.whenComplete { _ in old.subscriber.release(channel, after: self.linger) }
             }
             placed[channel] = .some(owner)
         }
@@ -406,15 +432,28 @@ final class RedisClusterShards: @unchecked Sendable {
         }
         for master in gone {
             guard let shard = shards.removeValue(forKey: master) else { continue }
-            logger.notice("redis cluster: \(master) serves no slot any more; closing its connections")
-            shard.roles.forEach { board.removed($0) }
-            _ = shard.shutdown()
+            logger.notice("redis cluster: \(master) serves no slot any more; closing its connections in \(linger.humanReadable)")
+            retire(shard)
         }
         if homeless > 0 {
             markUnhealthy("\(homeless) channel(s) in slots no master serves (\(topology.uncoveredSlots) slots uncovered)")
         }
         updateSummary()
         return started
+    }
+
+    /// Closes the connections of `shard`, whose master serves no slot any
+    /// more, after ``linger``: until it hears of the failover that demoted
+    /// it, the old master may still take publishes (its subscribers get
+    /// them) and answer `MOVED` to those sent meanwhile (published again).
+    private func retire(_ shard: RedisShard) {
+        retiring[shard.address] = shard
+        eventLoop.scheduleTask(in: TimeAmount(linger)) {
+            guard let retired = self.retiring[shard.address], retired.subscriber === shard.subscriber else { return }
+            self.retiring[shard.address] = nil
+            retired.roles.forEach { self.board.removed($0) }
+            _ = retired.shutdown()
+        }
     }
 
     /// Starts a shard; one added after the adapter's start that cannot

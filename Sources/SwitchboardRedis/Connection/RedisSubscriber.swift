@@ -68,6 +68,13 @@ final class RedisSubscriber: @unchecked Sendable {
     /// UNSUBSCRIBEs sent on the current connection and not yet confirmed, per
     /// channel: any other `unsubscribe` is the server's own doing.
     private var unsubscribing: [String: Int] = [:]
+    /// Sharded: channels the server dropped, subscribed again at once on the
+    /// same connection. A server that confirms one serves its slot as a
+    /// replica now (its master failed over): Redis delivers a shard's
+    /// messages to the subscribers of every node of the shard.
+    private var evicted: Set<String> = []
+    /// Sharded: channels confirmed after ``evicted``, so held on a replica.
+    private var onReplica: Set<String> = []
     /// Counts connections, so the probe can tell whether the connection changed.
     private(set) var generation = 0
     private let connected = NIOLockedValueBox(false)
@@ -138,7 +145,31 @@ final class RedisSubscriber: @unchecked Sendable {
         eventLoop.execute {
             guard let subscription = self.subscriptions.removeValue(forKey: channel) else { return }
             subscription.waiters.forEach { $0.succeed() }
+            self.evicted.remove(channel)
+            self.onReplica.remove(channel)
             if case .connected(let connection) = self.state {
+                self.send([self.unsubscribeCommand, .string(channel)], on: connection)
+                self.unsubscribing[channel, default: 0] += 1
+            }
+        }
+    }
+
+    /// No longer wants `channel`, but stays subscribed to it for `delay`
+    /// before sending the `UNSUBSCRIBE` (unless it is wanted again by then):
+    /// a sharded channel whose slot moved to another master, whose old
+    /// master may still take publishes until it hears of the move. Meanwhile
+    /// it is neither resubscribed nor counted, and the server dropping it is
+    /// no news.
+    func release(_ channel: String, after delay: Duration) {
+        eventLoop.execute {
+            guard let subscription = self.subscriptions.removeValue(forKey: channel) else { return }
+            subscription.waiters.forEach { $0.succeed() }
+            self.evicted.remove(channel)
+            // A replica gets what its master publishes: staying would deliver everything twice.
+            let delay = self.onReplica.remove(channel) != nil ? .zero : delay
+            guard case .connected(let connection) = self.state else { return }
+            self.eventLoop.scheduleTask(in: TimeAmount(delay)) {
+                guard self.subscriptions[channel] == nil, case .connected(let current) = self.state, current === connection else { return }
                 self.send([self.unsubscribeCommand, .string(channel)], on: connection)
                 self.unsubscribing[channel, default: 0] += 1
             }
@@ -208,6 +239,9 @@ final class RedisSubscriber: @unchecked Sendable {
             let remaining = (unconfirmed[channel] ?? 1) - 1
             unconfirmed[channel] = remaining > 0 ? remaining : nil
             guard remaining <= 0, var subscription = subscriptions[channel] else { return }
+            if evicted.remove(channel) != nil {
+                onReplica.insert(channel)
+            }
             subscription.confirmed = true
             let waiters = subscription.waiters
             subscription.waiters = []
@@ -223,6 +257,12 @@ final class RedisSubscriber: @unchecked Sendable {
             guard subscriptions[channel] != nil else { return }
             subscriptions[channel]?.confirmed = false
             logger.info("redis \(role): the server unsubscribed \(channel) (its slot moved)")
+            // At once, on the same server: a failover's old master, now a
+            // replica of the new one, takes it and delivers the shard's
+            // messages while the slot map is read again; a server that no
+            // longer serves the slot at all answers MOVED.
+            evicted.insert(channel)
+            write(subscribing: [channel], on: current)
             onEvicted(channel)
         case .pong:
             break
@@ -281,6 +321,8 @@ final class RedisSubscriber: @unchecked Sendable {
         board.connected(role)
         unconfirmed = [:]
         unsubscribing = [:]
+        evicted = []
+        onReplica = []
         let channels = Array(subscriptions.keys)
         for index in subscriptions.keys {
             subscriptions[index]?.confirmed = false
