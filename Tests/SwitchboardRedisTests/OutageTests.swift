@@ -99,4 +99,110 @@ struct OutageTests {
         #expect(cluster.adapters[0].statistics.replayed == 20)
         }
     }
+
+    /// Waits until every publisher connection of node 0 knows Redis is gone:
+    /// a publish written to a connection not yet seen dead is lost, not buffered.
+    private static func publishersLost(_ cluster: TestCluster, count: Int) async throws {
+        try await eventually(within: .seconds(3)) {
+            let detail = cluster.adapters[0].status.detail ?? ""
+            return (0..<count).allSatisfy { detail.contains("publisher \($0):") }
+        }
+    }
+
+    @Test("the outage buffer is the node's: 2 publishers and outage_buffer 6 keep 6 messages in all, replayed after Redis returns")
+    func outageBufferIsNodeWide() async throws {
+        let redis = try await RedisTestServer.start()
+        try await TestCluster.with(nodes: 2, redis: redis, configure: { configuration in
+            configuration.publishers = 2
+            configuration.outageBuffer = 6
+            configuration.outageReplayDelay = .milliseconds(1000)
+            configuration.reconnectBackoff = RedisBackoff(initial: .milliseconds(50), maximum: .milliseconds(500))
+        }) { cluster in
+        // Twenty topics: both publisher connections get some of them.
+        let topics = (0..<20).map { "room:budget-\($0)" }
+        let client = try await cluster.client(1)
+        var rooms: [ClientChannel] = []
+        for topic in topics {
+            let room = client.channel(topic)
+            _ = try await room.join()
+            rooms.append(room)
+        }
+
+        redis.kill()
+        try await Self.publishersLost(cluster, count: 2)
+        for round in 1...2 {
+            for topic in topics {
+                try await cluster.servers[0].pubsub.broadcast(topic: topic, event: "seq", payload: .json(["round": .int(round)]))
+            }
+        }
+        let during = cluster.adapters[0].statistics
+        #expect(during.buffered == 6, "buffered \(during.buffered), not 6 in all")
+        #expect(during.outageBufferMessages == 6)
+        #expect(during.outageBufferBytes > 0)
+        #expect(during.dropped >= 34)
+        let detail = cluster.adapters[0].status.detail ?? ""
+        #expect(detail.contains("outage buffer: 6 of 6 messages"), "\(detail)")
+
+        try await redis.launch()
+        // The first six publishes were kept: round 1 of the first six topics.
+        for room in rooms.prefix(6) {
+            let message = try await room.nextMessage(event: "seq", timeout: .seconds(5))
+            #expect(message.payload == .json(["round": 1]))
+        }
+        try await eventually(within: .seconds(3)) { cluster.adapters[0].statistics.replayed == 6 }
+        let after = cluster.adapters[0].statistics
+        #expect(after.outageBufferMessages == 0 && after.outageBufferBytes == 0)
+        // Nothing more came: the other publishes were dropped.
+        for room in rooms.dropFirst(6) {
+            #expect((try? await room.nextMessage(event: "seq", timeout: .milliseconds(20))) == nil)
+        }
+        }
+    }
+
+    @Test("outage_buffer_bytes caps the buffer in bytes, and the room comes back after the replay")
+    func outageBufferBytesLimit() async throws {
+        let redis = try await RedisTestServer.start()
+        let limit = 2000
+        try await TestCluster.with(nodes: 2, redis: redis, configure: { configuration in
+            configuration.outageBuffer = 100
+            configuration.outageBufferBytes = limit
+            configuration.outageReplayDelay = .milliseconds(1000)
+            configuration.reconnectBackoff = RedisBackoff(initial: .milliseconds(50), maximum: .milliseconds(500))
+        }) { cluster in
+        let (_, roomB) = try await cluster.joined(1, "room:bytes")
+        // Messages of one size, about 350 bytes each as formatted commands.
+        let padding = String(repeating: "x", count: 300)
+        var kept = 0
+        for outage in 1...2 {
+            redis.kill()
+            try await Self.publishersLost(cluster, count: 1)
+            let before = cluster.adapters[0].statistics.buffered
+            for _ in 1...20 {
+                try await cluster.servers[0].pubsub.broadcast(topic: "room:bytes", event: "pad", payload: .json(["pad": .string(padding)]))
+            }
+            let during = cluster.adapters[0].statistics
+            let buffered = during.buffered - before
+            #expect(buffered > 0 && buffered < 20, "outage \(outage): \(buffered) buffered")
+            #expect(during.outageBufferMessages == buffered)
+            let size = during.outageBufferBytes / max(buffered, 1)
+            #expect(size > 300 && during.outageBufferBytes <= limit)
+            // As many as fit, and not one more.
+            #expect(buffered == limit / size, "outage \(outage): \(buffered) messages of \(size) bytes in \(limit)")
+            if outage == 1 {
+                kept = buffered
+            } else {
+                // The first replay gave the room back.
+                #expect(buffered == kept)
+            }
+
+            try await redis.launch()
+            for _ in 0..<buffered {
+                _ = try await roomB.nextMessage(event: "pad", timeout: .seconds(5))
+            }
+            try await eventually(within: .seconds(3)) { cluster.adapters[0].statistics.outageBufferBytes == 0 }
+            #expect(cluster.adapters[0].statistics.outageBufferMessages == 0)
+            try await eventually(within: .seconds(3)) { cluster.adapters.allSatisfy { $0.status.state == "connected" } }
+        }
+        }
+    }
 }

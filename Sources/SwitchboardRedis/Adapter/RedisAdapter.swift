@@ -59,6 +59,8 @@ public final class RedisAdapter: PubSubAdapter {
     /// For a `redis+sentinel://` URL: follows failovers.
     private let sentinelWatcher: RedisSentinelWatcher?
     private let tally = RedisAdapterCounters()
+    /// The outage buffer's room, shared by every publisher connection.
+    private let outageBudget: RedisOutageBudget
     private let logger: Logger
     /// The envelope version this node writes (see ``peersRead(wireVersion:)``).
     private let writtenVersion = Atomic<UInt8>(RedisEnvelope.oldestVersion)
@@ -79,7 +81,9 @@ public final class RedisAdapter: PubSubAdapter {
                 clientName: "switchboard:\(configuration.nodeName)".filter { !$0.isWhitespace }, logger: logger
             )
         }
-        let board = RedisStatusBoard(configuration: configuration, discovery: discovery, logger: logger)
+        let budget = RedisOutageBudget(maxMessages: configuration.outageBuffer, maxBytes: configuration.outageBufferBytes)
+        self.outageBudget = budget
+        let board = RedisStatusBoard(configuration: configuration, discovery: discovery, budget: budget, logger: logger)
         self.board = board
         let counters = self.tally
         let limits = HiredisReader.Limits(maxReplyBytes: configuration.maxMessageSize + 4096)
@@ -127,7 +131,7 @@ public final class RedisAdapter: PubSubAdapter {
                         let publisher = RedisPublisher(
                             role: "shard \(master) publisher \(index)", sharded: true,
                             settings: shardSettings("pub\(index)", accessCheck: publishCheck), configuration: configuration,
-                            eventLoop: eventLoopGroup.next(), board: board, counters: counters, logger: logger
+                            eventLoop: eventLoopGroup.next(), board: board, counters: counters, budget: budget, logger: logger
                         )
                         publisher.firstSettleDelay = configuration.clusterSwitchDelay
                         return publisher
@@ -147,7 +151,7 @@ public final class RedisAdapter: PubSubAdapter {
         self.publishers = (0..<max(1, configuration.publishers)).map { index in
             RedisPublisher(
                 index: index, settings: settings("pub\(index)", accessCheck: publishCheck), configuration: configuration,
-                eventLoop: eventLoopGroup.next(), board: board, counters: counters, logger: logger
+                eventLoop: eventLoopGroup.next(), board: board, counters: counters, budget: budget, logger: logger
             )
         }
         let subscriber = RedisSubscriber(
@@ -309,6 +313,9 @@ public final class RedisAdapter: PubSubAdapter {
         }
         guard configuration.outageBuffer >= 0 else {
             throw .invalidConfiguration("outage buffer \(configuration.outageBuffer): expected 0 or more")
+        }
+        guard configuration.outageBuffer == 0 || configuration.outageBufferBytes > 0 else {
+            throw .invalidConfiguration("outage buffer bytes \(configuration.outageBufferBytes): expected above zero")
         }
     }
 
@@ -486,7 +493,11 @@ public final class RedisAdapter: PubSubAdapter {
 
     /// The adapter's counters.
     public var statistics: RedisAdapterStatistics {
-        tally.snapshot
+        var statistics = tally.snapshot
+        let buffered = outageBudget.current
+        statistics.outageBufferMessages = buffered.messages
+        statistics.outageBufferBytes = buffered.bytes
+        return statistics
     }
 
     /// The totals `/metrics` reports (`switchboard_pubsub_*_total`).
