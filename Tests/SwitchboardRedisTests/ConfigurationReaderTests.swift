@@ -17,6 +17,7 @@ struct ConfigurationReaderTests {
             "pubsub.redis.connect_timeout": "500ms",
             "pubsub.redis.outage_buffer": "1000",
             "pubsub.redis.outage_buffer_bytes": "16MiB",
+            "pubsub.redis.role_check_interval": "2s",
             "url": "redis://outside-the-scope:1",
         ]))
         let configuration = try RedisAdapterConfiguration(reader: reader.scoped(to: "pubsub.redis"), nodeName: "fallback")
@@ -27,6 +28,7 @@ struct ConfigurationReaderTests {
         expected.connectTimeout = .milliseconds(500)
         expected.outageBuffer = 1000
         expected.outageBufferBytes = 16 << 20
+        expected.roleCheckInterval = .seconds(2)
         #expect(configuration == expected)
     }
 
@@ -74,6 +76,7 @@ struct ConfigurationReaderTests {
         ("outage_buffer_bytes", "lots", "outage_buffer_bytes"),
         ("outage_buffer_bytes", "64MB", "outage_buffer_bytes"),
         ("outage_buffer_bytes", "0", "outage_buffer_bytes"),
+        ("role_check_interval", "often", "role_check_interval"),
     ])
     func badValues(key: String, value: String, expectedKey: String) {
         let reader = ConfigReader(provider: InMemoryProvider(values: [AbsoluteConfigKey(["redis", key]): .init(.string(value), isSecret: false)]))

@@ -317,6 +317,9 @@ public final class RedisAdapter: PubSubAdapter {
         guard configuration.outageBuffer == 0 || configuration.outageBufferBytes > 0 else {
             throw .invalidConfiguration("outage buffer bytes \(configuration.outageBufferBytes): expected above zero")
         }
+        guard configuration.roleCheckInterval >= .zero else {
+            throw .invalidConfiguration("role check interval: expected zero (off) or more")
+        }
     }
 
     // MARK: - Publishing

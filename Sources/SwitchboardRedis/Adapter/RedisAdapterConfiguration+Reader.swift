@@ -19,6 +19,7 @@ extension RedisAdapterConfiguration {
     /// | `connect_timeout` | 5s (seconds, or a number with `ms`, `s`, `m`, `h`) |
     /// | `outage_buffer` | 0 (messages, over all of the node's connections) |
     /// | `outage_buffer_bytes` | 64MiB (bytes, or a number with `KiB`, `MiB`, `GiB`) |
+    /// | `role_check_interval` | 5s (behind Sentinel; 0 turns it off) |
     /// | `username`, `password` | the URL's (a secret: never shown) |
     /// | `password_file` | a file whose text (without its final newline) is the password |
     /// | `tls.ca_file` | the system's trust store |
@@ -80,6 +81,12 @@ extension RedisAdapterConfiguration {
                 throw RedisAdapterConfigurationError(key: "outage_buffer_bytes", value: "\(size)", problem: "expected a size above zero")
             }
             outageBufferBytes = size
+        }
+        if let interval = try Self.duration(reader, "role_check_interval") {
+            guard interval >= .zero else {
+                throw RedisAdapterConfigurationError(key: "role_check_interval", value: "\(interval)", problem: "expected a duration of zero (off) or more")
+            }
+            roleCheckInterval = interval
         }
         if let timeout = try Self.duration(reader, "connect_timeout") {
             guard timeout > .zero else {

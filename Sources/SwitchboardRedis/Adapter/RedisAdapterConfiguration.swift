@@ -83,6 +83,10 @@ public struct RedisAdapterConfiguration: Sendable, Hashable {
     /// subscribers there first. Delivery for that master's slots pauses
     /// this long; a reconnect to a known master waits ``outageReplayDelay``.
     public var clusterSwitchDelay: Duration = .milliseconds(500)
+    /// Behind Sentinel, how often each publisher connection asks its server
+    /// `ROLE`, and leaves it when it is no longer the master (a failover
+    /// whose announcement did not reach this node); zero turns it off.
+    public var roleCheckInterval: Duration = .seconds(5)
     /// Delays between reconnect attempts.
     public var reconnectBackoff = RedisBackoff()
     /// Largest message accepted from Redis, in bytes (bounds what a reply may allocate).

@@ -29,6 +29,11 @@ import NIOCore
 /// at random moments within their reconnect backoff, and a message replayed
 /// before their subscribers are back would reach nobody. Until then new
 /// messages join the buffer.
+///
+/// Behind Sentinel, the connection asks `ROLE` every
+/// ``RedisAdapterConfiguration/roleCheckInterval`` and leaves a server that
+/// is no longer a master (a failover the node did not hear of), as it leaves
+/// one that answers a publish `READONLY`.
 final class RedisPublisher: @unchecked Sendable {
     /// What became of one publish.
     enum Outcome: Sendable, Equatable {
@@ -123,6 +128,7 @@ final class RedisPublisher: @unchecked Sendable {
 
     // On `eventLoop`:
     private var reconnectTask: Scheduled<Void>?
+    private var roleCheck: RepeatedTask?
     private var load = PublishLoad()
 
     convenience init(
@@ -322,6 +328,7 @@ final class RedisPublisher: @unchecked Sendable {
         board.connecting(role)
         return connect().map { channel in
             self.established(channel, settleDelay: self.firstSettleDelay)
+            self.startRoleChecks()
         }.flatMapErrorThrowing { error in
             self.shared.withLockedValue { $0.state = .stopped }
             self.board.stopped(self.role)
@@ -516,6 +523,55 @@ final class RedisPublisher: @unchecked Sendable {
         channel.close(promise: nil)
     }
 
+    // MARK: - Role checks
+
+    /// Behind Sentinel: asks `ROLE` every ``RedisAdapterConfiguration/roleCheckInterval``
+    /// on the live connection; on `eventLoop`.
+    private func startRoleChecks() {
+        guard settings.discovery != nil || settings.requiresMaster, configuration.roleCheckInterval > .zero else { return }
+        let interval = TimeAmount(configuration.roleCheckInterval)
+        roleCheck = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            self.checkRole()
+        }
+    }
+
+    /// Leaves the server if `ROLE` says it is no longer a master (the
+    /// sentinels failed over without this node hearing of it); the next
+    /// connection waits the replay delay, as after a failover it heard of.
+    private func checkRole() {
+        request(["ROLE"])?.whenSuccess { answer in
+            guard case .array(let elements) = answer, let name = elements.first?.string, name != "master" else { return }
+            self.reset(reason: "Redis answered ROLE: it is a \(name) now, no longer the master", settleNext: true)
+        }
+    }
+
+    /// Sends `arguments` on the live connection, after what is batched;
+    /// `nil` while the connection is not live.
+    private func request(_ arguments: [RedisArgument]) -> EventLoopFuture<RedisValue>? {
+        let promise = eventLoop.makePromise(of: RedisValue.self)
+        let command = RedisCommand.encode(arguments)
+        let keepsUnacknowledged = self.keepsUnacknowledged
+        let (sent, flushOn) = shared.withLockedValue { shared -> (Bool, (any Channel)?) in
+            guard case .connected(let connection) = shared.state else { return (false, nil) }
+            shared.batch.writeImmutableBuffer(command)
+            if keepsUnacknowledged {
+                shared.unacknowledged.append(length: command.readableBytes, isPublish: false)
+            }
+            shared.batchReplies.append(.promise(promise))
+            guard !shared.flushScheduled else { return (true, nil) }
+            shared.flushScheduled = true
+            return (true, connection)
+        }
+        guard sent else {
+            promise.fail(RedisError.connectionClosed)
+            return nil
+        }
+        if let flushOn {
+            eventLoop.execute { self.flush(flushOn) }
+        }
+        return promise.futureResult
+    }
+
     /// Drops the connection unless it is to `master` (after a failover); with
     /// the outage buffer on, the next connection waits the replay delay
     /// before it publishes (buffering), as after an outage, so that the
@@ -605,6 +661,8 @@ final class RedisPublisher: @unchecked Sendable {
         return eventLoop.flatSubmit {
             self.reconnectTask?.cancel()
             self.reconnectTask = nil
+            self.roleCheck?.cancel()
+            self.roleCheck = nil
             guard let channel else { return self.eventLoop.makeSucceededVoidFuture() }
             return channel.close().recover { _ in }
         }

@@ -34,6 +34,7 @@ struct RedisSettingsTests {
                 "SWITCHBOARD_PUBSUB_REDIS_CONNECT_TIMEOUT": "500ms",
                 "SWITCHBOARD_PUBSUB_REDIS_OUTAGE_BUFFER": "1000",
                 "SWITCHBOARD_PUBSUB_REDIS_OUTAGE_BUFFER_BYTES": "16MiB",
+                "SWITCHBOARD_PUBSUB_REDIS_ROLE_CHECK_INTERVAL": "2s",
             ]))
         #expect(settings.pubsubAdapter == "redis")
         #expect(settings.redisURL == "redis://:secret@10.0.0.5:6380/2")
@@ -44,7 +45,8 @@ struct RedisSettingsTests {
         #expect(settings.redisConnectTimeout == .milliseconds(500))
         #expect(settings.redisOutageBuffer == 1000)
         #expect(settings.redisOutageBufferBytes == 16 << 20)
-        #expect(defaults.redisOutageBufferBytes == 64 << 20)
+        #expect(settings.redisRoleCheckInterval == .seconds(2))
+        #expect(defaults.redisOutageBufferBytes == 64 << 20 && defaults.redisRoleCheckInterval == .seconds(5))
     }
 
     @Test("bad values are refused with the key and where it was set", arguments: [
@@ -55,6 +57,7 @@ struct RedisSettingsTests {
         (.redisOutageBuffer, "-1", "from 0 to 1000000"),
         (.redisOutageBufferBytes, "64MB", "a size in bytes from 1KiB"),
         (.redisOutageBufferBytes, "0", "a size in bytes from 1KiB"),
+        (.redisRoleCheckInterval, "-1s", "from 0 (off) to 1h"),
         (.redisNodeName, "has space", "letters, digits"),
         (.redisChannelPrefix, "a/b", "letters, digits"),
         (.redisTLSInsecure, "maybe", "expected true or false"),
