@@ -113,6 +113,8 @@ public final class RedisAdapter: PubSubAdapter {
                 clientName: "switchboard:\(configuration.nodeName)".filter { !$0.isWhitespace }, logger: logger
             )
             let publisherCount = max(1, configuration.publishers)
+            let shardedPublishCheck = RedisAccessCheck.publish(channel: configuration.publishCheckChannel.description, prefix: prefix, sharded: true)
+            let shardedSubscribeCheck = RedisAccessCheck.subscribe(channel: configuration.subscribeCheckChannel.description, prefix: prefix, sharded: true)
             let shards = RedisClusterShards(
                 discovery: clusterDiscovery, configuration: configuration, eventLoop: subscriberLoop, board: board, counters: counters, logger: logger,
                 makeShard: { master in
@@ -123,14 +125,14 @@ public final class RedisAdapter: PubSubAdapter {
                     }
                     let subscriber = RedisSubscriber(
                         role: "shard \(master) subscriber", kind: .sharded,
-                        settings: shardSettings("sub", accessCheck: subscribeCheck), configuration: configuration,
+                        settings: shardSettings("sub", accessCheck: shardedSubscribeCheck), configuration: configuration,
                         eventLoop: subscriberLoop, board: board, counters: counters, logger: logger,
                         onMessage: { channel, payload in inbound.received(channel: channel, payload: payload) }
                     )
                     let publishers = (0..<publisherCount).map { index in
                         let publisher = RedisPublisher(
                             role: "shard \(master) publisher \(index)", sharded: true,
-                            settings: shardSettings("pub\(index)", accessCheck: publishCheck), configuration: configuration,
+                            settings: shardSettings("pub\(index)", accessCheck: shardedPublishCheck), configuration: configuration,
                             eventLoop: eventLoopGroup.next(), board: board, counters: counters, budget: budget, logger: logger
                         )
                         publisher.firstSettleDelay = configuration.clusterSwitchDelay
