@@ -1,6 +1,7 @@
 import NIOCore
 import Switchboard
 import SwitchboardClient
+import SwitchboardTesting
 @testable import SwitchboardRedis
 import Testing
 
@@ -142,6 +143,12 @@ struct OutageTests {
         #expect(during.dropped >= 34)
         let detail = cluster.adapters[0].status.detail ?? ""
         #expect(detail.contains("outage buffer: 6 of 6 messages"), "\(detail)")
+        // And in /metrics, recorded every second.
+        let port = try #require(cluster.servers[0].localPort)
+        try await eventually(within: .seconds(3)) {
+            try await PrometheusText.scrape("switchboard_pubsub_buffered_messages", port: port) == 6
+        }
+        #expect(try await PrometheusText.scrape("switchboard_pubsub_buffered_bytes", port: port) == Double(during.outageBufferBytes))
 
         try await redis.launch()
         // The first six publishes were kept: round 1 of the first six topics.
@@ -152,6 +159,9 @@ struct OutageTests {
         try await eventually(within: .seconds(3)) { cluster.adapters[0].statistics.replayed == 6 }
         let after = cluster.adapters[0].statistics
         #expect(after.outageBufferMessages == 0 && after.outageBufferBytes == 0)
+        try await eventually(within: .seconds(3)) {
+            try await PrometheusText.scrape("switchboard_pubsub_buffered_messages", port: port) == 0
+        }
         // Nothing more came: the other publishes were dropped.
         for room in rooms.dropFirst(6) {
             #expect((try? await room.nextMessage(event: "seq", timeout: .milliseconds(20))) == nil)

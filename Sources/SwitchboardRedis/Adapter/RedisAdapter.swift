@@ -505,12 +505,14 @@ public final class RedisAdapter: PubSubAdapter {
         return statistics
     }
 
-    /// The totals `/metrics` reports (`switchboard_pubsub_*_total`).
+    /// The totals `/metrics` reports (`switchboard_pubsub_*_total`), and what
+    /// the outage buffer holds now (`switchboard_pubsub_buffered_*`).
     public var counters: PubSubAdapterCounters {
-        let statistics = tally.snapshot
+        let statistics = self.statistics
         return PubSubAdapterCounters(
             published: statistics.published, received: statistics.received,
-            dropped: statistics.dropped, reconnects: statistics.reconnects
+            dropped: statistics.dropped, reconnects: statistics.reconnects,
+            bufferedMessages: statistics.outageBufferMessages, bufferedBytes: statistics.outageBufferBytes
         )
     }
 }
