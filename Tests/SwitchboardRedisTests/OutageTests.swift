@@ -215,4 +215,42 @@ struct OutageTests {
         }
         }
     }
+
+    @Test("messages Redis had not answered when it died go back into the node's buffer as far as it has room; the rest are counted as dropped")
+    func unansweredMessagesTakeRoomInTheBudget() async throws {
+        let redis = try await RedisTestServer.start()
+        try await TestCluster.with(nodes: 1, redis: redis, configure: { configuration in
+            configuration.publishers = 2
+            configuration.outageBuffer = 5
+            configuration.outageReplayDelay = .milliseconds(500)
+            configuration.reconnectBackoff = RedisBackoff(initial: .milliseconds(50), maximum: .milliseconds(500))
+            // No probe: nothing notices the stopped server before it is killed.
+            configuration.probeInterval = .seconds(60)
+        }) { cluster in
+        let start = cluster.adapters[0].statistics
+        redis.pause()
+        // Written on both connections (twenty topics: both get some), never answered.
+        for index in 0..<20 {
+            try await cluster.servers[0].pubsub.broadcast(topic: "room:unanswered-\(index)", event: "n", payload: .json(["i": .int(index)]))
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let before = cluster.adapters[0].statistics
+        #expect(before.buffered == 0 && before.dropped == 0 && before.published - start.published >= 20)
+        redis.kill()
+        try await eventually(within: .seconds(3)) {
+            let detail = cluster.adapters[0].status.detail ?? ""
+            return detail.contains("publisher 0:") && detail.contains("publisher 1:")
+        }
+        // Each connection kept up to 5 for re-sending; the node has room for 5 in all.
+        let after = cluster.adapters[0].statistics
+        #expect(after.buffered == 5, "\(after.buffered) kept")
+        #expect(after.outageBufferMessages == 5)
+        #expect(after.dropped >= 1, "the unanswered messages without room must be counted as dropped")
+        #expect(after.unconfirmed - start.unconfirmed >= 20)
+
+        try await redis.launch()
+        try await eventually(within: .seconds(5)) { cluster.adapters[0].statistics.replayed == 5 }
+        #expect(cluster.adapters[0].statistics.outageBufferMessages == 0)
+        }
+    }
 }
