@@ -16,6 +16,8 @@ struct ConfigurationReaderTests {
             "pubsub.redis.publishers": 4,
             "pubsub.redis.connect_timeout": "500ms",
             "pubsub.redis.outage_buffer": "1000",
+            "pubsub.redis.outage_buffer_bytes": "16MiB",
+            "pubsub.redis.role_check_interval": "2s",
             "url": "redis://outside-the-scope:1",
         ]))
         let configuration = try RedisAdapterConfiguration(reader: reader.scoped(to: "pubsub.redis"), nodeName: "fallback")
@@ -25,6 +27,8 @@ struct ConfigurationReaderTests {
         expected.publishers = 4
         expected.connectTimeout = .milliseconds(500)
         expected.outageBuffer = 1000
+        expected.outageBufferBytes = 16 << 20
+        expected.roleCheckInterval = .seconds(2)
         #expect(configuration == expected)
     }
 
@@ -69,6 +73,10 @@ struct ConfigurationReaderTests {
         ("publishers", "many", "publishers"),
         ("connect_timeout", "soon", "connect_timeout"),
         ("outage_buffer", "-1", "outage_buffer"),
+        ("outage_buffer_bytes", "lots", "outage_buffer_bytes"),
+        ("outage_buffer_bytes", "64MB", "outage_buffer_bytes"),
+        ("outage_buffer_bytes", "0", "outage_buffer_bytes"),
+        ("role_check_interval", "often", "role_check_interval"),
     ])
     func badValues(key: String, value: String, expectedKey: String) {
         let reader = ConfigReader(provider: InMemoryProvider(values: [AbsoluteConfigKey(["redis", key]): .init(.string(value), isSecret: false)]))
@@ -77,5 +85,20 @@ struct ConfigurationReaderTests {
         }
         #expect(error?.key == expectedKey)
         #expect(error?.value == value)
+    }
+
+    @Test("outage_buffer_bytes takes a number of bytes or a size with a binary unit")
+    func outageBufferBytes() throws {
+        for (value, bytes) in [("1048576", 1 << 20), ("64KiB", 64 << 10), ("64 MiB", 64 << 20), ("2GiB", 2 << 30)] {
+            let reader = ConfigReader(provider: InMemoryProvider(values: ["outage_buffer_bytes": .init(.string(value), isSecret: false)]))
+            #expect(try RedisAdapterConfiguration(reader: reader, nodeName: "n").outageBufferBytes == bytes, "\(value)")
+        }
+        let number = ConfigReader(provider: InMemoryProvider(values: ["outage_buffer_bytes": 4096]))
+        #expect(try RedisAdapterConfiguration(reader: number, nodeName: "n").outageBufferBytes == 4096)
+        let bad = ConfigReader(provider: InMemoryProvider(values: ["outage_buffer_bytes": "64MB"]))
+        let error = #expect(throws: RedisAdapterConfigurationError.self) {
+            try RedisAdapterConfiguration(reader: bad, nodeName: "n")
+        }
+        #expect(error?.problem.contains("\"64MiB\"") == true, "\(error?.problem ?? "")")
     }
 }

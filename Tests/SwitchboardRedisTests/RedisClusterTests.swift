@@ -391,4 +391,74 @@ struct RedisClusterTests {
         #expect(RedisCommand.publishChannel(of: RedisCommand.encode(["PING"])) == nil)
         #expect(RedisCommand.publishChannel(of: ByteBuffer(string: "*3\r\n$8\r\nSPUBLISH\r\n$99\r\nshort")) == nil)
     }
+
+    @Test("sharded pub/sub checks SPUBLISH and SSUBSCRIBE at connect: a user without +spublish, or without the prefix's channels, is refused at start")
+    func shardedAccessCheck() async throws {
+        let group = try #require(RedisClusterTestGroup.current)
+        let rights = ["+spublish", "+ssubscribe", "+sunsubscribe", "+ping", "+cluster|slots", "+client|setname"]
+        func user(_ name: String, without: String? = nil) -> [String] {
+            ["ACL", "SETUSER", name, "reset", "on", ">pw", "resetchannels", "&acl-tenant:*", "-@all"] + rights.filter { $0 != without }
+        }
+        // ACL users are each server's own: every node gets them (a replica may become a master).
+        for server in group.servers {
+            _ = try await redisCLI(port: server.port, user("shard-app"))
+            _ = try await redisCLI(port: server.port, user("shard-nopub", without: "+spublish"))
+        }
+        let seeds = "127.0.0.1:\(group.servers[0].port),127.0.0.1:\(group.servers[1].port)"
+        func start(_ name: String, user: String, prefix: String = "acl-tenant") async throws -> RedisAdapter {
+            var configuration = try Self.configuration(name, url: "redis+cluster://\(user):pw@\(seeds)")
+            configuration.channelPrefix = prefix
+            let adapter = RedisAdapter(configuration: configuration, logger: testLogger(name))
+            try await adapter.start(deliver: { _ in }, control: { _ in })
+            return adapter
+        }
+        func startError(_ name: String, user: String, prefix: String = "acl-tenant") async -> String {
+            do {
+                let adapter = try await start(name, user: user, prefix: prefix)
+                await adapter.shutdown()
+                return "started"
+            } catch {
+                return "\(error)"
+            }
+        }
+        do {
+            // Redis checks the ACL before the slot: a master that does not
+            // serve the check channel answers NOPERM without the right, MOVED with it.
+            let channel = "acl-tenant:access-check:publish"
+            let owner = try #require(try await group.owner(ofSlot: RedisClusterSlot.of(channel.utf8)))
+            let other = try #require(try await group.nodes().first { $0.isMaster && $0.port != owner.port })
+            let login = ["--user", "shard-nopub", "--pass", "pw", "--no-auth-warning"]
+            let refused = try await redisCLI(port: other.port, login + ["SPUBLISH", channel, ""])
+            #expect(refused.contains("NOPERM"), "\(refused)")
+            let moved = try await redisCLI(port: other.port, ["--user", "shard-app", "--pass", "pw", "--no-auth-warning", "SPUBLISH", channel, ""])
+            #expect(moved.contains("MOVED"), "\(moved)")
+
+            // The documented rights are enough.
+            let adapter = try await start("acl-ok", user: "shard-app")
+            #expect(adapter.status.state == "connected")
+            await adapter.shutdown()
+
+            let noPublish = await startError("acl-nopub", user: "shard-nopub")
+            #expect(noPublish.contains("refused SPUBLISH acl-tenant:access-check:publish to user shard-nopub"), "\(noPublish)")
+            #expect(noPublish.contains("NOPERM"), "\(noPublish)")
+            #expect(noPublish.contains("+spublish +ssubscribe +sunsubscribe") && noPublish.contains("+cluster|slots"), "\(noPublish)")
+            #expect(!noPublish.contains("pw@"), "the password must not be shown: \(noPublish)")
+
+            let otherPrefix = await startError("acl-prefix", user: "shard-app", prefix: "acl-other")
+            #expect(
+                otherPrefix.contains("refused SPUBLISH acl-other:access-check:publish to user shard-app")
+                    || otherPrefix.contains("refused SSUBSCRIBE acl-other:access-check:subscribe to user shard-app"),
+                "\(otherPrefix)"
+            )
+            #expect(otherPrefix.contains("&acl-other:*"), "\(otherPrefix)")
+        } catch {
+            for server in group.servers {
+                _ = try? await redisCLI(port: server.port, ["ACL", "DELUSER", "shard-app", "shard-nopub"])
+            }
+            throw error
+        }
+        for server in group.servers {
+            _ = try await redisCLI(port: server.port, ["ACL", "DELUSER", "shard-app", "shard-nopub"])
+        }
+    }
 }

@@ -78,6 +78,41 @@ struct SentinelTests {
         await cluster.shutdown()
     }
 
+    @Test("a master demoted behind the node's back (no +switch-master acted on): the publisher leaves it within the ROLE re-check period")
+    func publisherLeavesADemotedMaster() async throws {
+        let group = try await SentinelTestGroup.start()
+        defer { group.stop() }
+        let elsewhere = try await RedisTestServer.start()
+        defer { elsewhere.stop() }
+        let master = group.servers[0]
+        let url = group.url()
+        let cluster = try await TestCluster.start(nodes: 1, redis: master, urls: [url], configure: { configuration in
+            Self.configure(&configuration)
+            configuration.roleCheckInterval = .seconds(1)
+            // The sentinels' announcement of the failover that follows comes too late to matter.
+            configuration.sentinelSwitchGrace = .seconds(60)
+        })
+        do {
+            let adapter = cluster.adapters[0]
+            #expect(adapter.status.state == "connected")
+            #expect(try await redisCLI(port: master.port, ["CLIENT", "LIST"]).contains("name=switchboard:node-a:pub0"))
+            // A replica now, of a server outside the group; PUBLISH still works on it, so only ROLE tells.
+            _ = try await redisCLI(port: master.port, ["REPLICAOF", "127.0.0.1", "\(elsewhere.port)"])
+            let demoted = ContinuousClock.now
+            try await eventually(within: .seconds(3)) { adapter.status.detail?.contains("publisher 0:") == true }
+            let detail = adapter.status.detail ?? ""
+            #expect(
+                detail.contains("Redis answered ROLE: it is a slave now") || detail.contains("is a slave, not a master"),
+                "\(detail)"
+            )
+            print("the publisher left the demoted master after \(ContinuousClock.now - demoted)")
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+
     /// Rounds of ``followsFailovers()``: every fifth kills the master with
     /// SIGKILL (and starts it again, to be the next replica), the others are
     /// `SENTINEL FAILOVER`s. `SWITCHBOARD_SENTINEL_ROUNDS` and

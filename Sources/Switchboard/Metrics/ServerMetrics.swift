@@ -22,6 +22,8 @@ package final class ServerMetrics: Sendable {
     let fanoutTime: CoreMetrics.Timer
     /// 1 while the PubSub adapter reaches the other nodes (always, with the local adapter).
     let pubsubConnected: CoreMetrics.Gauge
+    private let pubsubBufferedMessages: CoreMetrics.Gauge
+    private let pubsubBufferedBytes: CoreMetrics.Gauge
     /// One gauge per ``nodeStates`` value: 1 for the node's state, 0 for the others.
     private let nodeState: [String: CoreMetrics.Gauge]
     private let slowConsumerCloses: CoreMetrics.Counter
@@ -74,6 +76,8 @@ package final class ServerMetrics: Sendable {
         pubsubDropped = CoreMetrics.Counter(label: "switchboard_pubsub_dropped_total", factory: factory)
         pubsubReconnects = CoreMetrics.Counter(label: "switchboard_pubsub_reconnects_total", factory: factory)
         pubsubConnected = CoreMetrics.Gauge(label: "switchboard_pubsub_connected", factory: factory)
+        pubsubBufferedMessages = CoreMetrics.Gauge(label: "switchboard_pubsub_buffered_messages", factory: factory)
+        pubsubBufferedBytes = CoreMetrics.Gauge(label: "switchboard_pubsub_buffered_bytes", factory: factory)
         nodeState = Dictionary(uniqueKeysWithValues: Self.nodeStates.map { state in
             (state, CoreMetrics.Gauge(label: "switchboard_node_state", dimensions: [("state", state)], factory: factory))
         })
@@ -113,6 +117,8 @@ package final class ServerMetrics: Sendable {
         if counters.received > 0 { pubsubReceived.increment(by: counters.received) }
         if counters.dropped > 0 { pubsubDropped.increment(by: counters.dropped) }
         if counters.reconnects > 0 { pubsubReconnects.increment(by: counters.reconnects) }
+        pubsubBufferedMessages.record(counters.bufferedMessages)
+        pubsubBufferedBytes.record(counters.bufferedBytes)
     }
 
     /// Adds one loop's batch of fast-path counts.

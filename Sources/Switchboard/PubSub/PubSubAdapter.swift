@@ -82,19 +82,27 @@ public struct PubSubAdapterCounters: Sendable, Hashable {
     public var dropped = 0
     /// Connections to the cluster re-established after a loss.
     public var reconnects = 0
+    /// Messages held now for other nodes until the cluster is back (an
+    /// outage buffer); a level, not a total.
+    public var bufferedMessages = 0
+    /// The bytes of ``bufferedMessages``; a level, not a total.
+    public var bufferedBytes = 0
 
-    public init(published: Int = 0, received: Int = 0, dropped: Int = 0, reconnects: Int = 0) {
+    public init(published: Int = 0, received: Int = 0, dropped: Int = 0, reconnects: Int = 0, bufferedMessages: Int = 0, bufferedBytes: Int = 0) {
         self.published = published
         self.received = received
         self.dropped = dropped
         self.reconnects = reconnects
+        self.bufferedMessages = bufferedMessages
+        self.bufferedBytes = bufferedBytes
     }
 
-    /// The increase since `earlier`.
+    /// The increase of the totals since `earlier`; the levels as they are now.
     func since(_ earlier: PubSubAdapterCounters) -> PubSubAdapterCounters {
         PubSubAdapterCounters(
             published: max(0, published - earlier.published), received: max(0, received - earlier.received),
-            dropped: max(0, dropped - earlier.dropped), reconnects: max(0, reconnects - earlier.reconnects)
+            dropped: max(0, dropped - earlier.dropped), reconnects: max(0, reconnects - earlier.reconnects),
+            bufferedMessages: bufferedMessages, bufferedBytes: bufferedBytes
         )
     }
 }

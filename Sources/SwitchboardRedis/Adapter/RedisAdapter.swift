@@ -59,6 +59,8 @@ public final class RedisAdapter: PubSubAdapter {
     /// For a `redis+sentinel://` URL: follows failovers.
     private let sentinelWatcher: RedisSentinelWatcher?
     private let tally = RedisAdapterCounters()
+    /// The outage buffer's room, shared by every publisher connection.
+    private let outageBudget: RedisOutageBudget
     private let logger: Logger
     /// The envelope version this node writes (see ``peersRead(wireVersion:)``).
     private let writtenVersion = Atomic<UInt8>(RedisEnvelope.oldestVersion)
@@ -79,7 +81,9 @@ public final class RedisAdapter: PubSubAdapter {
                 clientName: "switchboard:\(configuration.nodeName)".filter { !$0.isWhitespace }, logger: logger
             )
         }
-        let board = RedisStatusBoard(configuration: configuration, discovery: discovery, logger: logger)
+        let budget = RedisOutageBudget(maxMessages: configuration.outageBuffer, maxBytes: configuration.outageBufferBytes)
+        self.outageBudget = budget
+        let board = RedisStatusBoard(configuration: configuration, discovery: discovery, budget: budget, logger: logger)
         self.board = board
         let counters = self.tally
         let limits = HiredisReader.Limits(maxReplyBytes: configuration.maxMessageSize + 4096)
@@ -109,6 +113,8 @@ public final class RedisAdapter: PubSubAdapter {
                 clientName: "switchboard:\(configuration.nodeName)".filter { !$0.isWhitespace }, logger: logger
             )
             let publisherCount = max(1, configuration.publishers)
+            let shardedPublishCheck = RedisAccessCheck.publish(channel: configuration.publishCheckChannel.description, prefix: prefix, sharded: true)
+            let shardedSubscribeCheck = RedisAccessCheck.subscribe(channel: configuration.subscribeCheckChannel.description, prefix: prefix, sharded: true)
             let shards = RedisClusterShards(
                 discovery: clusterDiscovery, configuration: configuration, eventLoop: subscriberLoop, board: board, counters: counters, logger: logger,
                 makeShard: { master in
@@ -119,15 +125,15 @@ public final class RedisAdapter: PubSubAdapter {
                     }
                     let subscriber = RedisSubscriber(
                         role: "shard \(master) subscriber", kind: .sharded,
-                        settings: shardSettings("sub", accessCheck: subscribeCheck), configuration: configuration,
+                        settings: shardSettings("sub", accessCheck: shardedSubscribeCheck), configuration: configuration,
                         eventLoop: subscriberLoop, board: board, counters: counters, logger: logger,
                         onMessage: { channel, payload in inbound.received(channel: channel, payload: payload) }
                     )
                     let publishers = (0..<publisherCount).map { index in
                         let publisher = RedisPublisher(
                             role: "shard \(master) publisher \(index)", sharded: true,
-                            settings: shardSettings("pub\(index)", accessCheck: publishCheck), configuration: configuration,
-                            eventLoop: eventLoopGroup.next(), board: board, counters: counters, logger: logger
+                            settings: shardSettings("pub\(index)", accessCheck: shardedPublishCheck), configuration: configuration,
+                            eventLoop: eventLoopGroup.next(), board: board, counters: counters, budget: budget, logger: logger
                         )
                         publisher.firstSettleDelay = configuration.clusterSwitchDelay
                         return publisher
@@ -147,7 +153,7 @@ public final class RedisAdapter: PubSubAdapter {
         self.publishers = (0..<max(1, configuration.publishers)).map { index in
             RedisPublisher(
                 index: index, settings: settings("pub\(index)", accessCheck: publishCheck), configuration: configuration,
-                eventLoop: eventLoopGroup.next(), board: board, counters: counters, logger: logger
+                eventLoop: eventLoopGroup.next(), board: board, counters: counters, budget: budget, logger: logger
             )
         }
         let subscriber = RedisSubscriber(
@@ -309,6 +315,12 @@ public final class RedisAdapter: PubSubAdapter {
         }
         guard configuration.outageBuffer >= 0 else {
             throw .invalidConfiguration("outage buffer \(configuration.outageBuffer): expected 0 or more")
+        }
+        guard configuration.outageBuffer == 0 || configuration.outageBufferBytes > 0 else {
+            throw .invalidConfiguration("outage buffer bytes \(configuration.outageBufferBytes): expected above zero")
+        }
+        guard configuration.roleCheckInterval >= .zero else {
+            throw .invalidConfiguration("role check interval: expected zero (off) or more")
         }
     }
 
@@ -486,15 +498,21 @@ public final class RedisAdapter: PubSubAdapter {
 
     /// The adapter's counters.
     public var statistics: RedisAdapterStatistics {
-        tally.snapshot
+        var statistics = tally.snapshot
+        let buffered = outageBudget.current
+        statistics.outageBufferMessages = buffered.messages
+        statistics.outageBufferBytes = buffered.bytes
+        return statistics
     }
 
-    /// The totals `/metrics` reports (`switchboard_pubsub_*_total`).
+    /// The totals `/metrics` reports (`switchboard_pubsub_*_total`), and what
+    /// the outage buffer holds now (`switchboard_pubsub_buffered_*`).
     public var counters: PubSubAdapterCounters {
-        let statistics = tally.snapshot
+        let statistics = self.statistics
         return PubSubAdapterCounters(
             published: statistics.published, received: statistics.received,
-            dropped: statistics.dropped, reconnects: statistics.reconnects
+            dropped: statistics.dropped, reconnects: statistics.reconnects,
+            bufferedMessages: statistics.outageBufferMessages, bufferedBytes: statistics.outageBufferBytes
         )
     }
 }

@@ -17,7 +17,9 @@ extension RedisAdapterConfiguration {
     /// | `mode` | `per_topic` (or `global`) |
     /// | `publishers` | 1 |
     /// | `connect_timeout` | 5s (seconds, or a number with `ms`, `s`, `m`, `h`) |
-    /// | `outage_buffer` | 0 |
+    /// | `outage_buffer` | 0 (messages, over all of the node's connections) |
+    /// | `outage_buffer_bytes` | 64MiB (bytes, or a number with `KiB`, `MiB`, `GiB`) |
+    /// | `role_check_interval` | 5s (behind Sentinel; 0 turns it off) |
     /// | `username`, `password` | the URL's (a secret: never shown) |
     /// | `password_file` | a file whose text (without its final newline) is the password |
     /// | `tls.ca_file` | the system's trust store |
@@ -73,6 +75,18 @@ extension RedisAdapterConfiguration {
                 throw RedisAdapterConfigurationError(key: "outage_buffer", value: "\(count)", problem: "expected 0 or more")
             }
             outageBuffer = count
+        }
+        if let size = try Self.byteSize(reader, "outage_buffer_bytes") {
+            guard size > 0 else {
+                throw RedisAdapterConfigurationError(key: "outage_buffer_bytes", value: "\(size)", problem: "expected a size above zero")
+            }
+            outageBufferBytes = size
+        }
+        if let interval = try Self.duration(reader, "role_check_interval") {
+            guard interval >= .zero else {
+                throw RedisAdapterConfigurationError(key: "role_check_interval", value: "\(interval)", problem: "expected a duration of zero (off) or more")
+            }
+            roleCheckInterval = interval
         }
         if let timeout = try Self.duration(reader, "connect_timeout") {
             guard timeout > .zero else {
@@ -189,6 +203,18 @@ extension RedisAdapterConfiguration {
         guard let text = text(reader, key) else { return nil }
         guard let value = Int(text) else {
             throw RedisAdapterConfigurationError(key: key.description, value: text, problem: "expected a whole number")
+        }
+        return value
+    }
+
+    /// A number of bytes, read as one (`67108864`) or as text (`"64MiB"`).
+    private static func byteSize(_ reader: ConfigReader, _ key: ConfigKey) throws(RedisAdapterConfigurationError) -> Int? {
+        if let value = reader.int(forKey: key) { return value }
+        guard let text = text(reader, key) else { return nil }
+        guard let value = SettingText.byteSize(text) else {
+            throw RedisAdapterConfigurationError(
+                key: key.description, value: text, problem: "expected a size in bytes such as 67108864, \"64MiB\" or \"1GiB\""
+            )
         }
         return value
     }

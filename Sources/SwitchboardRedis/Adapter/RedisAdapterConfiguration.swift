@@ -43,14 +43,20 @@ public struct RedisAdapterConfiguration: Sendable, Hashable {
     /// Bound on connecting (TCP and the AUTH/SELECT handshake), and on how long
     /// a join waits for its SUBSCRIBE to be confirmed.
     public var connectTimeout: Duration = .seconds(5)
-    /// Messages kept, per publisher connection, while Redis is unreachable
-    /// and replayed in order on reconnect; 0 drops them (at-most-once).
-    /// Above 0, a message written to Redis is also kept until Redis answers
-    /// its `PUBLISH` (up to this many at a time), and re-sent, ahead of the
-    /// buffer, if the connection is lost first: nothing is lost, but a
-    /// message Redis executed just before the connection went (its reply
-    /// lost) arrives twice.
+    /// Messages kept by this node, over all its publisher connections (a
+    /// cluster's shards included), while Redis is unreachable, and replayed
+    /// in order on reconnect (each connection's in its order); 0 drops them
+    /// (at-most-once). Above 0, a message written to Redis is also kept
+    /// until Redis answers its `PUBLISH` (up to this many per connection),
+    /// and re-sent, ahead of the buffer, if the connection is lost first, as
+    /// far as the buffer has room: nothing is lost, but a message Redis
+    /// executed just before the connection went (its reply lost) arrives
+    /// twice. ``outageBufferBytes`` bounds the same buffer in bytes.
     public var outageBuffer: Int = 0
+    /// The bytes (of formatted `PUBLISH` commands) the outage buffer may
+    /// hold, over all the node's publisher connections, with
+    /// ``outageBuffer`` on; whichever limit is reached first applies.
+    public var outageBufferBytes: Int = 64 << 20
     /// How long a reconnected publisher waits before replaying its outage
     /// buffer, so that the other nodes' subscribers are back to receive it;
     /// keep it above ``reconnectBackoff``'s maximum.
@@ -77,6 +83,10 @@ public struct RedisAdapterConfiguration: Sendable, Hashable {
     /// subscribers there first. Delivery for that master's slots pauses
     /// this long; a reconnect to a known master waits ``outageReplayDelay``.
     public var clusterSwitchDelay: Duration = .milliseconds(500)
+    /// Behind Sentinel, how often each publisher connection asks its server
+    /// `ROLE`, and leaves it when it is no longer the master (a failover
+    /// whose announcement did not reach this node); zero turns it off.
+    public var roleCheckInterval: Duration = .seconds(5)
     /// Delays between reconnect attempts.
     public var reconnectBackoff = RedisBackoff()
     /// Largest message accepted from Redis, in bytes (bounds what a reply may allocate).

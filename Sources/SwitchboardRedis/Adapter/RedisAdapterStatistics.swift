@@ -8,7 +8,8 @@ public struct RedisAdapterStatistics: Sendable, Hashable {
     public var publishErrors = 0
     /// Publishes written but unanswered when their connection was lost (they
     /// may or may not have gone out; with the outage buffer on, they are
-    /// also counted in ``buffered`` and re-sent, up to the buffer's size).
+    /// also counted in ``buffered`` and re-sent, as far as the buffer has
+    /// room; those it has no room for are counted in ``dropped``).
     public var unconfirmed = 0
     /// Messages from other nodes delivered to this node's subscribers.
     public var received = 0
@@ -20,6 +21,10 @@ public struct RedisAdapterStatistics: Sendable, Hashable {
     public var buffered = 0
     /// Messages of the outage buffer published after a reconnect.
     public var replayed = 0
+    /// Messages in the outage buffer now, over every publisher connection.
+    public var outageBufferMessages = 0
+    /// Bytes in the outage buffer now, over every publisher connection.
+    public var outageBufferBytes = 0
     /// Connections re-established after a loss.
     public var reconnects = 0
     /// Received messages that were not a valid envelope (unknown versions included).

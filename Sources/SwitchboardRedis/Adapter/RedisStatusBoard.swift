@@ -50,10 +50,13 @@ final class RedisStatusBoard: Sendable {
     private let configuration: RedisAdapterConfiguration
 
     private let discovery: RedisSentinelDiscovery?
+    /// The outage buffer, whose content the status detail shows.
+    private let budget: RedisOutageBudget?
 
-    init(configuration: RedisAdapterConfiguration, discovery: RedisSentinelDiscovery? = nil, logger: Logger) {
+    init(configuration: RedisAdapterConfiguration, discovery: RedisSentinelDiscovery? = nil, budget: RedisOutageBudget? = nil, logger: Logger) {
         self.configuration = configuration
         self.discovery = discovery
+        self.budget = budget
         self.logger = logger
     }
 
@@ -142,7 +145,8 @@ final class RedisStatusBoard: Sendable {
             case .connected:
                 logger.notice("redis adapter \(previous.rawValue) → connected: \(configuration.url), mode \(configuration.mode.rawValue), node \(configuration.nodeName)")
             case .reconnecting:
-                logger.warning("redis adapter \(previous.rawValue) → reconnecting: broadcasts to other nodes are \(configuration.outageBuffer > 0 ? "buffered (up to \(configuration.outageBuffer) per publisher) then dropped" : "dropped") until Redis is back")
+                let buffered = "buffered (up to \(configuration.outageBuffer) messages and \(Self.size(configuration.outageBufferBytes)) on this node) then dropped"
+                logger.warning("redis adapter \(previous.rawValue) → reconnecting: broadcasts to other nodes are \(configuration.outageBuffer > 0 ? buffered : "dropped") until Redis is back")
             case .connecting, .stopped:
                 logger.info("redis adapter \(previous.rawValue) → \(overall.rawValue)")
             }
@@ -154,6 +158,19 @@ final class RedisStatusBoard: Sendable {
         if phases.contains(.reconnecting) { return .reconnecting }
         if phases.contains(.connecting) { return .connecting }
         return .connected
+    }
+
+    /// `bytes` in words: `512 B`, `12.5 KiB`, `64.0 MiB`.
+    static func size(_ bytes: Int) -> String {
+        if bytes < 1024 { return "\(bytes) B" }
+        let units = ["KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes) / 1024
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return "\((value * 10).rounded() / 10) \(units[unit])"
     }
 
     // MARK: - Duplicate node names
@@ -198,6 +215,14 @@ final class RedisStatusBoard: Sendable {
             }
             if let summary = state.clusterSummary, state.overall != .stopped {
                 details.append(summary)
+            }
+            if let budget, budget.isOn, state.overall != .stopped {
+                let held = budget.current
+                if held.messages > 0 {
+                    details.append(
+                        "outage buffer: \(held.messages) of \(budget.maxMessages) messages, \(Self.size(held.bytes)) of \(Self.size(budget.maxBytes))"
+                    )
+                }
             }
             return AdapterStatus(name: "redis", state: state.overall.rawValue, detail: details.joined(separator: "; "))
         }

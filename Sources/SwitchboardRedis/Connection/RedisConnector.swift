@@ -186,7 +186,12 @@ enum RedisConnector {
                 guard let (accessCheck, replies) = access else { return eventLoop.makeSucceededVoidFuture() }
                 return EventLoopFuture.andAllSucceed(
                     zip(accessCheck.commandNames, replies).map { commandName, reply in
-                        check(reply) { message in
+                        let reply = reply.flatMapErrorThrowing { error -> RedisValue in
+                            // A cluster's MOVED comes after the ACL check: the right is there.
+                            if let message = (error as? RedisError)?.serverMessage, accessCheck.passes(message) { return .null }
+                            throw error
+                        }
+                        return check(reply) { message in
                             message.hasPrefix("NOPERM")
                                 ? .permissionDenied(url: url, command: commandName, message: message, needed: accessCheck.needed)
                                 : .handshakeFailed(url: url, reason: "\(commandName): \(message)")

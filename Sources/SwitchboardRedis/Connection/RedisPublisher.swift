@@ -11,8 +11,8 @@ import NIOCore
 /// matched in order by the ``RedisCommandHandler``; nobody waits for a
 /// broadcast's reply, which is only counted.
 ///
-/// While the connection is down, messages go to the outage buffer (if it has
-/// room) or are dropped and counted. With the buffer on, a message written to
+/// While the connection is down, messages go to the outage buffer (if the
+/// node's ``RedisOutageBudget`` has room) or are dropped and counted. With the buffer on, a message written to
 /// the connection is also kept until Redis's reply to its `PUBLISH` arrives
 /// (see ``Unacknowledged``): when the connection is lost, the messages Redis
 /// never answered go back to the front of the buffer, so a message written
@@ -29,6 +29,11 @@ import NIOCore
 /// at random moments within their reconnect backoff, and a message replayed
 /// before their subscribers are back would reach nobody. Until then new
 /// messages join the buffer.
+///
+/// Behind Sentinel, the connection asks `ROLE` every
+/// ``RedisAdapterConfiguration/roleCheckInterval`` and leaves a server that
+/// is no longer a master (a failover the node did not hear of), as it leaves
+/// one that answers a publish `READONLY`.
 final class RedisPublisher: @unchecked Sendable {
     /// What became of one publish.
     enum Outcome: Sendable, Equatable {
@@ -77,6 +82,7 @@ final class RedisPublisher: @unchecked Sendable {
     private let configuration: RedisAdapterConfiguration
     private let board: RedisStatusBoard
     private let counters: RedisAdapterCounters
+    private let budget: RedisOutageBudget
     private let logger: Logger
 
     /// What publishers on any thread and the event loop share. In a struct
@@ -102,6 +108,8 @@ final class RedisPublisher: @unchecked Sendable {
         /// publishing) even with an empty outage buffer: set when leaving an
         /// old master, so that other nodes' subscribers are on the new one first.
         var settleNextConnection = false
+        /// Why the connection is being closed on purpose, for the status board.
+        var closingReason: String?
 
         var isStopped: Bool {
             if case .stopped = state { return true }
@@ -120,6 +128,7 @@ final class RedisPublisher: @unchecked Sendable {
 
     // On `eventLoop`:
     private var reconnectTask: Scheduled<Void>?
+    private var roleCheck: RepeatedTask?
     private var load = PublishLoad()
 
     convenience init(
@@ -129,11 +138,12 @@ final class RedisPublisher: @unchecked Sendable {
         eventLoop: any EventLoop,
         board: RedisStatusBoard,
         counters: RedisAdapterCounters,
+        budget: RedisOutageBudget,
         logger: Logger
     ) {
         self.init(
             role: "publisher \(index)", sharded: false, settings: settings, configuration: configuration,
-            eventLoop: eventLoop, board: board, counters: counters, logger: logger
+            eventLoop: eventLoop, board: board, counters: counters, budget: budget, logger: logger
         )
     }
 
@@ -145,6 +155,7 @@ final class RedisPublisher: @unchecked Sendable {
         eventLoop: any EventLoop,
         board: RedisStatusBoard,
         counters: RedisAdapterCounters,
+        budget: RedisOutageBudget,
         logger: Logger
     ) {
         self.role = role
@@ -154,8 +165,9 @@ final class RedisPublisher: @unchecked Sendable {
         self.eventLoop = eventLoop
         self.board = board
         self.counters = counters
+        self.budget = budget
         self.logger = logger
-        self.keepsUnacknowledged = configuration.outageBuffer > 0
+        self.keepsUnacknowledged = budget.isOn
         self.shared = NIOLockedValueBox(Shared(
             batch: ByteBufferAllocator().buffer(capacity: 4096),
             outage: CircularBuffer(initialCapacity: min(configuration.outageBuffer, 1024)),
@@ -175,7 +187,7 @@ final class RedisPublisher: @unchecked Sendable {
         bufferable: Bool = true
     ) -> Outcome {
         let maxInFlight = configuration.maxPublishesInFlight
-        let outageCapacity = configuration.outageBuffer
+        let budget = self.budget
         let keepsUnacknowledged = self.keepsUnacknowledged
         let (outcome, flushOn, overloadedAt) = RedisCommand.withPublish(channel: channel, message: message, sharded: sharded) { command in
             shared.withLockedValue { shared -> (Outcome, (any Channel)?, overloadedAt: Int?) in
@@ -203,7 +215,7 @@ final class RedisPublisher: @unchecked Sendable {
                     shared.flushScheduled = true
                     return (.sent, connection, nil)
                 case .idle, .connecting, .settling, .reconnecting, .stopped:
-                    guard bufferable, shared.outage.count < outageCapacity, !shared.isStopped else { return (.dropped, nil, nil) }
+                    guard bufferable, !shared.isStopped, budget.reserve(bytes: command.count) else { return (.dropped, nil, nil) }
                     var copy = ByteBufferAllocator().buffer(capacity: command.count)
                     copy.writeBytes(command)
                     shared.outage.append(copy)
@@ -316,6 +328,7 @@ final class RedisPublisher: @unchecked Sendable {
         board.connecting(role)
         return connect().map { channel in
             self.established(channel, settleDelay: self.firstSettleDelay)
+            self.startRoleChecks()
         }.flatMapErrorThrowing { error in
             self.shared.withLockedValue { $0.state = .stopped }
             self.board.stopped(self.role)
@@ -380,7 +393,9 @@ final class RedisPublisher: @unchecked Sendable {
             guard case .settling(let current) = shared.state, current === channel else { return nil }
             shared.state = .connected(channel)
             let count = shared.outage.count
+            var bytes = 0
             while let command = shared.outage.popFirst() {
+                bytes += command.readableBytes
                 shared.batch.writeImmutableBuffer(command)
                 if keepsUnacknowledged {
                     shared.unacknowledged.append(length: command.readableBytes, isPublish: true)
@@ -391,6 +406,7 @@ final class RedisPublisher: @unchecked Sendable {
             }
             shared.inFlight += count
             shared.flushScheduled = true
+            budget.release(messages: count, bytes: bytes)
             return count
         }
         guard let replayed else { return }
@@ -402,7 +418,7 @@ final class RedisPublisher: @unchecked Sendable {
 
     private func lost(_ channel: any Channel, reason: String) {
         let keepsUnacknowledged = self.keepsUnacknowledged
-        let taken = shared.withLockedValue { shared -> (unflushed: [RedisReplySlot], kept: Int, keptUnflushed: Int)? in
+        let taken = shared.withLockedValue { shared -> (unflushed: [RedisReplySlot], kept: Int, refused: Int, keptUnflushed: Int, reason: String)? in
             switch shared.state {
             case .connected(let current) where current === channel, .settling(let current) where current === channel:
                 break
@@ -411,13 +427,16 @@ final class RedisPublisher: @unchecked Sendable {
             }
             shared.state = .reconnecting(attempt: 1)
             let unflushed = shared.batchReplies
-            var kept = (all: 0, unflushed: 0)
+            var kept = (all: 0, refused: 0, unflushed: 0)
             if keepsUnacknowledged {
                 // Unanswered and unflushed messages go first, before what was
-                // buffered meanwhile (nothing, unless the connection was settling).
+                // buffered meanwhile (nothing, unless the connection was
+                // settling), as far as the node's budget has room.
                 var resent = shared.unacknowledged.takeKept(unflushed: shared.batch)
-                kept = (resent.commands.count, resent.unflushed)
+                let room = reserve(resent.commands)
+                kept = (room, resent.commands.count - room, resent.unflushed)
                 if !resent.commands.isEmpty {
+                    resent.commands.removeLast(resent.commands.count - room)
                     resent.commands.append(contentsOf: shared.outage)
                     shared.outage = resent.commands
                 }
@@ -425,10 +444,11 @@ final class RedisPublisher: @unchecked Sendable {
             shared.batch.clear()
             shared.batchReplies = []
             shared.flushScheduled = false
-            return (unflushed, kept.all, kept.unflushed)
+            defer { shared.closingReason = nil }
+            return (unflushed, kept.all, kept.refused, kept.unflushed, shared.closingReason ?? reason)
         }
-        guard let (unflushed, kept, keptUnflushed) = taken else { return }
-        var dropped = -keptUnflushed
+        guard let (unflushed, kept, refused, keptUnflushed, reason) = taken else { return }
+        var dropped = refused - keptUnflushed
         for slot in unflushed {
             switch slot {
             case .publishes(let count): dropped += count
@@ -440,9 +460,23 @@ final class RedisPublisher: @unchecked Sendable {
             counters.buffered.bump(kept)
             logger.notice("redis \(role): \(kept) messages Redis had not answered are kept for the reconnect")
         }
+        if refused > 0 {
+            logger.warning("redis \(role): \(refused) messages Redis had not answered are dropped: the outage buffer is full")
+        }
         board.lost(role, reason: reason)
         scheduleReconnect(attempt: 1)
         if sharded { onClusterHint("\(role) lost its connection") }
+    }
+
+    /// Takes room in the node's outage budget for the first of `commands`,
+    /// in order, until one does not fit; returns how many got room.
+    private func reserve(_ commands: some Collection<ByteBuffer>) -> Int {
+        var room = 0
+        for command in commands {
+            guard budget.reserve(bytes: command.readableBytes) else { break }
+            room += 1
+        }
+        return room
     }
 
     private func scheduleReconnect(attempt: Int) {
@@ -473,16 +507,69 @@ final class RedisPublisher: @unchecked Sendable {
 
     /// Drops the connection (it looks dead: a probe's publish went unanswered)
     /// so that it is re-established.
-    func reset(reason: String) {
+    func reset(reason: String, settleNext: Bool = false) {
         let channel = shared.withLockedValue { shared -> (any Channel)? in
             switch shared.state {
-            case .connected(let channel), .settling(let channel): return channel
+            case .connected(let channel), .settling(let channel):
+                shared.closingReason = reason
+                // Without an outage buffer, settling would drop what is published meanwhile.
+                shared.settleNextConnection = settleNext && keepsUnacknowledged
+                return channel
             case .idle, .connecting, .reconnecting, .stopped: return nil
             }
         }
         guard let channel else { return }
         logger.warning("redis \(role): \(reason); reconnecting")
         channel.close(promise: nil)
+    }
+
+    // MARK: - Role checks
+
+    /// Behind Sentinel: asks `ROLE` every ``RedisAdapterConfiguration/roleCheckInterval``
+    /// on the live connection; on `eventLoop`.
+    private func startRoleChecks() {
+        guard settings.discovery != nil || settings.requiresMaster, configuration.roleCheckInterval > .zero else { return }
+        let interval = TimeAmount(configuration.roleCheckInterval)
+        roleCheck = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            self.checkRole()
+        }
+    }
+
+    /// Leaves the server if `ROLE` says it is no longer a master (the
+    /// sentinels failed over without this node hearing of it); the next
+    /// connection waits the replay delay, as after a failover it heard of.
+    private func checkRole() {
+        request(["ROLE"])?.whenSuccess { answer in
+            guard case .array(let elements) = answer, let name = elements.first?.string, name != "master" else { return }
+            self.reset(reason: "Redis answered ROLE: it is a \(name) now, no longer the master", settleNext: true)
+        }
+    }
+
+    /// Sends `arguments` on the live connection, after what is batched;
+    /// `nil` while the connection is not live.
+    private func request(_ arguments: [RedisArgument]) -> EventLoopFuture<RedisValue>? {
+        let promise = eventLoop.makePromise(of: RedisValue.self)
+        let command = RedisCommand.encode(arguments)
+        let keepsUnacknowledged = self.keepsUnacknowledged
+        let (sent, flushOn) = shared.withLockedValue { shared -> (Bool, (any Channel)?) in
+            guard case .connected(let connection) = shared.state else { return (false, nil) }
+            shared.batch.writeImmutableBuffer(command)
+            if keepsUnacknowledged {
+                shared.unacknowledged.append(length: command.readableBytes, isPublish: false)
+            }
+            shared.batchReplies.append(.promise(promise))
+            guard !shared.flushScheduled else { return (true, nil) }
+            shared.flushScheduled = true
+            return (true, connection)
+        }
+        guard sent else {
+            promise.fail(RedisError.connectionClosed)
+            return nil
+        }
+        if let flushOn {
+            eventLoop.execute { self.flush(flushOn) }
+        }
+        return promise.futureResult
     }
 
     /// Drops the connection unless it is to `master` (after a failover); with
@@ -496,6 +583,7 @@ final class RedisPublisher: @unchecked Sendable {
                 guard !master.isAddress(of: channel) else { return nil }
                 // Without an outage buffer, settling would drop what is published meanwhile.
                 shared.settleNextConnection = keepsUnacknowledged
+                shared.closingReason = "the sentinels named another master, \(master)"
                 return channel
             case .idle, .connecting, .reconnecting, .stopped: return nil
             }
@@ -511,7 +599,6 @@ final class RedisPublisher: @unchecked Sendable {
     /// how many were taken.
     @discardableResult
     func resend(_ commands: [ByteBuffer]) -> Int {
-        let outageCapacity = configuration.outageBuffer
         let keepsUnacknowledged = self.keepsUnacknowledged
         let (taken, flushOn) = shared.withLockedValue { shared -> (Int, (any Channel)?) in
             switch shared.state {
@@ -528,11 +615,9 @@ final class RedisPublisher: @unchecked Sendable {
                 shared.flushScheduled = true
                 return (commands.count, connection)
             case .idle, .connecting, .settling, .reconnecting:
-                let room = max(0, outageCapacity - shared.outage.count)
-                for command in commands.prefix(room) {
-                    shared.outage.append(command)
-                }
-                return (min(room, commands.count), nil)
+                let room = reserve(commands)
+                shared.outage.append(contentsOf: commands.prefix(room))
+                return (room, nil)
             case .stopped:
                 return (0, nil)
             }
@@ -562,6 +647,7 @@ final class RedisPublisher: @unchecked Sendable {
         let (channel, discarded) = shared.withLockedValue { shared -> ((any Channel)?, Int) in
             defer {
                 shared.state = .stopped
+                budget.release(messages: shared.outage.count, bytes: shared.outage.reduce(0) { $0 + $1.readableBytes })
                 shared.outage.removeAll()
                 shared.unacknowledged.removeAll()
             }
@@ -575,6 +661,8 @@ final class RedisPublisher: @unchecked Sendable {
         return eventLoop.flatSubmit {
             self.reconnectTask?.cancel()
             self.reconnectTask = nil
+            self.roleCheck?.cancel()
+            self.roleCheck = nil
             guard let channel else { return self.eventLoop.makeSucceededVoidFuture() }
             return channel.close().recover { _ in }
         }

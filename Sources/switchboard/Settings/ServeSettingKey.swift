@@ -25,6 +25,8 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
     case redisPublishers = "pubsub.redis.publishers"
     case redisConnectTimeout = "pubsub.redis.connect_timeout"
     case redisOutageBuffer = "pubsub.redis.outage_buffer"
+    case redisOutageBufferBytes = "pubsub.redis.outage_buffer_bytes"
+    case redisRoleCheckInterval = "pubsub.redis.role_check_interval"
     case redisUsername = "pubsub.redis.username"
     case redisPassword = "pubsub.redis.password"
     case redisPasswordFile = "pubsub.redis.password_file"
@@ -102,7 +104,9 @@ public enum ServeSettingKey: String, Sendable, Hashable, CaseIterable, CustomStr
         case .maxConnectionAge, .maxConnectionAgeJitter, .guardMaxConnections, .guardMaxMemory, .guardSustain, .guardShedRate,
              .metricsPublic:
             return nil
-        case .redisNodeName, .redisChannelPrefix, .redisPublishers, .redisConnectTimeout, .redisOutageBuffer: return nil
+        case .redisNodeName, .redisChannelPrefix, .redisPublishers, .redisConnectTimeout, .redisOutageBuffer, .redisOutageBufferBytes,
+             .redisRoleCheckInterval:
+            return nil
         case .socketPath, .maxChannelsPerSocket, .maxFrameSize, .maxOutboundBytes, .heartbeatTimeout, .shutdownGracePeriod,
              .secretKeyBase, .tokenNamespace, .tokenMaxAge, .tokenClockSkew, .tokenPublicKeyFile, .publicHost,
              .trustedProxies, .maxConnectionsPerAddress, .messageRate, .messageBurst, .compress, .longPoll, .presence:

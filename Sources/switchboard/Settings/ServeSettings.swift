@@ -48,8 +48,12 @@ public struct ServeSettings: Sendable, Equatable {
     public var redisPublishers = 1
     /// `pubsub.redis.connect_timeout`.
     public var redisConnectTimeout = Duration.seconds(5)
-    /// `pubsub.redis.outage_buffer`: messages kept per publisher connection while Redis is away; 0 drops them.
+    /// `pubsub.redis.outage_buffer`: messages this node keeps while Redis is away; 0 drops them.
     public var redisOutageBuffer = 0
+    /// `pubsub.redis.outage_buffer_bytes`: bytes the outage buffer may hold on this node.
+    public var redisOutageBufferBytes = 64 << 20
+    /// `pubsub.redis.role_check_interval`: behind Sentinel, how often publishers check their server's `ROLE`; zero: off.
+    public var redisRoleCheckInterval = Duration.seconds(5)
     /// `pubsub.redis.username`: the ACL user, when the URL names none.
     public var redisUsername: String?
     /// `pubsub.redis.password_file`: a file holding the Redis password.
@@ -270,6 +274,16 @@ public struct ServeSettings: Sendable, Equatable {
                 throw invalid("expected a number of messages from 0 to 1000000")
             }
             redisOutageBuffer = count
+        case .redisOutageBufferBytes:
+            guard let size = SettingText.byteSize(value), (1024...(1 << 40)).contains(size) else {
+                throw invalid("expected a size in bytes from 1KiB to 1024GiB, such as 67108864, \"64MiB\" or \"1GiB\"")
+            }
+            redisOutageBufferBytes = size
+        case .redisRoleCheckInterval:
+            guard let duration = SettingText.duration(value), duration >= .zero, duration <= .seconds(3600) else {
+                throw invalid("expected a duration from 0 (off) to 1h, such as 5 (seconds), \"5s\" or \"500ms\"")
+            }
+            redisRoleCheckInterval = duration
         case .redisUsername:
             guard value.utf8.count <= 255, !value.contains(where: { $0.isWhitespace }) else {
                 throw invalid("expected at most 255 characters without spaces")

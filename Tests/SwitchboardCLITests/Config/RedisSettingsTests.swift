@@ -33,6 +33,8 @@ struct RedisSettingsTests {
                 "SWITCHBOARD_PUBSUB_REDIS_PUBLISHERS": "4",
                 "SWITCHBOARD_PUBSUB_REDIS_CONNECT_TIMEOUT": "500ms",
                 "SWITCHBOARD_PUBSUB_REDIS_OUTAGE_BUFFER": "1000",
+                "SWITCHBOARD_PUBSUB_REDIS_OUTAGE_BUFFER_BYTES": "16MiB",
+                "SWITCHBOARD_PUBSUB_REDIS_ROLE_CHECK_INTERVAL": "2s",
             ]))
         #expect(settings.pubsubAdapter == "redis")
         #expect(settings.redisURL == "redis://:secret@10.0.0.5:6380/2")
@@ -42,6 +44,9 @@ struct RedisSettingsTests {
         #expect(settings.redisPublishers == 4)
         #expect(settings.redisConnectTimeout == .milliseconds(500))
         #expect(settings.redisOutageBuffer == 1000)
+        #expect(settings.redisOutageBufferBytes == 16 << 20)
+        #expect(settings.redisRoleCheckInterval == .seconds(2))
+        #expect(defaults.redisOutageBufferBytes == 64 << 20 && defaults.redisRoleCheckInterval == .seconds(5))
     }
 
     @Test("bad values are refused with the key and where it was set", arguments: [
@@ -50,6 +55,9 @@ struct RedisSettingsTests {
         (.redisPublishers, "0", "from 1 to 64"),
         (.redisConnectTimeout, "0", "above zero"),
         (.redisOutageBuffer, "-1", "from 0 to 1000000"),
+        (.redisOutageBufferBytes, "64MB", "a size in bytes from 1KiB"),
+        (.redisOutageBufferBytes, "0", "a size in bytes from 1KiB"),
+        (.redisRoleCheckInterval, "-1s", "from 0 (off) to 1h"),
         (.redisNodeName, "has space", "letters, digits"),
         (.redisChannelPrefix, "a/b", "letters, digits"),
         (.redisTLSInsecure, "maybe", "expected true or false"),
