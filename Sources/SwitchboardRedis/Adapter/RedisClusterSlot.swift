@@ -2,12 +2,12 @@
 /// (XMODEM) of the name modulo 16384, where a name with a hash tag — a
 /// non-empty `{…}`, the first `{` and the first `}` after it — counts only
 /// the tag, as Redis's `keyHashSlot` does. `CLUSTER KEYSLOT` gives the same.
-enum RedisClusterSlot {
+package enum RedisClusterSlot {
     /// Slots in a Redis Cluster.
-    static let count = 16384
+    package static let count = 16384
 
     /// The slot of `name`.
-    static func of(_ name: some Collection<UInt8>) -> Int {
+    package static func of(_ name: some Collection<UInt8>) -> Int {
         let bytes = Array(name)
         if let open = bytes.firstIndex(of: UInt8(ascii: "{")),
            let close = bytes[(open + 1)...].firstIndex(of: UInt8(ascii: "}")), close > open + 1
@@ -18,7 +18,7 @@ enum RedisClusterSlot {
     }
 
     /// The slot of `name`.
-    static func of(_ name: String) -> Int {
+    package static func of(_ name: String) -> Int {
         of(name.utf8)
     }
 
