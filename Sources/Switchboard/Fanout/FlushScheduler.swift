@@ -24,10 +24,15 @@ package final class FlushScheduler: @unchecked Sendable {
         !scheduled && deferred == nil && pacing.deferredUntil(now: now) == nil
     }
 
+    /// A broadcast reached the loop (see ``BroadcastFlushPacing/arrived(now:)``).
+    func broadcastArrived(now: NIODeadline) {
+        pacing.arrived(now: now)
+    }
+
     /// A fan-out wrote and flushed as it went from `start` to `end`; later
     /// broadcast flushes are paced by that duration.
-    func flushedDirectly(from start: NIODeadline, to end: NIODeadline) {
-        pacing.flushed(from: start, to: end)
+    func flushedDirectly(from start: NIODeadline, to end: NIODeadline, cpu: TimeAmount) {
+        pacing.flushed(from: start, to: end, cpu: cpu)
     }
 
     /// Queues a flush of `connection` at the end of this loop step: messages
@@ -69,9 +74,11 @@ package final class FlushScheduler: @unchecked Sendable {
         broadcastPending = false
         let connections = pending
         pending.removeAll(keepingCapacity: true)
-        // Only broadcast flushes are timed: replies and pushes pay no clock read.
+        // Only broadcast flushes are timed: replies and pushes pay no clock
+        // read; only big ones pay for the thread's CPU time (a system call).
         let started = carriedBroadcasts ? eventLoop.now : nil
         let count = connections.count
+        let cpuAtStart = carriedBroadcasts && count >= LoopDispatcher.directWriteFanout ? ThreadCPUClock.now() : nil
         for index in 0..<count {
             SocketConnection.prefetch(aheadOf: index, count: count) { connections[$0] }
             let connection = connections[index]
@@ -79,7 +86,7 @@ package final class FlushScheduler: @unchecked Sendable {
             connection.flush()
         }
         if let started {
-            pacing.flushed(from: started, to: eventLoop.now)
+            pacing.flushed(from: started, to: eventLoop.now, cpu: cpuAtStart.map { ThreadCPUClock.now() - $0 })
         }
     }
 }

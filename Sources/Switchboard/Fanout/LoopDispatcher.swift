@@ -74,6 +74,7 @@ package final class LoopDispatcher: @unchecked Sendable {
         if countsBroadcasts { counts.broadcasts &+= 1 }
         guard let subscribers = topics[message.topic]?.subscribers else { return }
         let started = eventLoop.now
+        flusher.broadcastArrived(now: started)
         // A big fan-out at light load (no flush waiting or put off) writes
         // and flushes each subscriber's message as the loop reaches it: one
         // pass over connections whose objects are out of the CPU cache, and
@@ -82,6 +83,7 @@ package final class LoopDispatcher: @unchecked Sendable {
         // arrive together (a batch read from Redis) leave in one write per
         // connection, or later if ``BroadcastFlushPacing`` puts it off.
         let writesNow = subscribers.count >= Self.directWriteFanout && flusher.isIdle(now: started)
+        let cpuAtStart = writesNow ? ThreadCPUClock.now() : .zero
         var frames = BroadcastFrames(message: message)
         var delivered = 0
         for index in subscribers.indices {
@@ -107,7 +109,7 @@ package final class LoopDispatcher: @unchecked Sendable {
         counts.deliveries &+= delivered
         let ended = eventLoop.now
         if writesNow {
-            flusher.flushedDirectly(from: started, to: ended)
+            flusher.flushedDirectly(from: started, to: ended, cpu: ThreadCPUClock.now() - cpuAtStart)
         }
         metrics.fanoutTime.recordNanoseconds((ended - started).nanoseconds)
     }
