@@ -84,6 +84,12 @@ struct RedisClusterTests {
             let answer = try await redisCLI(port: group.servers[0].port, ["CLUSTER", "KEYSLOT", name])
             #expect(Int(answer.trimmingCharacters(in: .whitespacesAndNewlines)) == RedisClusterSlot.of(name), "\(name)")
         }
+        // A channel's slot, computed on the stack for each publish, is its name's.
+        for (kind, name) in [("t:", "room:lobby"), ("t:", "{user1000}.following"), ("n:", "node-a"), ("t:", "é✓"), ("t:", "")] {
+            let channel = RedisChannelName(prefix: "switchboard", kind: kind, name: name)
+            let answer = try await redisCLI(port: group.servers[0].port, ["CLUSTER", "KEYSLOT", channel.description])
+            #expect(Int(answer.trimmingCharacters(in: .whitespacesAndNewlines)) == channel.slot, "\(channel)")
+        }
     }
 
     @Test("2 nodes, 200 topics over the 3 shards: every broadcast delivered; one subscriber connection per shard and node")

@@ -23,6 +23,16 @@ struct RedisChannelName: Sendable, Hashable, CustomStringConvertible {
         cursor.put(name)
     }
 
+    /// Its Redis Cluster hash slot, without building the name as a string
+    /// (it is spelled out on the stack): once per publish in cluster mode.
+    var slot: Int {
+        withUnsafeTemporaryAllocation(byteCount: byteCount, alignment: 1) { buffer in
+            var cursor = RawWriter(buffer)
+            write(into: &cursor)
+            return RedisClusterSlot.of(UnsafeRawBufferPointer(buffer))
+        }
+    }
+
     func write(into buffer: inout ByteBuffer) {
         buffer.writeString(prefix)
         buffer.writeInteger(UInt8(ascii: ":"))

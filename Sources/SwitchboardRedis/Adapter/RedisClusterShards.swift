@@ -231,7 +231,7 @@ final class RedisClusterShards: @unchecked Sendable {
     /// The publisher for `topic` on the master that serves `channel`'s slot
     /// (any thread); `nil` while the slot has no master.
     func publisher(channel: RedisChannelName, topic: String) -> RedisPublisher? {
-        let slot = RedisClusterSlot.of(channel.description.utf8)
+        let slot = channel.slot
         return routes.withLockedValue { $0.shard(forSlot: slot) }?.publisher(for: topic)
     }
 

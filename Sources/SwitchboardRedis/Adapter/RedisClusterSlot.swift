@@ -8,18 +8,23 @@ package enum RedisClusterSlot {
 
     /// The slot of `name`.
     package static func of(_ name: some Collection<UInt8>) -> Int {
-        let bytes = Array(name)
+        let slot = name.withContiguousStorageIfAvailable { of(UnsafeRawBufferPointer($0)) }
+        return slot ?? of(Array(name))
+    }
+
+    /// The slot of `name`.
+    package static func of(_ name: String) -> Int {
+        of(name.utf8)
+    }
+
+    /// The slot of the name in `bytes`.
+    static func of(_ bytes: UnsafeRawBufferPointer) -> Int {
         if let open = bytes.firstIndex(of: UInt8(ascii: "{")),
            let close = bytes[(open + 1)...].firstIndex(of: UInt8(ascii: "}")), close > open + 1
         {
             return Int(crc16(bytes[(open + 1)..<close]) & 0x3FFF)
         }
         return Int(crc16(bytes[...]) & 0x3FFF)
-    }
-
-    /// The slot of `name`.
-    package static func of(_ name: String) -> Int {
-        of(name.utf8)
     }
 
     /// Whether `message`, an error reply, says the command went to a node
@@ -30,7 +35,7 @@ package enum RedisClusterSlot {
     }
 
     /// CRC16-CCITT (XMODEM): polynomial 0x1021, initial value 0.
-    private static func crc16(_ bytes: ArraySlice<UInt8>) -> UInt16 {
+    private static func crc16(_ bytes: Slice<UnsafeRawBufferPointer>) -> UInt16 {
         var crc: UInt16 = 0
         for byte in bytes {
             crc = (crc << 8) ^ table[Int(UInt8(crc >> 8) ^ byte)]
