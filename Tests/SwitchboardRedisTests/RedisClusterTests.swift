@@ -224,6 +224,8 @@ struct RedisClusterTests {
             _ = try await redisCLI(port: source.port, ["CLUSTER", "SETSLOT", "\(slot)", "MIGRATING", target.id])
             try await Task.sleep(for: .milliseconds(100))
             _ = try await redisCLI(port: target.port, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", target.id])
+            // The new owner's claim must win any conflict with the old one's (a newer config epoch).
+            _ = try await redisCLI(port: target.port, ["CLUSTER", "BUMPEPOCH"])
             _ = try await redisCLI(port: source.port, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", target.id])
             for master in nodes where master.isMaster && master.id != source.id && master.id != target.id {
                 _ = try await redisCLI(port: master.port, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", target.id])
@@ -245,7 +247,7 @@ struct RedisClusterTests {
         await sender.shutdown()
     }
 
-    @Test("CLUSTER FAILOVER on a replica under load: delivery resumes within 1 s, losses confined to what the old master held paused during the handover")
+    @Test("CLUSTER FAILOVER on a replica under load: delivery resumes within 1 s, at most two in a row per topic lost, none in most runs (what the demoted master ran as a replica is published again)")
     func followsFailover() async throws {
         let group = try #require(RedisClusterTestGroup.current)
         let arrivals = Arrivals()
@@ -269,7 +271,7 @@ struct RedisClusterTests {
             }
             #expect(promoted)
             try await Task.sleep(for: .seconds(2))
-            try await Self.checkDelivery(arrivals, stream: stream, watched: watched, since: started, lossWindow: 10, what: "failover of \(master.port) to \(replica.port)")
+            try await Self.checkDelivery(arrivals, stream: stream, watched: watched, since: started, lossWindow: 2, what: "failover of \(master.port) to \(replica.port)")
             #expect(receiver.status.state == "connected", "\(receiver.status)")
             print("failover: receiver \(receiver.statistics), sender \(sender.statistics)")
             try await group.waitUntilReady()

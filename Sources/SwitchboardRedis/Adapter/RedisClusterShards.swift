@@ -81,6 +81,10 @@ final class RedisClusterShards: @unchecked Sendable {
         var by: RedisHostPort
         /// Fresh maps read since that still named it.
         var staleMaps = 0
+        /// Answered 0 receivers after a stall rather than `MOVED`: if the
+        /// map goes on naming `by`, it was delivered there (to nobody) and
+        /// is not sent again.
+        var unheard = false
     }
 
     /// Publishes a master redirected, for the next fresh slot map.
@@ -88,6 +92,10 @@ final class RedisClusterShards: @unchecked Sendable {
     /// How many fresh maps may still name the master that redirected a
     /// publish (a node asked before it heard of the move) before it is dropped.
     static let maximumStaleMaps = 10
+    /// The same for a publish answered 0 receivers after a stall: the
+    /// master that ran it as a demoted one knows of the failover, and it is
+    /// asked first, so a map that still names it means no failover.
+    static let maximumStaleMapsUnheard = 2
 
     /// How often wanted channels are checked to be subscribed: a channel
     /// unconfirmed at two looks in a row turns the adapter's state red.
@@ -148,7 +156,7 @@ final class RedisClusterShards: @unchecked Sendable {
             shard.subscriber.onClusterHint = { reason in self.hint(reason) }
             for publisher in shard.publishers {
                 publisher.onClusterHint = { reason in self.hint(reason) }
-                publisher.onRedirected = { commands in self.redirected(commands, by: master) }
+                publisher.onRedirected = { commands, unheard in self.redirected(commands, by: master, unheard: unheard) }
             }
             return shard
         }
@@ -246,9 +254,9 @@ final class RedisClusterShards: @unchecked Sendable {
     /// nodes' subscribers move meanwhile), published once more there. A map
     /// that still names `master` (read from a node that has not heard of the
     /// move yet) is followed by another read, up to ``maximumStaleMaps``.
-    func redirected(_ commands: [ByteBuffer], by master: RedisHostPort) {
+    func redirected(_ commands: [ByteBuffer], by master: RedisHostPort, unheard: Bool = false) {
         eventLoop.execute {
-            self.toReroute += commands.map { Redirected(command: $0, by: master) }
+            self.toReroute += commands.map { Redirected(command: $0, by: master, unheard: unheard) }
             self.refresh(reason: "\(commands.count) publish(es) redirected by \(master)")
         }
     }
@@ -268,9 +276,9 @@ final class RedisClusterShards: @unchecked Sendable {
             }
             if owner == redirected.by {
                 redirected.staleMaps += 1
-                if redirected.staleMaps <= Self.maximumStaleMaps {
+                if redirected.staleMaps <= (redirected.unheard ? Self.maximumStaleMapsUnheard : Self.maximumStaleMaps) {
                     waiting.append(redirected)
-                } else {
+                } else if !redirected.unheard {
                     unroutable += 1
                 }
                 continue

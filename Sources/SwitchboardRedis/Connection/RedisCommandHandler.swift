@@ -30,6 +30,9 @@ final class RedisCommandHandler: ChannelDuplexHandler, RemovableChannelHandler {
         /// answered in this burst, of publishes answered `MOVED`/`ASK`/
         /// `TRYAGAIN`/`CLUSTERDOWN` (a cluster's "not here, not now").
         var redirected: [Int] = []
+        /// With ``collectsRedirections``: the positions of publishes answered
+        /// 0 receivers soon after the replies had stalled (see ``stall``).
+        var unheardAfterStall: [Int] = []
 
         /// Every command answered: publishes and requests.
         var commands: Int { acknowledged + failed + requests }
@@ -44,6 +47,28 @@ final class RedisCommandHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let onError: (any Error) -> Void
     /// Whether to note which publishes a cluster redirected (a sharded publisher).
     private let collectsRedirections: Bool
+    /// With ``collectsRedirections``: since when commands have waited for a
+    /// reply (the last reply burst, or the first command after none waited).
+    private var waitingSince: NIODeadline?
+    /// Until when 0-receiver replies are noted: ``unheardWindow`` after
+    /// replies that came back from a stall.
+    private var notesUnheardUntil: NIODeadline?
+    /// Whether the burst being read notes them (`nil` between bursts).
+    private var burstNotesUnheard: Bool?
+
+    /// Replies that stop this long while publishes wait, then come back as
+    /// 0 receivers, are those of a master that held them paused while it
+    /// handed a `CLUSTER FAILOVER` over: it runs them once it is a replica
+    /// and has dropped its subscribers. Their publishes are handed back like
+    /// redirected ones, to go again once the slot map names the new master
+    /// (and dropped if it still names the same one).
+    static let stall = TimeAmount.milliseconds(10)
+    /// How long after such a stall 0-receiver replies are handed back: the
+    /// demoted master also takes, as a replica, what is sent to it until the
+    /// node reads the new slot map. Some may then come twice (a replica
+    /// passes what it takes to its master, whose subscribers may already
+    /// include other nodes).
+    static let unheardWindow = TimeAmount.milliseconds(200)
 
     init(
         collectsRedirections: Bool = false,
@@ -59,6 +84,9 @@ final class RedisCommandHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
+        if collectsRedirections, pending.isEmpty {
+            waitingSince = .now()
+        }
         for slot in request.replies {
             if case .publishes(let count) = slot, case .publishes(let previous)? = pending.last {
                 pending[pending.index(before: pending.endIndex)] = .publishes(count: previous + count)
@@ -71,6 +99,13 @@ final class RedisCommandHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let value = unwrapInboundIn(data)
+        if collectsRedirections, burstNotesUnheard == nil {
+            let now = NIODeadline.now()
+            if let waitingSince, now - waitingSince >= Self.stall {
+                notesUnheardUntil = now + Self.unheardWindow
+            }
+            burstNotesUnheard = notesUnheardUntil.map { now < $0 } ?? false
+        }
         guard let slot = pending.first else {
             // Replies parsed in the same read after the connection was closed
             // (a failed handshake closes it at its first error) are moot.
@@ -101,12 +136,19 @@ final class RedisCommandHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 tally.failed += 1
                 tally.lastError = message
             } else {
+                if burstNotesUnheard == true, case .integer(0) = value {
+                    tally.unheardAfterStall.append(tally.commands)
+                }
                 tally.acknowledged += 1
             }
         }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        if collectsRedirections {
+            burstNotesUnheard = nil
+            waitingSince = pending.isEmpty ? nil : .now()
+        }
         reportPublishReplies()
         context.fireChannelReadComplete()
     }

@@ -72,7 +72,11 @@ final class RedisPublisher: @unchecked Sendable {
     /// `MOVED` (or `ASK`, `TRYAGAIN`, `CLUSTERDOWN`), as the commands
     /// written, for publishing again where the fresh slot map says. Set
     /// before ``start()``.
-    var onRedirected: @Sendable ([ByteBuffer]) -> Void = { _ in }
+    /// `unheard`: publishes answered 0 receivers right after the replies
+    /// stalled (``RedisCommandHandler/stall``), perhaps run by a master
+    /// demoted in a failover: published again only if a map names another
+    /// master for their slot.
+    var onRedirected: @Sendable (_ commands: [ByteBuffer], _ unheard: Bool) -> Void = { _, _ in }
     /// How long the first connection holds what was published while it was
     /// made, when that is not ``RedisAdapterConfiguration/outageReplayDelay``
     /// (a cluster master new to this node: see
@@ -300,24 +304,35 @@ final class RedisPublisher: @unchecked Sendable {
                 onClusterHint("\(role): \(message)")
             }
         }
-        let (flowingAgain, redirected) = shared.withLockedValue { shared -> (Bool, [ByteBuffer]) in
+        let (flowingAgain, returned) = shared.withLockedValue { shared -> (Bool, [(position: Int, bytes: ByteBuffer)]) in
             guard generation == shared.generation else { return (false, []) }
             shared.inFlight -= replies.acknowledged + replies.failed
             shared.replies &+= replies.commands
-            var redirected: [ByteBuffer] = []
+            var returned: [(position: Int, bytes: ByteBuffer)] = []
             if keepsUnacknowledged {
-                redirected = shared.unacknowledged.answered(replies.commands, returning: replies.redirected)
+                let positions = replies.unheardAfterStall.isEmpty
+                    ? replies.redirected : (replies.redirected + replies.unheardAfterStall).sorted()
+                returned = shared.unacknowledged.answered(replies.commands, returning: positions)
             }
-            guard shared.overloaded, shared.inFlight < configuration.maxPublishesInFlight / 2 else { return (false, redirected) }
+            guard shared.overloaded, shared.inFlight < configuration.maxPublishesInFlight / 2 else { return (false, returned) }
             shared.overloaded = false
-            return (true, redirected)
+            return (true, returned)
         }
         if flowingAgain {
             logger.notice("redis \(role): publishes flowing again")
         }
-        if !redirected.isEmpty {
-            onRedirected(redirected)
+        guard !returned.isEmpty else { return }
+        if replies.unheardAfterStall.isEmpty {
+            onRedirected(returned.map(\.bytes), false)
+            return
         }
+        logger.info("redis \(role): \(replies.unheardAfterStall.count) publishes answered 0 receivers after the replies stalled; kept for the next slot map")
+        let unheard = Set(replies.unheardAfterStall)
+        let (late, moved) = returned.reduce(into: ([ByteBuffer](), [ByteBuffer]())) { split, command in
+            if unheard.contains(command.position) { split.0.append(command.bytes) } else { split.1.append(command.bytes) }
+        }
+        if !moved.isEmpty { onRedirected(moved, false) }
+        if !late.isEmpty { onRedirected(late, true) }
     }
 
     // MARK: - Connection

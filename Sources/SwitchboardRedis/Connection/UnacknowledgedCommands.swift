@@ -67,13 +67,14 @@ extension RedisPublisher {
         }
 
         /// Redis answered the next `count` commands; returns the bytes of
-        /// the kept publishes at `positions` (among those `count`, ascending).
+        /// the kept publishes at `positions` (among those `count`, ascending),
+        /// with their positions.
         @discardableResult
-        mutating func answered(_ count: Int, returning positions: [Int] = []) -> [ByteBuffer] {
+        mutating func answered(_ count: Int, returning positions: [Int] = []) -> [(position: Int, bytes: ByteBuffer)] {
             var remaining = count
             var position = 0
             var wanted = positions[...]
-            var returned: [ByteBuffer] = []
+            var returned: [(position: Int, bytes: ByteBuffer)] = []
             while remaining > 0, let command = commands.popFirst() {
                 remaining -= 1
                 defer { position += 1 }
@@ -87,7 +88,7 @@ extension RedisPublisher {
                         if let bytes = batches.first?.getSlice(at: batches.first!.readerIndex, length: command.length) {
                             var copy = ByteBufferAllocator().buffer(capacity: bytes.readableBytes)
                             copy.writeImmutableBuffer(bytes)
-                            returned.append(copy)
+                            returned.append((position, copy))
                         }
                     }
                 }
