@@ -10,6 +10,7 @@
  *
  *   clang -O2 -pthread -o fanout-c Benchmarks/fanout-c/fanout.c   (or cc)
  *   ./fanout-c --port 4000 --api-key k --connections 5000 --rate 10 --duration 10 --server-pid PID
+ *   (--publish-port P publishes through another node: cross-node fan-out)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -34,6 +35,8 @@
 
 static const char *host = "127.0.0.1";
 static int port = 4000;
+/* The node the broadcasts are published through (0: --port): another node of the cluster for cross-node fan-out. */
+static int publish_port = 0;
 static const char *api_key = "";
 static const char *topic = "room:bench";
 static int connections = 1000;
@@ -55,10 +58,10 @@ static void die(const char *what) {
     exit(1);
 }
 
-static int connect_loopback(void) {
+static int connect_loopback(int to_port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) die("socket");
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)to_port)};
     if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
         fprintf(stderr, "fanout-c: --host must be an IPv4 loopback address\n");
         exit(1);
@@ -111,7 +114,7 @@ static void send_text(int fd, const char *text) {
 
 /* Upgrades, joins the topic, waits for the join's ok; returns the socket. */
 static int open_subscriber(int index) {
-    int fd = connect_loopback();
+    int fd = connect_loopback(port);
     char request[512];
     int length = snprintf(request, sizeof request,
         "GET /socket/websocket?vsn=2.0.0&user_id=c%d HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
@@ -212,7 +215,7 @@ static void *receive(void *argument) {
 
 /* POSTs `count` broadcasts at `rate` a second over one keep-alive connection. */
 static void publish(int count) {
-    int fd = connect_loopback();
+    int fd = connect_loopback(publish_port ? publish_port : port);
     uint64_t interval = 1000000000ULL / (uint64_t)rate, next = now_ns();
     char request[1024], response[4096];
     for (int i = 0; i < count; i++) {
@@ -286,7 +289,7 @@ static double percentile_ms(uint32_t *histogram, uint64_t total, double p) {
 
 static const char *usage =
     "usage: fanout-c [--host 127.0.0.1] [--port 4000] [--api-key KEY] [--topic room:bench] [--connections 1000]\n"
-    "                [--rate 10] [--duration 10] [--threads 2] [--server-pid PID]\n";
+    "                [--rate 10] [--duration 10] [--threads 2] [--server-pid PID] [--publish-port P]\n";
 
 int main(int argc, char **argv) {
     if (argc % 2 == 0) {
@@ -297,6 +300,7 @@ int main(int argc, char **argv) {
         const char *flag = argv[i], *value = argv[i + 1];
         if (!strcmp(flag, "--host")) host = value;
         else if (!strcmp(flag, "--port")) port = atoi(value);
+        else if (!strcmp(flag, "--publish-port")) publish_port = atoi(value);
         else if (!strcmp(flag, "--api-key")) api_key = value;
         else if (!strcmp(flag, "--topic")) topic = value;
         else if (!strcmp(flag, "--connections")) connections = atoi(value);
