@@ -204,7 +204,10 @@ wait_drained() {
         count="$(connection_count "$name")"
         [ "$count" = 0 ] && return 0
         if [ -z "$count" ]; then note "$name: its admin API does not answer"; return 1; fi
-        [ "$SECONDS" -lt "$deadline" ] || { note "$name: still $count connections after ${2}s"; return 1; }
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            note "$name: still $count connections after ${2}s; its stats: $(admin "$name" stats --json 2>&1 | tr -d '\n')"
+            return 1
+        fi
         sleep 1
     done
 }

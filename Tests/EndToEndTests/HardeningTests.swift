@@ -113,6 +113,42 @@ struct HardeningTests {
         }
     }
 
+    @Test func aClientThatClosesWithoutReadingIsLetGoAfterTheGrace() async throws {
+        try await withSecurityServer({ $0.limits.maxOutboundBytes = 256 << 20 }) { server async throws in
+            let socket = try await Self.joined(server, topic: "room:stuck")
+            defer { socket.close() }
+            // The client stops reading: 32 MiB fills both sockets' buffers and
+            // the rest waits in the node, below its slow-consumer limit.
+            for sequence in 0..<2_048 {
+                try await server.server.pubsub.broadcast(topic: "room:stuck", event: "big", payload: .json(["data": Self.bigChunk, "n": .int(sequence)]))
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            // Its close frame cannot be answered; the node still lets go.
+            try await socket.send(frames: [RawWebSocket.frame(opcode: 0x8, payload: [0x03, 0xE8])])
+            let deadline = ContinuousClock.now + .seconds(10)
+            while server.server.connectionCount > 0, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(server.server.connectionCount == 0, "the connection is still open 10 s after the client's close frame")
+        }
+    }
+
+    /// A raw WebSocket on `server` that has joined `topic`.
+    static func joined(_ server: SecurityTestServer, topic: String) async throws -> RawWebSocket {
+        let socket = try await RawWebSocket.connect(port: server.port, path: "/open/websocket?vsn=2.0.0")
+        do {
+            try await socket.send(#"["1","1","\#(topic)","phx_join",{}]"#)
+            #expect(try await socket.receiveText().contains("phx_reply"))
+        } catch {
+            socket.close()
+            throw error
+        }
+        return socket
+    }
+
+    /// 16 KiB of payload, for broadcasts that fill a socket's buffers quickly.
+    static let bigChunk = JSONValue.string(String(repeating: "x", count: 16 * 1024))
+
     @Test func anUnsupportedWebSocketVersionIsAnswered426WithTheOneSpoken() async throws {
         try await withSecurityServer { server async throws in
             let response = try await RawHTTP.request(port: server.port, path: "/open/websocket?vsn=2.0.0", headers: [
@@ -125,15 +161,12 @@ struct HardeningTests {
 
     @Test func aSlowConsumerReadsWholeFramesThen4008() async throws {
         try await withSecurityServer({ $0.limits.maxOutboundBytes = 1 << 20 }) { server async throws in
-            let socket = try await RawWebSocket.connect(port: server.port, path: "/open/websocket?vsn=2.0.0")
+            let socket = try await Self.joined(server, topic: "room:slow")
             defer { socket.close() }
-            try await socket.send(#"["1","1","room:slow","phx_join",{}]"#)
-            #expect(try await socket.receiveText().contains("phx_reply"))
             // The client stops reading; broadcasts pile up until the node gives up on it.
-            let chunk = JSONValue.string(String(repeating: "x", count: 16 * 1024))
             var sent = 0
             while server.logs.lines(containing: "client too slow").isEmpty, sent < 5_000 {
-                try await server.server.pubsub.broadcast(topic: "room:slow", event: "big", payload: .json(["data": chunk, "n": .int(sent)]))
+                try await server.server.pubsub.broadcast(topic: "room:slow", event: "big", payload: .json(["data": Self.bigChunk, "n": .int(sent)]))
                 sent += 1
                 if sent % 20 == 0 { try await Task.sleep(for: .milliseconds(5)) }
             }

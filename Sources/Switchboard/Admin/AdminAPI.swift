@@ -54,6 +54,7 @@ struct AdminAPI: Sendable {
             "state": .string(runtime.operationalState),
             "accepting": .bool(runtime.isAcceptingSockets),
             "connections": .int(runtime.connectionCount),
+            "longpoll_connections": .int(runtime.longPollSessionCount.load(ordering: .relaxed)),
             "channels": .int(await runtime.channelCount()),
             "topics": .int(runtime.pubsub.activeTopicCount),
             "pubsub": .object(pubsub),

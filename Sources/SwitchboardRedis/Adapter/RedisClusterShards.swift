@@ -416,10 +416,14 @@ final class RedisClusterShards: @unchecked Sendable {
             var subscribed = eventLoop.makeSucceededVoidFuture()
             if let owner, let shard = shards[owner] {
                 let timeout = configuration.connectTimeout
-                subscribed = shard.subscriber.subscribe(channel, timeout: timeout)
+                // Records the channel on the shard (and, on a running
+                // connection, subscribes it).
+                let recorded = shard.subscriber.subscribe(channel, timeout: timeout)
                 if let start = created[owner] {
-                    // Confirmed on the new connection, once it is made.
+                    // A new shard's connection: the confirmation comes once it is made.
                     subscribed = start.flatMap { shard.subscriber.subscribe(channel, timeout: timeout) }
+                } else {
+                    subscribed = recorded
                 }
             }
             if let current, current != owner, let old = shards[current] {

@@ -17,10 +17,12 @@ struct DeployEndToEndTests {
     static let longPollClients = 300
     static let topics = 50
     static let publishers = 10
+    /// Shouts per second per topic by the watch's own publishers.
+    static let shoutRate = 10
     /// Broadcasts per second per topic by the HTTP publisher.
     static let httpPublishRate = 5.0
     static let rollingDrain = 5
-    static let blueGreenDrain = 10
+    static let blueGreenDrain = 20
 
     @Test("rolling, failed and blue-green deploys under load lose no client", .timeLimit(.minutes(10)))
     func deploys() async throws {
@@ -163,7 +165,7 @@ struct PhaseRow {
         var lines = [
             "",
             "Deploy end to end: \(DeployEndToEndTests.clients) clients (\(DeployEndToEndTests.longPollClients) on long-poll) on \(DeployEndToEndTests.topics) topics, "
-                + "20 shouts/s and \(Int(DeployEndToEndTests.httpPublishRate)) POST /api/broadcast/s (keep-alive, through HAProxy) per topic",
+                + "\(DeployEndToEndTests.shoutRate) shouts/s and \(Int(DeployEndToEndTests.httpPublishRate)) POST /api/broadcast/s (keep-alive, through HAProxy) per topic",
         ]
         let header = [
             "phase", "deploy s", "connections per instance", "gap p50 ms", "p99 ms", "max ms", "long-poll p99 ms", "reconnects", "closes by code",

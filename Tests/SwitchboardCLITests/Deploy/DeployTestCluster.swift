@@ -192,7 +192,7 @@ final class DeployTestCluster: @unchecked Sendable {
                 "bench", "watch", "--port", "\(httpPort)", "--topic", "room:e2e",
                 "--connections", "\(DeployEndToEndTests.clients)", "--topics", "\(DeployEndToEndTests.topics)",
                 "--longpoll-connections", "\(DeployEndToEndTests.longPollClients)",
-                "--publish-rate", "20", "--publishers", "\(DeployEndToEndTests.publishers)",
+                "--publish-rate", "\(DeployEndToEndTests.shoutRate)", "--publishers", "\(DeployEndToEndTests.publishers)",
                 "--duration", "600", "--heartbeat", "--threads", "2", "--connect-rate", "1000", "--settle", "15", "--json",
             ],
             directory: directory

@@ -7,7 +7,9 @@ enum WebSocketCloseHandshake {
     /// Answers a client's close frame as RFC 6455 §5.5.1 and §7.4 have it:
     /// a valid code is echoed (none is answered 1000), an invalid code or a
     /// one-byte payload is answered 1002, a reason that is not UTF-8 1007;
-    /// then the connection closes.
+    /// then the connection closes: once the answer is written, or after
+    /// ``WebSocketTransport/closeGrace`` when it cannot be (a client that
+    /// stopped reading with frames still queued for it).
     static func answer(context: ChannelHandlerContext, closeFrame: WebSocketFrame) {
         var payload = closeFrame.unmaskedData
         let code: WebSocketErrorCode
@@ -31,6 +33,7 @@ enum WebSocketCloseHandshake {
         let channel = context.channel
         context.writeAndFlush(NIOAny(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply)))
             .whenComplete { _ in channel.close(promise: nil) }
+        channel.eventLoop.scheduleTask(in: WebSocketTransport.closeGrace) { channel.close(promise: nil) }
     }
 
     static func isUTF8(_ bytes: ByteBuffer) -> Bool {
