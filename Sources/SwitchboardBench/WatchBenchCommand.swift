@@ -86,9 +86,9 @@ struct WatchBenchCommand: AsyncParsableCommand {
                     _ = channel.on("presence_state") { view.state($0.payload) }
                     _ = channel.on("presence_diff") { view.diff($0.payload) }
                 }
-                client.onOpen { record.setOpen(true) }
+                client.onOpen { record.setOpen(true, at: MonotonicClock.now()) }
                 client.onClose { info in
-                    record.setOpen(false)
+                    record.setOpen(false, at: MonotonicClock.now())
                     tally.closed(code: info.code, at: MonotonicClock.now())
                 }
                 client.onError { error in tally.failed(error) }
@@ -163,6 +163,11 @@ struct WatchBenchCommand: AsyncParsableCommand {
             report["gaps_ms_longpoll"] = .section(Self.percentiles(longPollGaps.map(\.milliseconds).sorted(), decimals: 1))
         }
         report["reconnects"] = .section(final.reconnectSection)
+        report["moves_ms"] = .section(Self.moveSection(clients.flatMap { records[$0.index].snapshot.moves }))
+        let longPollMoves = clients.filter { options.transport(forConnection: $0.index) == .longpoll }.flatMap { records[$0.index].snapshot.moves }
+        if !longPollMoves.isEmpty && longPollMoves.count < clients.count {
+            report["moves_ms_longpoll"] = .section(Self.moveSection(longPollMoves))
+        }
         report["closes"] = .section(tally.snapshot.closeSection(startedAt: startedAt))
         var errors = ReportSection()
         errors["http"] = .counts(tally.snapshot.httpErrors)
@@ -181,6 +186,20 @@ struct WatchBenchCommand: AsyncParsableCommand {
         await ConnectionRamp.closeAll(clients)
         await publishing.close()
         return final.allJoined && clients.count == requested && presenceCheck.allExact
+    }
+
+    /// Where the moved clients' gaps went: the silence before the close,
+    /// the reconnect, and the wait for the first message after it.
+    static func moveSection(_ moves: [WatchedClient.Move]) -> ReportSection {
+        func part(_ nanoseconds: (WatchedClient.Move) -> UInt64) -> ReportValue {
+            .section(percentiles(moves.map { Double(nanoseconds($0)) / 1e6 }.sorted(), decimals: 1))
+        }
+        var section = ReportSection()
+        section["count"] = .int(moves.count)
+        section["silence_before_close"] = part(\.beforeClose)
+        section["close_to_open"] = part(\.closeToOpen)
+        section["open_to_message"] = part(\.openToMessage)
+        return section
     }
 
     /// p50, p99 and max of sorted values.

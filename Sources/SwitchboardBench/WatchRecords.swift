@@ -18,6 +18,21 @@ final class WatchedClient: Sendable {
         var longestGapEndedAt: UInt64 = 0
         var watching = false
         var open = true
+        /// While reconnecting: when messages stopped, when the close came,
+        /// and when the connection opened again.
+        var silentSince: UInt64?
+        var closedAt: UInt64?
+        var reopenedAt: UInt64?
+        /// Every completed move while watched: ``Move``.
+        var moves: [Move] = []
+    }
+
+    /// Where one move's gap went, in nanoseconds: messages stopped → the
+    /// close came → the connection opened again → the first message came.
+    struct Move {
+        var beforeClose: UInt64
+        var closeToOpen: UInt64
+        var openToMessage: UInt64
     }
 
     private let state = Mutex(State())
@@ -34,6 +49,10 @@ final class WatchedClient: Sendable {
     func received(at time: UInt64) {
         self.state.withLock {
             $0.received += 1
+            if $0.watching, let silentSince = $0.silentSince, let closedAt = $0.closedAt, let reopenedAt = $0.reopenedAt, time >= reopenedAt {
+                $0.moves.append(Move(beforeClose: closedAt - silentSince, closeToOpen: reopenedAt - closedAt, openToMessage: time - reopenedAt))
+            }
+            ($0.silentSince, $0.closedAt, $0.reopenedAt) = (nil, nil, nil)
             if $0.watching && time > $0.lastAt && time - $0.lastAt > $0.longestGap {
                 $0.longestGap = time - $0.lastAt
                 $0.longestGapEndedAt = time
@@ -42,8 +61,15 @@ final class WatchedClient: Sendable {
         }
     }
 
-    func setOpen(_ open: Bool) {
-        self.state.withLock { $0.open = open }
+    func setOpen(_ open: Bool, at time: UInt64) {
+        self.state.withLock {
+            $0.open = open
+            if open {
+                if $0.closedAt != nil && $0.reopenedAt == nil { $0.reopenedAt = time }
+            } else if $0.closedAt == nil {
+                ($0.silentSince, $0.closedAt) = ($0.lastAt, time)
+            }
+        }
     }
 
     /// The longest gap in milliseconds, counting the one still running at
