@@ -66,7 +66,7 @@ final class WatchedClient: Sendable {
             $0.open = open
             if open {
                 if $0.closedAt != nil && $0.reopenedAt == nil { $0.reopenedAt = time }
-            } else if $0.closedAt == nil {
+            } else if $0.watching && $0.closedAt == nil {
                 ($0.silentSince, $0.closedAt) = ($0.lastAt, time)
             }
         }
