@@ -105,6 +105,8 @@ struct DeployEndToEndTests {
             let span = (closes.double("last_s") ?? 0) - (closes.double("first_s") ?? 0)
             let busiest = closes["per_second"].counts.values.max() ?? 0
             #expect(total >= Self.clients, "every client moved (closes \(total))")
+            let moves = report["moves_ms"]
+            #expect((moves.int("count") ?? 0) >= Self.clients, "every client heard again after its move: \(moves.value)")
             #expect(span >= Double(Self.blueGreenDrain) * 0.5, "reconnects spread over \(span) s of a \(Self.blueGreenDrain) s window")
             #expect(Double(busiest) <= Double(total) * 0.35, "at most 35 % of the reconnects in one second (busiest \(busiest) of \(total))")
         }
