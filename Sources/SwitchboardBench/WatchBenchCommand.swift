@@ -158,15 +158,17 @@ struct WatchBenchCommand: AsyncParsableCommand {
         gapSection["ended_at_s"] = .section(gapEnds)
         report["gaps_ms"] = .section(gapSection)
         // The long-poll clients of a mixed population (--longpoll-connections), on their own.
-        let longPollGaps = zip(clients, gaps).filter { options.transport(forConnection: $0.0.index) == .longpoll }.map(\.1)
-        if !longPollGaps.isEmpty && longPollGaps.count < clients.count {
+        let isLongPoll = clients.map { options.transport(forConnection: $0.index) == .longpoll }
+        let mixed = isLongPoll.contains(true) && isLongPoll.contains(false)
+        if mixed {
+            let longPollGaps = zip(gaps, isLongPoll).filter(\.1).map(\.0)
             report["gaps_ms_longpoll"] = .section(Self.percentiles(longPollGaps.map(\.milliseconds).sorted(), decimals: 1))
         }
         report["reconnects"] = .section(final.reconnectSection)
-        report["moves_ms"] = .section(Self.moveSection(clients.flatMap { records[$0.index].snapshot.moves }))
-        let longPollMoves = clients.filter { options.transport(forConnection: $0.index) == .longpoll }.flatMap { records[$0.index].snapshot.moves }
-        if !longPollMoves.isEmpty && longPollMoves.count < clients.count {
-            report["moves_ms_longpoll"] = .section(Self.moveSection(longPollMoves))
+        let moves = clients.map { records[$0.index].snapshot.moves }
+        report["moves_ms"] = .section(Self.moveSection(moves.flatMap { $0 }))
+        if mixed {
+            report["moves_ms_longpoll"] = .section(Self.moveSection(zip(moves, isLongPoll).filter(\.1).flatMap(\.0)))
         }
         report["closes"] = .section(tally.snapshot.closeSection(startedAt: startedAt))
         var errors = ReportSection()

@@ -18,13 +18,18 @@ final class WatchedClient: Sendable {
         var longestGapEndedAt: UInt64 = 0
         var watching = false
         var open = true
-        /// While reconnecting: when messages stopped, when the close came,
-        /// and when the connection opened again.
-        var silentSince: UInt64?
-        var closedAt: UInt64?
-        var reopenedAt: UInt64?
+        /// From a close while watched to the first message after it.
+        var pendingMove: PendingMove?
         /// Every completed move while watched: ``Move``.
         var moves: [Move] = []
+    }
+
+    /// A move under way: when messages stopped, when the close came, and
+    /// when the connection opened again.
+    struct PendingMove {
+        var silentSince: UInt64
+        var closedAt: UInt64
+        var reopenedAt: UInt64?
     }
 
     /// Where one move's gap went, in nanoseconds: messages stopped → the
@@ -49,10 +54,12 @@ final class WatchedClient: Sendable {
     func received(at time: UInt64) {
         self.state.withLock {
             $0.received += 1
-            if $0.watching, let silentSince = $0.silentSince, let closedAt = $0.closedAt, let reopenedAt = $0.reopenedAt, time >= reopenedAt {
-                $0.moves.append(Move(beforeClose: closedAt - silentSince, closeToOpen: reopenedAt - closedAt, openToMessage: time - reopenedAt))
+            if $0.watching, let move = $0.pendingMove, let reopenedAt = move.reopenedAt, time >= reopenedAt {
+                $0.moves.append(Move(
+                    beforeClose: move.closedAt - move.silentSince, closeToOpen: reopenedAt - move.closedAt, openToMessage: time - reopenedAt
+                ))
             }
-            ($0.silentSince, $0.closedAt, $0.reopenedAt) = (nil, nil, nil)
+            $0.pendingMove = nil
             if $0.watching && time > $0.lastAt && time - $0.lastAt > $0.longestGap {
                 $0.longestGap = time - $0.lastAt
                 $0.longestGapEndedAt = time
@@ -65,9 +72,9 @@ final class WatchedClient: Sendable {
         self.state.withLock {
             $0.open = open
             if open {
-                if $0.closedAt != nil && $0.reopenedAt == nil { $0.reopenedAt = time }
-            } else if $0.watching && $0.closedAt == nil {
-                ($0.silentSince, $0.closedAt) = ($0.lastAt, time)
+                if $0.pendingMove?.reopenedAt == nil { $0.pendingMove?.reopenedAt = time }
+            } else if $0.watching && $0.pendingMove == nil {
+                $0.pendingMove = PendingMove(silentSince: $0.lastAt, closedAt: time)
             }
         }
     }
