@@ -220,16 +220,7 @@ struct RedisClusterTests {
             let source = try #require(try await group.owner(ofSlot: slot))
             let target = try #require(nodes.first { $0.isMaster && $0.id != source.id })
             let started = ContinuousClock.now
-            _ = try await redisCLI(port: target.port, ["CLUSTER", "SETSLOT", "\(slot)", "IMPORTING", source.id])
-            _ = try await redisCLI(port: source.port, ["CLUSTER", "SETSLOT", "\(slot)", "MIGRATING", target.id])
-            try await Task.sleep(for: .milliseconds(100))
-            _ = try await redisCLI(port: target.port, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", target.id])
-            // The new owner's claim must win any conflict with the old one's (a newer config epoch).
-            _ = try await redisCLI(port: target.port, ["CLUSTER", "BUMPEPOCH"])
-            _ = try await redisCLI(port: source.port, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", target.id])
-            for master in nodes where master.isMaster && master.id != source.id && master.id != target.id {
-                _ = try await redisCLI(port: master.port, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", target.id])
-            }
+            try await Self.move(slot: slot, from: source, to: target, nodes: nodes)
             try await Task.sleep(for: .seconds(2))
             try await Self.checkDelivery(arrivals, stream: stream, watched: watched, since: started, lossWindow: 0, what: "slot \(slot) moved from \(source.port) to \(target.port)")
             let moved = try await group.owner(ofSlot: slot)
@@ -238,6 +229,106 @@ struct RedisClusterTests {
             #expect(placement[RedisHostPort(host: "127.0.0.1", port: target.port)] ?? 0 > 0, "\(placement)")
             #expect(receiver.status.state == "connected", "\(receiver.status)")
             print("slot migration: receiver \(receiver.statistics), sender \(sender.statistics)")
+        } catch {
+            await receiver.shutdown()
+            await sender.shutdown()
+            throw error
+        }
+        await receiver.shutdown()
+        await sender.shutdown()
+    }
+
+    /// Moves `slot` (holding no keys) from the master `source` to the master
+    /// `target` as a resharding does: `IMPORTING`/`MIGRATING`, then `NODE`
+    /// on every master, the new owner's epoch made the newest.
+    static func move(slot: Int, from source: RedisClusterTestGroup.Node, to target: RedisClusterTestGroup.Node, nodes: [RedisClusterTestGroup.Node]) async throws {
+        _ = try await redisCLI(port: target.port, ["CLUSTER", "SETSLOT", "\(slot)", "IMPORTING", source.id])
+        _ = try await redisCLI(port: source.port, ["CLUSTER", "SETSLOT", "\(slot)", "MIGRATING", target.id])
+        try await Task.sleep(for: .milliseconds(100))
+        _ = try await redisCLI(port: target.port, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", target.id])
+        // The new owner's claim must win any conflict with the old one's (a newer config epoch).
+        _ = try await redisCLI(port: target.port, ["CLUSTER", "BUMPEPOCH"])
+        _ = try await redisCLI(port: source.port, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", target.id])
+        for master in nodes where master.isMaster && master.id != source.id && master.id != target.id {
+            _ = try await redisCLI(port: master.port, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", target.id])
+        }
+    }
+
+    /// The probe channels of node `name` that the master at `port` has subscribers on.
+    static func probeChannels(of name: String, onPort port: Int) async throws -> [String] {
+        try await redisCLI(port: port, ["PUBSUB", "SHARDCHANNELS", "switchboard:p:*"])
+            .split(separator: "\n").map(String.init).filter { $0.hasSuffix("}\(name)") }
+    }
+
+    @Test("the slot of a shard's probe channel moves to another master: the probe takes a channel its master still serves, without a false alarm")
+    func probeFollowsItsSlot() async throws {
+        let group = try #require(RedisClusterTestGroup.current)
+        let (receiver, sender) = try await Self.pair(group, arrivals: Arrivals())
+        do {
+            let nodes = try await group.nodes()
+            let masters = nodes.filter(\.isMaster)
+            let source = masters[0]
+            let target = try #require(masters.first { $0.id != source.id })
+            let before = try await Self.probeChannels(of: "receiver", onPort: source.port)
+            #expect(before.count == 1, "\(before)")
+            let channel = try #require(before.first)
+            let slot = RedisClusterSlot.of(channel)
+            try await Self.move(slot: slot, from: source, to: target, nodes: nodes)
+            let moved = try await Self.waitUntil(within: .seconds(5)) {
+                let now = try await Self.probeChannels(of: "receiver", onPort: source.port)
+                return now.count == 1 && now != before
+            }
+            let after = try await Self.probeChannels(of: "receiver", onPort: source.port)
+            #expect(moved, "\(after)")
+            let onTarget = try await Self.probeChannels(of: "receiver", onPort: target.port)
+            #expect(onTarget.count == 1, "\(onTarget)")
+            // Several probe rounds on the new channel.
+            try await Task.sleep(for: .seconds(2))
+            #expect(receiver.statistics.probeFailures == 0, "\(receiver.statistics)")
+            #expect(receiver.status.state == "connected", "\(receiver.status)")
+        } catch {
+            await receiver.shutdown()
+            await sender.shutdown()
+            throw error
+        }
+        await receiver.shutdown()
+        await sender.shutdown()
+    }
+
+    @Test("a shard's master that stops answering (CLIENT PAUSE): its probe turns the state red within 5 s, naming the shard; the other shards deliver on; nothing is lost; it recovers")
+    func silentShardShows() async throws {
+        let group = try #require(RedisClusterTestGroup.current)
+        let arrivals = Arrivals()
+        let (receiver, sender) = try await Self.pair(group, arrivals: arrivals)
+        do {
+            let topics = (0..<12).map { "room:silent:\($0)" }
+            for topic in topics {
+                try await receiver.topicActivated(topic)
+            }
+            let paused = try #require(try await group.owner(ofSlot: RedisClusterSlot.of("switchboard:t:\(topics[0])")))
+            var elsewhere: String?
+            for topic in topics.dropFirst() where try await group.owner(ofSlot: RedisClusterSlot.of("switchboard:t:\(topic)"))?.id != paused.id {
+                elsewhere = topic
+                break
+            }
+            let watched = try #require(elsewhere, "every topic on one master")
+            let stream = Stream(topics: topics, sender: sender)
+            try await Task.sleep(for: .milliseconds(300))
+            let started = ContinuousClock.now
+            // Connections stay open; the master reads nothing for 4 s (its cluster bus goes on: no failover).
+            _ = try await redisCLI(port: paused.port, ["CLIENT", "PAUSE", "4000", "ALL"])
+            let red = try await Self.waitUntil(within: .seconds(5)) { receiver.status.state != "connected" }
+            #expect(red, "\(receiver.status)")
+            #expect(receiver.status.detail?.contains("shard 127.0.0.1:\(paused.port)") == true, "\(String(describing: receiver.status.detail))")
+            #expect(receiver.statistics.probeFailures >= 1, "\(receiver.statistics)")
+            let green = try await Self.waitUntil(within: .seconds(10)) {
+                receiver.status.state == "connected" && sender.status.state == "connected"
+            }
+            #expect(green, "\(receiver.status)")
+            try await Task.sleep(for: .seconds(2))
+            try await Self.checkDelivery(arrivals, stream: stream, watched: watched, since: started, lossWindow: 0, what: "\(paused.port) paused")
+            print("silent shard: receiver \(receiver.statistics), sender \(sender.statistics)")
+            try await group.waitUntilReady()
         } catch {
             await receiver.shutdown()
             await sender.shutdown()

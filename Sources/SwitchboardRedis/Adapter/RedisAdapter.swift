@@ -102,6 +102,8 @@ public final class RedisAdapter: PubSubAdapter {
         let publishCheck = RedisAccessCheck.publish(channel: configuration.publishCheckChannel.description, prefix: prefix)
         let subscribeCheck = RedisAccessCheck.subscribe(channel: configuration.subscribeCheckChannel.description, prefix: prefix)
         let subscriberLoop = eventLoopGroup.next()
+        let numbering = RedisProbe.Numbering()
+        let instance = self.instance
         let inbound = RedisInbound(
             eventLoop: subscriberLoop, nodeName: configuration.nodeName, instance: instance, mode: configuration.mode,
             limits: Self.envelopeLimits, board: board, counters: counters, logger: logger
@@ -138,7 +140,11 @@ public final class RedisAdapter: PubSubAdapter {
                         publisher.firstSettleDelay = configuration.clusterSwitchDelay
                         return publisher
                     }
-                    return RedisShard(address: master, subscriber: subscriber, publishers: publishers)
+                    let probe = RedisProbe(
+                        subscriber: subscriber, publishers: publishers, channel: nil, configuration: configuration,
+                        instance: instance, numbering: numbering, counters: counters, logger: logger
+                    )
+                    return RedisShard(address: master, subscriber: subscriber, publishers: publishers, probe: probe)
                 }
             )
             shards.wireHints()
@@ -147,6 +153,9 @@ public final class RedisAdapter: PubSubAdapter {
             self.subscriber = nil
             self.probe = nil
             self.sentinelWatcher = nil
+            subscriberLoop.execute {
+                inbound.onProbe = { sequence in shards.probeReturned(sequence) }
+            }
             return
         }
         self.shards = nil
@@ -163,8 +172,8 @@ public final class RedisAdapter: PubSubAdapter {
         )
         self.subscriber = subscriber
         let probe = RedisProbe(
-            subscriber: subscriber, publishers: publishers, configuration: configuration,
-            instance: instance, counters: counters, logger: logger
+            subscriber: subscriber, publishers: publishers, channel: configuration.nodeChannel(configuration.nodeName),
+            configuration: configuration, instance: instance, numbering: numbering, counters: counters, logger: logger
         )
         self.probe = probe
         if let discovery {

@@ -63,10 +63,11 @@ public struct RedisAdapterConfiguration: Sendable, Hashable {
     public var outageReplayDelay: Duration = .milliseconds(2500)
     /// How often a probe is published to this node's own channel (while none
     /// is outstanding), to check that Redis answers and that the subscriber
-    /// connection still receives.
+    /// connection still receives; on a Redis Cluster in per-topic mode, to a
+    /// probe channel of each shard, which checks that shard's connections.
     public var probeInterval: Duration = .milliseconds(500)
     /// How long a probe may take: unanswered by then, Redis counts as silent
-    /// (stopped, hung) and every connection is replaced; answered but not
+    /// (stopped, hung) and every connection (of the shard) is replaced; answered but not
     /// back, the subscriber connection is. A silent Redis is noticed within
     /// ``probeInterval`` plus this.
     public var probeTimeout: Duration = .seconds(1)
@@ -114,6 +115,13 @@ public struct RedisAdapterConfiguration: Sendable, Hashable {
     /// The Redis channel of node-direct messages to `node`.
     func nodeChannel(_ node: String) -> RedisChannelName {
         RedisChannelName(prefix: channelPrefix, kind: "n:", name: node)
+    }
+
+    /// A Redis Cluster shard's probe channel, `<prefix>:p:{<tag>}<node>`:
+    /// the hash tag places it in a slot (``RedisClusterShards`` picks a tag
+    /// whose slot the shard's master serves).
+    func probeChannel(_ node: String, tag: Int) -> RedisChannelName {
+        RedisChannelName(prefix: channelPrefix, kind: "p:", name: "{\(tag)}\(node)")
     }
 
     /// The channel a publisher connection publishes an empty message to

@@ -4,7 +4,8 @@ import NIOCore
 /// kept in parts so that publishing writes it without building a string.
 struct RedisChannelName: Sendable, Hashable, CustomStringConvertible {
     var prefix: String
-    /// `t:` for a topic, `n:` for a node, empty for the global channel.
+    /// `t:` for a topic, `n:` for a node, `p:` for a cluster shard's probe,
+    /// empty for the global channel.
     var kind: String
     var name: String
 

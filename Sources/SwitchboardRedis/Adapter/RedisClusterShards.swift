@@ -25,6 +25,10 @@ import NIOCore
 /// - The adapter's status board gets a `cluster` entry: reconnecting while
 ///   the map cannot be read, or while wanted channels have no master or stay
 ///   unconfirmed past a check; its detail lists the shards.
+/// - Each shard's ``RedisProbe`` publishes to a channel of this node in a
+///   slot its master serves (``probeChannel(for:)``, picked again when the
+///   slot moves), so that a master that went silent, or a subscription it
+///   stopped feeding, shows as that shard's connections reconnecting.
 ///
 /// State lives on ``eventLoop``, the subscribers' loop, where the adapter's
 /// inbound path runs too.
@@ -70,6 +74,8 @@ final class RedisClusterShards: @unchecked Sendable {
     /// Shards whose subscriber had unconfirmed channels at the last check.
     private var unconfirmedAtLastCheck: Set<RedisHostPort> = []
     private var refreshes = 0
+    /// Whether the log said that shards go unprobed.
+    private var warnedUnprobed = false
     /// Whether the `cluster` role was last reported connected.
     private var healthy = false
     /// Why it was last reported not to be.
@@ -153,6 +159,7 @@ final class RedisClusterShards: @unchecked Sendable {
         makeShard = { [unowned self] master in
             let shard = make(master)
             shard.subscriber.onEvicted = { channel in self.hint("a shard dropped \(channel)") }
+            shard.probe.onRedirection = { reason in self.hint(reason) }
             shard.subscriber.onClusterHint = { reason in self.hint(reason) }
             for publisher in shard.publishers {
                 publisher.onClusterHint = { reason in self.hint(reason) }
@@ -231,6 +238,14 @@ final class RedisClusterShards: @unchecked Sendable {
             if let owner, let shard = self.shards[owner] {
                 shard.subscriber.unsubscribe(channel)
             }
+        }
+    }
+
+    /// This process's probe number `sequence` came back (on ``eventLoop``).
+    func probeReturned(_ sequence: UInt64) {
+        eventLoop.assertInEventLoop()
+        for shard in shards.values {
+            shard.probe.returned(sequence)
         }
     }
 
@@ -373,6 +388,7 @@ final class RedisClusterShards: @unchecked Sendable {
             if let shard = retiring.removeValue(forKey: master) {
                 // Back before its connections were closed (a failover undone).
                 shards[master] = shard
+                shard.probe.start()
                 continue
             }
             let shard = makeShard(master)
@@ -447,6 +463,7 @@ final class RedisClusterShards: @unchecked Sendable {
             logger.notice("redis cluster: \(master) serves no slot any more; closing its connections in \(linger.humanReadable)")
             retire(shard)
         }
+        placeProbes()
         if homeless > 0 {
             markUnhealthy("\(homeless) channel(s) in slots no master serves (\(topology.uncoveredSlots) slots uncovered)")
         }
@@ -460,12 +477,57 @@ final class RedisClusterShards: @unchecked Sendable {
     /// them) and answer `MOVED` to those sent meanwhile (published again).
     private func retire(_ shard: RedisShard) {
         retiring[shard.address] = shard
+        _ = shard.probe.stop()
         eventLoop.scheduleTask(in: TimeAmount(linger)) {
             guard let retired = self.retiring[shard.address], retired.subscriber === shard.subscriber else { return }
             self.retiring[shard.address] = nil
             retired.roles.forEach { self.board.removed($0) }
             _ = retired.shutdown()
         }
+    }
+
+    /// Gives each shard's probe a channel in a slot its master serves, if
+    /// its current one is not (a shard just made, a slot moved): subscribed
+    /// on the shard, the old one left. A probe sent before the new
+    /// subscription is confirmed is not counted against the shard.
+    private func placeProbes() {
+        // Every master in `shards` serves a slot of `topology`.
+        for (master, shard) in shards {
+            let current = shard.probe.channel
+            if let current, topology.owner(ofSlot: current.slot) == master { continue }
+            let channel = probeChannel(for: master)
+            shard.probe.channel = channel
+            if let channel {
+                _ = shard.subscriber.subscribe(channel.description, timeout: configuration.connectTimeout)
+            }
+            if let current {
+                shard.subscriber.unsubscribe(current.description)
+            }
+        }
+    }
+
+    /// Tags tried for a probe channel before giving up (a master that serves
+    /// one slot is found within this many with a certainty of 1 - 10⁻⁶).
+    static let maximumProbeTags = 250_000
+
+    /// This node's probe channel with the first tag (0, 1, …) that puts it
+    /// in a slot `master` serves; `nil` if the tag decides nothing (a
+    /// channel prefix with a hash tag of its own puts every channel in one
+    /// slot: those shards go unprobed, said once in the log).
+    private func probeChannel(for master: RedisHostPort) -> RedisChannelName? {
+        let node = configuration.nodeName
+        guard configuration.probeChannel(node, tag: 0).slot != configuration.probeChannel(node, tag: 1).slot else {
+            if !warnedUnprobed {
+                warnedUnprobed = true
+                logger.warning("redis cluster: the channel prefix \(configuration.channelPrefix) has a hash tag: every channel is in one slot, and shards that do not serve it are not probed")
+            }
+            return nil
+        }
+        for tag in 0..<Self.maximumProbeTags {
+            let channel = configuration.probeChannel(node, tag: tag)
+            if topology.owner(ofSlot: channel.slot) == master { return channel }
+        }
+        return nil
     }
 
     /// Starts a shard; one added after the adapter's start that cannot

@@ -1,9 +1,12 @@
 import Logging
 import NIOCore
 
-/// Checks, through Redis itself, that the subscriber connection still
-/// receives: every interval it publishes a probe to this node's own channel
-/// and expects it back on the subscriber connection within the timeout.
+/// Checks, through Redis itself, that a subscriber connection still
+/// receives: every interval it publishes a probe to ``channel``, which that
+/// connection subscribes, and expects it back there within the timeout.
+/// One server has one probe, on this node's own channel; on a Redis
+/// Cluster each shard has its own, on a channel of a slot its master serves
+/// (``RedisClusterShards`` picks it).
 ///
 /// A probe whose PUBLISH Redis acknowledged but that never came back means a
 /// silent subscriber connection (a failover can leave one connected to a
@@ -22,11 +25,29 @@ import NIOCore
 /// connection has received no reply for a quarter of the timeout, so that a
 /// busy Redis is not taken for a silent one.
 ///
+/// A probe sent while its channel's subscription was not confirmed yet (a
+/// fresh connection, a channel just moved) that Redis says nobody receives
+/// is not a failure: the next one tells.
+///
 /// Runs on the subscriber's event loop.
 final class RedisProbe: @unchecked Sendable {
+    /// Numbers the probes of every ``RedisProbe`` of an adapter, so that a
+    /// returning probe is told apart by its number alone. Used on the
+    /// subscribers' event loop only.
+    final class Numbering: @unchecked Sendable {
+        private var last: UInt64 = 0
+
+        func next() -> UInt64 {
+            last += 1
+            return last
+        }
+    }
+
     private struct Outstanding {
         var sequence: UInt64
         var subscriberGeneration: Int
+        /// Whether the subscriber had confirmed the channel when it was sent.
+        var subscribed: Bool
         var acknowledged = false
         /// The publisher's ``RedisPublisher/repliesReceived`` when last looked at.
         var publisherReplies: Int
@@ -39,26 +60,38 @@ final class RedisProbe: @unchecked Sendable {
     private var publisher: RedisPublisher { publishers[0] }
     private let configuration: RedisAdapterConfiguration
     private let instance: UInt64
+    private let numbering: Numbering
     private let counters: RedisAdapterCounters
     private let logger: Logger
 
-    private var sequence: UInt64 = 0
+    /// Told when a cluster's master answered the probe with a redirection.
+    var onRedirection: (String) -> Void = { _ in }
+
+    /// Where probes go; none are sent while it is `nil`.
+    var channel: RedisChannelName? {
+        didSet { eventLoop.assertInEventLoop() }
+    }
+
     private var outstanding: Outstanding?
     private var task: RepeatedTask?
 
     init(
         subscriber: RedisSubscriber,
         publishers: [RedisPublisher],
+        channel: RedisChannelName?,
         configuration: RedisAdapterConfiguration,
         instance: UInt64,
+        numbering: Numbering,
         counters: RedisAdapterCounters,
         logger: Logger
     ) {
         self.eventLoop = subscriber.eventLoop
         self.subscriber = subscriber
         self.publishers = publishers
+        self.channel = channel
         self.configuration = configuration
         self.instance = instance
+        self.numbering = numbering
         self.counters = counters
         self.logger = logger
     }
@@ -80,7 +113,8 @@ final class RedisProbe: @unchecked Sendable {
         }
     }
 
-    /// This process's probe number `sequence` came back.
+    /// This process's probe number `sequence` came back (it may be another
+    /// probe's of the same adapter).
     func returned(_ sequence: UInt64) {
         eventLoop.assertInEventLoop()
         if outstanding?.sequence == sequence {
@@ -89,15 +123,17 @@ final class RedisProbe: @unchecked Sendable {
     }
 
     private func send() {
-        guard outstanding == nil, subscriber.isConnected, publisher.isConnected else { return }
-        sequence += 1
-        let sequence = self.sequence
+        guard outstanding == nil, let channel, subscriber.isConnected, publisher.isConnected else { return }
+        let sequence = numbering.next()
         let generation = subscriber.generation
-        outstanding = Outstanding(sequence: sequence, subscriberGeneration: generation, publisherReplies: publisher.repliesReceived)
+        let subscribed = subscriber.isConfirmed(channel.description)
+        outstanding = Outstanding(
+            sequence: sequence, subscriberGeneration: generation, subscribed: subscribed, publisherReplies: publisher.repliesReceived
+        )
 
         let reply = eventLoop.makePromise(of: RedisValue.self)
         let probe = RedisEnvelope(kind: .probe, originNode: configuration.nodeName, instance: instance, sequence: sequence)
-        let outcome = probe.withEncoded(channel: configuration.nodeChannel(configuration.nodeName)) { channel, envelope in
+        let outcome = probe.withEncoded(channel: channel) { channel, envelope in
             publisher.publish(channel: channel, message: envelope, reply: reply, bufferable: false)
         }
         guard outcome == .sent else {
@@ -109,12 +145,19 @@ final class RedisProbe: @unchecked Sendable {
             switch result {
             case .success(.integer(0)):
                 self.outstanding = nil
+                guard subscribed else { return }
                 self.counters.probeFailures.bump()
-                self.subscriber.reset(reason: "Redis reports no subscriber on this node's channel", generation: generation)
+                self.subscriber.reset(reason: "Redis reports no subscriber on the probe's channel \(channel)", generation: generation)
             case .success:
                 self.outstanding?.acknowledged = true
             case .failure(let error):
                 self.outstanding = nil
+                // A cluster's master that no longer serves the channel's
+                // slot: the shards pick another channel with the new map.
+                if let message = (error as? RedisError)?.serverMessage, RedisClusterSlot.isRedirection(message) {
+                    self.onRedirection("the probe on \(channel) was answered \(message)")
+                    return
+                }
                 // An error reply (NOPERM once the user's rights were taken
                 // away, say): connected, yet unable to publish. Replaced, so
                 // that the reconnect checks the rights again and the health

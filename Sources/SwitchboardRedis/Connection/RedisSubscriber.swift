@@ -187,6 +187,12 @@ final class RedisSubscriber: @unchecked Sendable {
         }
     }
 
+    /// Whether `channel` is wanted and confirmed on the current connection (on ``eventLoop``).
+    func isConfirmed(_ channel: String) -> Bool {
+        eventLoop.assertInEventLoop()
+        return subscriptions[channel]?.confirmed == true
+    }
+
     /// The wanted channels, and how many of them are confirmed.
     var subscriptionCounts: EventLoopFuture<(wanted: Int, confirmed: Int)> {
         eventLoop.submit {
