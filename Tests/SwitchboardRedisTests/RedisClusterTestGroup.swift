@@ -83,12 +83,14 @@ final class RedisClusterTestGroup: @unchecked Sendable {
     }
 
     /// Waits (at most 20 s) until every node says `cluster_state:ok`, knows
-    /// every other node, and every replica's link to its master is up.
+    /// every other node, every replica's link to its master is up, and the
+    /// first node (which the tests ask) knows every replica as one.
     func waitUntilReady(within limit: Duration = .seconds(20)) async throws {
         let deadline = ContinuousClock.now + limit
         var last = ""
         while ContinuousClock.now < deadline {
             var ready = true
+            var replicas = 0
             for server in servers {
                 let info = (try? await redisCLI(port: server.port, ["CLUSTER", "INFO"])) ?? ""
                 let nodes = (try? await redisCLI(port: server.port, ["CLUSTER", "NODES"])) ?? ""
@@ -100,6 +102,11 @@ final class RedisClusterTestGroup: @unchecked Sendable {
                     ready = false
                     last = "\(server.port): \(info.prefix(40)), \(known) nodes known"
                 }
+                if replication.contains("role:slave") { replicas += 1 }
+            }
+            if ready, let seen = try? await nodes().filter({ $0.masterID != nil }).count, seen != replicas {
+                ready = false
+                last = "\(servers[0].port) knows \(seen) of \(replicas) replicas"
             }
             if ready { return }
             try await Task.sleep(for: .milliseconds(200))
