@@ -128,16 +128,19 @@ public final class PubSub: Sendable {
     /// (``BroadcastFrames``): a fan-out retains and releases its frame once
     /// per subscriber, and one reference count shared by loops on different
     /// cores would bounce between their caches.
+    ///
+    /// Called on one of the loops (a message from Redis, a broadcast from a
+    /// channel), that loop's share is delivered last: the other loops start
+    /// on their own cores meanwhile, instead of after it.
     func dispatchLocally(_ message: PubSubMessage) {
         var unwrapped = message
         unwrapped.wrapped = nil
-        for (index, dispatcher) in dispatchers.enumerated() {
+        for (index, dispatcher) in dispatchers.enumerated() where !dispatcher.eventLoop.inEventLoop {
             let message = index == 0 ? message : unwrapped
-            if dispatcher.eventLoop.inEventLoop {
-                dispatcher.deliver(message)
-            } else {
-                dispatcher.eventLoop.execute { dispatcher.deliver(message) }
-            }
+            dispatcher.eventLoop.execute { dispatcher.deliver(message) }
+        }
+        for (index, dispatcher) in dispatchers.enumerated() where dispatcher.eventLoop.inEventLoop {
+            dispatcher.deliver(index == 0 ? message : unwrapped)
         }
     }
 

@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
+import NIOPosix
 import Testing
 @testable import SwitchboardTesting
 @testable import Switchboard
@@ -143,5 +144,37 @@ struct BroadcastDeliveryTests {
             #expect(addresses[0][0] != addresses[1][0])
             #expect(handed.withLockedValue { $0.removeFirst() } == serialized)
         }
+    }
+
+    /// A broadcast made on one loop (a message from Redis, a channel's
+    /// broadcast) reaches the other loops before that loop delivers its own
+    /// share, so they deliver at the same time, not one after the other.
+    @Test func theOtherLoopsAreHandedABroadcastBeforeTheCurrentLoopDeliversItsShare() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let loops = [group.next(), group.next()]
+        let dispatchers = loops.map { LoopDispatcher(eventLoop: $0) }
+        let pubsub = PubSub(adapter: LocalAdapter(nodeName: "test"), dispatchers: dispatchers, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let otherLoopDelivered = ConditionLock(value: false)
+        let sawTheOtherLoop = NIOLockedValueBox<Bool?>(nil)
+        try await loops[1].submit {
+            dispatchers[1].subscribe(topic: "room:test", LocalSubscriber(id: .next(), target: .handler { _ in
+                otherLoopDelivered.lock()
+                otherLoopDelivered.unlock(withValue: true)
+            }))
+        }.get()
+        try await loops[0].submit {
+            dispatchers[0].subscribe(topic: "room:test", LocalSubscriber(id: .next(), target: .handler { _ in
+                // Waits (blocking this loop) for the other loop's delivery: it
+                // only comes if it was handed over before this one began.
+                let came = otherLoopDelivered.lock(whenValue: true, timeoutSeconds: 2)
+                if came { otherLoopDelivered.unlock() }
+                sawTheOtherLoop.withLockedValue { $0 = came }
+            }))
+        }.get()
+        try await loops[0].submit {
+            try pubsub.localBroadcast(topic: "room:test", event: "msg", payload: .json(["body": "hi"]))
+        }.get()
+        #expect(sawTheOtherLoop.withLockedValue { $0 } == true)
+        try await group.shutdownGracefully()
     }
 }
