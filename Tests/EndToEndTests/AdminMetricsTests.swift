@@ -2,6 +2,7 @@ import Foundation
 import Prometheus
 import Switchboard
 import SwitchboardClient
+import Synchronization
 import Testing
 
 /// `GET /metrics` on the admin listener (and on the public one when asked),
@@ -125,8 +126,9 @@ struct AdminMetricsTests {
                 families.append(name)
                 #expect(index > 0 && lines[index - 1].hasPrefix("# HELP \(name) "), "no # HELP line for \(name)")
             }
-            // Every described metric is on the page, so the help table names no metric that is gone.
-            #expect(Set(families) == Set(PrometheusPage.help.keys))
+            // Every described metric is on the page, so the help table names no metric that is gone
+            // (but the adapter's connections: the local adapter has none; see the next test).
+            #expect(Set(families) == Set(PrometheusPage.help.keys).subtracting(["switchboard_pubsub_connection_up"]))
             #expect(page.contains(#"switchboard_build_info{version="9.8.7-test","#))
             #if os(Linux)
             let resident = try #require(Self.sample(page, "process_resident_memory_bytes"))
@@ -170,6 +172,56 @@ struct AdminMetricsTests {
             let text = String(decoding: page, as: UTF8.self)
             #expect(Self.sample(text, #"switchboard_channel_joins_total{status="ok"}"#) == 1)
             #expect(Self.sample(text, #"switchboard_socket_connects_total{status="ok",transport="websocket"}"#) == 1)
+        }
+    }
+
+    /// An adapter with the local adapter's behaviour and a status the test sets.
+    private final class StatusAdapter: PubSubAdapter {
+        private let local = LocalAdapter(nodeName: "status-node")
+        let current = Mutex(AdapterStatus(name: "test", state: "connected"))
+        var nodeName: String { local.nodeName }
+        var status: AdapterStatus { current.withLock { $0 } }
+        func start(deliver: @escaping @Sendable (PubSubMessage) -> Void, control: @escaping @Sendable (ControlMessage) -> Void) async throws {
+            try await local.start(deliver: deliver, control: control)
+        }
+        func sendControl(_ message: ControlMessage, to node: String?) async throws { try await local.sendControl(message, to: node) }
+        func shutdown() async { await local.shutdown() }
+        func broadcast(_ message: PubSubMessage) async throws { try await local.broadcast(message) }
+        func directBroadcast(to node: String, _ message: PubSubMessage) async throws { try await local.directBroadcast(to: node, message) }
+        func topicActivated(_ topic: String) async throws { try await local.topicActivated(topic) }
+        func topicDeactivated(_ topic: String) async { await local.topicDeactivated(topic) }
+    }
+
+    @Test func eachAdapterConnectionHasItsGaugeUntilTheAdapterNoLongerListsIt() async throws {
+        let adapter = StatusAdapter()
+        adapter.current.withLock {
+            $0 = AdapterStatus(name: "test", state: "reconnecting", detail: "shard 10.0.0.22:6379 subscriber: connection closed", connections: [
+                .init(name: "shard 10.0.0.21:6379 subscriber", state: "connected"),
+                .init(name: "shard 10.0.0.22:6379 subscriber", state: "reconnecting", detail: "connection closed"),
+            ])
+        }
+        try await withServer(adapter: adapter, AdminTestSupport.configure) { server in
+            let page = try await Self.scrape(server).body
+            #expect(page.contains("# HELP switchboard_pubsub_connection_up 1 while"))
+            #expect(page.contains("# TYPE switchboard_pubsub_connection_up gauge"))
+            #expect(Self.sample(page, "switchboard_pubsub_connected") == 0)
+            #expect(Self.sample(page, #"switchboard_pubsub_connection_up{connection="shard 10.0.0.21:6379 subscriber"}"#) == 1)
+            #expect(Self.sample(page, #"switchboard_pubsub_connection_up{connection="shard 10.0.0.22:6379 subscriber"}"#) == 0)
+            let health = try await RawHTTP.request(port: server.localPort!, path: "/healthz")
+            let connections = (try? JSONValue(parsing: health.body))?["pubsub"]?["connections"]?.arrayValue ?? []
+            #expect(connections.count == 2)
+            #expect(connections.last?["detail"]?.stringValue == "connection closed")
+
+            // The second shard's master left the map: its connection is gone from the page.
+            adapter.current.withLock {
+                $0 = AdapterStatus(name: "test", state: "connected", connections: [.init(name: "shard 10.0.0.21:6379 subscriber", state: "connected")])
+            }
+            let after = try await Self.scrape(server).body
+            #expect(Self.sample(after, "switchboard_pubsub_connected") == 1)
+            #expect(Self.sample(after, #"switchboard_pubsub_connection_up{connection="shard 10.0.0.21:6379 subscriber"}"#) == 1)
+            #expect(!after.contains("10.0.0.22"))
+            let stats = try await AdminTestSupport.request(server, method: "GET", path: "/stats")
+            #expect(stats.json?["pubsub"]?["connections"]?.arrayValue?.count == 1)
         }
     }
 }

@@ -117,6 +117,8 @@ struct RedisClusterTests {
             }
             #expect(receiver.status.state == "connected", "\(receiver.status)")
             #expect(receiver.status.detail?.contains("3 shard(s)") == true, "\(String(describing: receiver.status.detail))")
+            let shardSubscribers = receiver.status.connections.filter { $0.name.hasPrefix("shard ") && $0.name.hasSuffix(" subscriber") }
+            #expect(shardSubscribers.count == 3 && shardSubscribers.allSatisfy { $0.state == "connected" }, "\(receiver.status.connections)")
 
             // Each node has at most one subscriber connection per master, and none on a replica.
             let masters = try await group.nodes().filter(\.isMaster).map(\.port)
@@ -320,6 +322,8 @@ struct RedisClusterTests {
             let red = try await Self.waitUntil(within: .seconds(5)) { receiver.status.state != "connected" }
             #expect(red, "\(receiver.status)")
             #expect(receiver.status.detail?.contains("shard 127.0.0.1:\(paused.port)") == true, "\(String(describing: receiver.status.detail))")
+            let down = receiver.status.connections.filter { $0.state != "connected" }.map(\.name)
+            #expect(!down.isEmpty && down.allSatisfy { $0.hasPrefix("shard 127.0.0.1:\(paused.port) ") }, "\(receiver.status.connections)")
             #expect(receiver.statistics.probeFailures >= 1, "\(receiver.statistics)")
             let green = try await Self.waitUntil(within: .seconds(10)) {
                 receiver.status.state == "connected" && sender.status.state == "connected"

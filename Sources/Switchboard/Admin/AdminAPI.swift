@@ -38,9 +38,6 @@ struct AdminAPI: Sendable {
     }
 
     func stats() async -> JSONValue {
-        let adapter = runtime.pubsub.adapterStatus
-        var pubsub: JSONObject = ["adapter": .string(adapter.name), "state": .string(adapter.state)]
-        if let detail = adapter.detail { pubsub["detail"] = .string(detail) }
         let (since, window) = runtime.operations.withLock { ($0.drainingSince, $0.drainWindow) }
         var drain: JSONObject = ["draining": .bool(since != nil)]
         if let since {
@@ -57,7 +54,7 @@ struct AdminAPI: Sendable {
             "longpoll_connections": .int(runtime.longPollSessionCount.load(ordering: .relaxed)),
             "channels": .int(await runtime.channelCount()),
             "topics": .int(runtime.pubsub.activeTopicCount),
-            "pubsub": .object(pubsub),
+            "pubsub": runtime.pubsub.adapterStatus.json,
             "drain": .object(drain),
             "shed": [
                 "pending": .int(runtime.pendingSheds.load(ordering: .relaxed)),

@@ -16,6 +16,10 @@ public struct NodeReport: Sendable, Hashable {
     public var accepting: Bool
     /// The PubSub adapter's state: `connected`, `reconnecting`, …
     public var pubsubState: String
+    /// Each of the adapter's connections and its state (no detail),
+    /// `pubsub_connections` in JSON; `nil` in the reports of nodes that
+    /// predate it.
+    public var pubsubConnections: [AdapterStatus.Connection]?
     public var uptimeSeconds: Double
     /// The newest version of the PubSub adapter's wire format that the node
     /// reads (``PubSubAdapter/wireVersion``), `wire_version` in JSON. Reports
@@ -25,7 +29,7 @@ public struct NodeReport: Sendable, Hashable {
     public init(
         node: String, version: String, connections: Int, channels: Int, topics: Int,
         state: String, accepting: Bool, pubsubState: String, uptimeSeconds: Double, wireVersion: Int = 1,
-        longPollConnections: Int? = nil
+        longPollConnections: Int? = nil, pubsubConnections: [AdapterStatus.Connection]? = nil
     ) {
         self.node = node
         self.version = version
@@ -38,7 +42,11 @@ public struct NodeReport: Sendable, Hashable {
         self.pubsubState = pubsubState
         self.uptimeSeconds = uptimeSeconds
         self.wireVersion = wireVersion
+        self.pubsubConnections = pubsubConnections
     }
+
+    /// The most adapter connections a report may list.
+    static let maximumPubSubConnections = 4096
 
     /// The report as JSON, the payload of a `report` event on the cluster topic.
     public var json: JSONValue {
@@ -55,13 +63,16 @@ public struct NodeReport: Sendable, Hashable {
             "wire_version": .int(wireVersion),
         ]
         if let longPollConnections { json["longpoll_connections"] = .int(longPollConnections) }
+        if let pubsubConnections {
+            json["pubsub_connections"] = .array(pubsubConnections.map { ["name": .string($0.name), "state": .string($0.state)] })
+        }
         return .object(json)
     }
 
     /// Reads a report; `nil` when a field is missing or of the wrong type.
     /// Unknown fields are ignored (so older nodes read newer reports), and a
     /// missing `wire_version` is 1 (so newer nodes read older reports); a
-    /// missing `longpoll_connections` stays unknown.
+    /// missing `longpoll_connections` or `pubsub_connections` stays unknown.
     public init?(json: JSONValue) {
         guard let node = json["node"]?.stringValue, !node.isEmpty,
               let version = json["version"]?.stringValue,
@@ -85,10 +96,19 @@ public struct NodeReport: Sendable, Hashable {
             guard let value = field.intValue, (0...connections).contains(value) else { return nil }
             longPollConnections = value
         }
+        var pubsubConnections: [AdapterStatus.Connection]?
+        if let field = json["pubsub_connections"] {
+            guard let entries = field.arrayValue, entries.count <= Self.maximumPubSubConnections else { return nil }
+            pubsubConnections = []
+            for entry in entries {
+                guard let name = entry["name"]?.stringValue, let state = entry["state"]?.stringValue else { return nil }
+                pubsubConnections?.append(AdapterStatus.Connection(name: name, state: state))
+            }
+        }
         self.init(
             node: node, version: version, connections: connections, channels: channels, topics: topics,
             state: state, accepting: accepting, pubsubState: pubsubState, uptimeSeconds: uptimeSeconds,
-            wireVersion: wireVersion, longPollConnections: longPollConnections
+            wireVersion: wireVersion, longPollConnections: longPollConnections, pubsubConnections: pubsubConnections
         )
     }
 }

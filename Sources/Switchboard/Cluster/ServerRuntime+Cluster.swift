@@ -63,6 +63,7 @@ extension ServerRuntime {
     /// This node's counts now.
     func currentReport() async -> NodeReport {
         let connections = connectionCount
+        let adapter = pubsub.adapterStatus
         return NodeReport(
             node: pubsub.nodeName,
             version: configuration.version,
@@ -71,11 +72,12 @@ extension ServerRuntime {
             topics: pubsub.activeTopicCount,
             state: operationalState,
             accepting: isAcceptingSockets,
-            pubsubState: pubsub.adapterStatus.state,
+            pubsubState: adapter.state,
             uptimeSeconds: (ContinuousClock.now - startedAt).inSeconds,
             wireVersion: pubsub.wireVersion,
             // Counted apart from `connections`: never more than it in a report.
-            longPollConnections: min(longPollSessionCount.load(ordering: .relaxed), connections)
+            longPollConnections: min(longPollSessionCount.load(ordering: .relaxed), connections),
+            pubsubConnections: adapter.connections.map { AdapterStatus.Connection(name: $0.name, state: $0.state) }
         )
     }
 

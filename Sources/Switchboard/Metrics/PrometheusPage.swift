@@ -55,6 +55,7 @@ public enum PrometheusPage {
         "switchboard_shed_connections_total": "Connections closed with code 1012, by reason (operator, drain, shutdown, rebalance, max_age, resource_guard).",
         "switchboard_slow_consumer_closes_total": "Connections closed because the client read slower than the node wrote (outbound queue over limits.max_outbound_bytes).",
         "switchboard_pubsub_connected": "1 while the PubSub adapter reaches the cluster (always 1 with the local adapter), else 0.",
+        "switchboard_pubsub_connection_up": "1 while this connection of the PubSub adapter is connected, else 0, by connection (subscriber, publisher 0, shard <address> subscriber, …); none with the local adapter.",
         "switchboard_pubsub_buffered_messages": "Messages held for other nodes until the cluster (Redis) is back: the outage buffer, over all the node's connections.",
         "switchboard_pubsub_buffered_bytes": "Bytes held in the outage buffer, over all the node's connections.",
         "switchboard_pubsub_published_total": "Messages this node sent to other nodes through the PubSub adapter.",

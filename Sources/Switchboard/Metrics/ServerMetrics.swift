@@ -1,4 +1,5 @@
 import CoreMetrics
+import NIOConcurrencyHelpers
 
 /// The metrics of one server, recorded through a swift-metrics factory
 /// (``MetricsOptions``): the process's `MetricsSystem` unless the server was
@@ -21,7 +22,11 @@ package final class ServerMetrics: Sendable {
     let deliveries: CoreMetrics.Counter
     let fanoutTime: CoreMetrics.Timer
     /// 1 while the PubSub adapter reaches the other nodes (always, with the local adapter).
-    let pubsubConnected: CoreMetrics.Gauge
+    private let pubsubConnected: CoreMetrics.Gauge
+    /// `switchboard_pubsub_connection_up` by connection name; a connection
+    /// the adapter no longer lists is removed from the page.
+    private let pubsubConnectionUp = NIOLockedValueBox<[String: CoreMetrics.Gauge]>([:])
+    private let factory: any MetricsFactory
     private let pubsubBufferedMessages: CoreMetrics.Gauge
     private let pubsubBufferedBytes: CoreMetrics.Gauge
     /// One gauge per ``nodeStates`` value: 1 for the node's state, 0 for the others.
@@ -49,6 +54,7 @@ package final class ServerMetrics: Sendable {
 
     /// Metrics recorded through `factory`; `version` labels `switchboard_build_info`.
     package init(factory: any MetricsFactory = MetricsSystem.factory, version: String = SwitchboardVersion.current) {
+        self.factory = factory
         connections = CoreMetrics.Gauge(label: "switchboard_connections", factory: factory)
         longPollSessions = CoreMetrics.Gauge(label: "switchboard_longpoll_sessions", factory: factory)
         longPollForwarded = CoreMetrics.Counter(label: "switchboard_longpoll_forwarded_total", factory: factory)
@@ -109,6 +115,26 @@ package final class ServerMetrics: Sendable {
 
     func shed(_ reason: String) {
         sheds[reason]?.increment()
+    }
+
+    /// Records the adapter's state as a whole and each of its connections'.
+    func pubsub(_ status: AdapterStatus) {
+        pubsubConnected.record(status.state == "connected" ? 1 : 0)
+        pubsubConnectionUp.withLockedValue { gauges in
+            var gone = Set(gauges.keys)
+            for connection in status.connections {
+                gone.remove(connection.name)
+                let gauge = gauges[connection.name] ?? {
+                    let gauge = CoreMetrics.Gauge(label: "switchboard_pubsub_connection_up", dimensions: [("connection", connection.name)], factory: factory)
+                    gauges[connection.name] = gauge
+                    return gauge
+                }()
+                gauge.record(connection.state == "connected" ? 1 : 0)
+            }
+            for name in gone {
+                gauges.removeValue(forKey: name)?.destroy()
+            }
+        }
     }
 
     /// Adds the adapter's counts of the last interval.

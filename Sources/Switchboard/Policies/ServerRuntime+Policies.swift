@@ -33,7 +33,7 @@ extension ServerRuntime {
         metrics.channels.record(await channelCount())
         metrics.topics.record(pubsub.activeTopicCount)
         metrics.nodeState(operationalState)
-        metrics.pubsubConnected.record(pubsub.adapterStatus.state == "connected" ? 1 : 0)
+        metrics.pubsub(pubsub.adapterStatus)
     }
 
     func stopPolicies() {

@@ -61,14 +61,50 @@ public protocol PubSubAdapter: Sendable {
 
 /// What an adapter reports about its connection to the cluster.
 public struct AdapterStatus: Sendable, Hashable {
+    /// One of the adapter's connections and its state.
+    public struct Connection: Sendable, Hashable {
+        /// `subscriber`, `publisher 0`, or on a Redis Cluster
+        /// `shard 10.0.0.21:6379 subscriber`.
+        public var name: String
+        /// `connected`, `connecting`, `reconnecting` or `stopped`.
+        public var state: String
+        /// Why it is not connected, when it is not.
+        public var detail: String?
+
+        public init(name: String, state: String, detail: String? = nil) {
+            self.name = name
+            self.state = state
+            self.detail = detail
+        }
+    }
+
     public var name: String
+    /// The adapter's state as a whole: connected only while every connection is.
     public var state: String
     public var detail: String?
+    /// Each connection, by name; empty for an adapter without any (the local one).
+    public var connections: [Connection]
 
-    public init(name: String, state: String, detail: String? = nil) {
+    public init(name: String, state: String, detail: String? = nil, connections: [Connection] = []) {
         self.name = name
         self.state = state
         self.detail = detail
+        self.connections = connections
+    }
+
+    /// The `pubsub` object of `/healthz`, `/readyz` and the admin API's
+    /// `/stats`: `adapter`, `state`, `detail` and `connections`.
+    var json: JSONValue {
+        var json: JSONObject = ["adapter": .string(name), "state": .string(state)]
+        if let detail { json["detail"] = .string(detail) }
+        if !connections.isEmpty {
+            json["connections"] = .array(connections.map { connection in
+                var entry: JSONObject = ["name": .string(connection.name), "state": .string(connection.state)]
+                if let detail = connection.detail { entry["detail"] = .string(detail) }
+                return .object(entry)
+            })
+        }
+        return .object(json)
     }
 }
 

@@ -224,7 +224,13 @@ final class RedisStatusBoard: Sendable {
                     )
                 }
             }
-            return AdapterStatus(name: "redis", state: state.overall.rawValue, detail: details.joined(separator: "; "))
+            let connections = state.connections.sorted { $0.key < $1.key }.map { role, connection in
+                AdapterStatus.Connection(
+                    name: role, state: connection.phase.rawValue,
+                    detail: connection.phase == .connected ? nil : connection.lastError
+                )
+            }
+            return AdapterStatus(name: "redis", state: state.overall.rawValue, detail: details.joined(separator: "; "), connections: connections)
         }
     }
 }

@@ -31,7 +31,7 @@ struct AdminStatsCommand: AsyncParsableCommand {
             rows.append([
                 node["node"]?.stringValue ?? "-", node["version"]?.stringValue ?? "-", node["state"]?.stringValue ?? "-",
                 node["connections"]?.intValue.map(String.init) ?? "-", node["channels"]?.intValue.map(String.init) ?? "-",
-                node["topics"]?.intValue.map(String.init) ?? "-", node["pubsub_state"]?.stringValue ?? "-",
+                node["topics"]?.intValue.map(String.init) ?? "-", Self.pubsub(of: node),
                 node["uptime_seconds"]?.doubleValue.map(Self.seconds) ?? "-",
             ])
         }
@@ -42,6 +42,17 @@ struct AdminStatsCommand: AsyncParsableCommand {
         let total = view["connections"]?.intValue ?? 0
         lines.append("\(rows.count - 1) node(s), \(total) connections (as heard by \(view["node"]?.stringValue ?? "-"))")
         return lines.joined(separator: "\n")
+    }
+
+    /// A node's PubSub state, with the connections that are not connected:
+    /// `reconnecting (shard 10.0.0.22:6379 subscriber)`.
+    static func pubsub(of node: JSONValue) -> String {
+        let state = node["pubsub_state"]?.stringValue ?? "-"
+        let down = (node["pubsub_connections"]?.arrayValue ?? []).compactMap { connection -> String? in
+            guard let name = connection["name"]?.stringValue, connection["state"]?.stringValue != "connected" else { return nil }
+            return name
+        }
+        return down.isEmpty ? state : "\(state) (\(down.joined(separator: ", ")))"
     }
 
     /// The readable form of a `/stats` answer.
@@ -57,6 +68,9 @@ struct AdminStatsCommand: AsyncParsableCommand {
         }
         var pubsub = "\(text(stats["pubsub"]?["adapter"])): \(text(stats["pubsub"]?["state"]))"
         if let detail = stats["pubsub"]?["detail"]?.stringValue { pubsub += " (\(detail))" }
+        for connection in stats["pubsub"]?["connections"]?.arrayValue ?? [] {
+            pubsub += "\n             \(text(connection["name"])): \(text(connection["state"]))"
+        }
         var state = text(stats["state"])
         if let window = stats["drain"]?["window_seconds"]?.doubleValue, let elapsed = stats["drain"]?["elapsed_seconds"]?.doubleValue {
             state += " (drain over \(Self.seconds(window)), \(Self.seconds(elapsed)) ago)"

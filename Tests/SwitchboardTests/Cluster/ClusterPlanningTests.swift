@@ -62,6 +62,24 @@ struct ClusterPlanningTests {
         #expect(NodeReport(json: .object(bad)) == nil)
     }
 
+    @Test func aReportListsItsAdapterConnections() throws {
+        var report = Self.report("node-a", 10)
+        #expect(report.json["pubsub_connections"] == nil)
+        #expect(NodeReport(json: report.json)?.pubsubConnections == nil)
+        report.pubsubConnections = [
+            AdapterStatus.Connection(name: "shard 10.0.0.21:6379 subscriber", state: "connected"),
+            AdapterStatus.Connection(name: "shard 10.0.0.22:6379 subscriber", state: "reconnecting"),
+        ]
+        #expect(NodeReport(json: report.json) == report)
+        #expect(NodeReport(json: try JSONValue(parsing: report.json.jsonString)) == report)
+        // Not a list of names and states: refused.
+        guard case .object(var bad) = report.json else { Issue.record("a report is an object"); return }
+        bad["pubsub_connections"] = [["name": "subscriber"]]
+        #expect(NodeReport(json: .object(bad)) == nil)
+        bad["pubsub_connections"] = .string("connected")
+        #expect(NodeReport(json: .object(bad)) == nil)
+    }
+
     @Test func theWireVersionWrittenIsTheLowestALivePeerReads() {
         let view = ClusterView(interval: .seconds(1))
         let start = ContinuousClock.now

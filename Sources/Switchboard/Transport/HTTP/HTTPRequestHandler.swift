@@ -243,15 +243,12 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func healthBody(status: String) -> JSONValue {
-        let adapter = runtime.pubsub.adapterStatus
-        var pubsub: JSONObject = ["adapter": .string(adapter.name), "state": .string(adapter.state)]
-        if let detail = adapter.detail { pubsub["detail"] = .string(detail) }
         return [
             "status": .string(status),
             "node": .string(runtime.pubsub.nodeName),
             "version": .string(runtime.configuration.version),
             "connections": .int(runtime.connectionCount),
-            "pubsub": .object(pubsub),
+            "pubsub": runtime.pubsub.adapterStatus.json,
         ]
     }
 
