@@ -64,6 +64,22 @@ struct RedisClusterTests {
         return (receiver, sender)
     }
 
+    /// Runs `body` with ``pair(_:arrivals:)``'s adapters, shut down after it.
+    static func withPair(
+        _ group: RedisClusterTestGroup, arrivals: Arrivals, _ body: (_ receiver: RedisAdapter, _ sender: RedisAdapter) async throws -> Void
+    ) async throws {
+        let (receiver, sender) = try await pair(group, arrivals: arrivals)
+        do {
+            try await body(receiver, sender)
+        } catch {
+            await receiver.shutdown()
+            await sender.shutdown()
+            throw error
+        }
+        await receiver.shutdown()
+        await sender.shutdown()
+    }
+
     static func message(_ topic: String, _ number: Int) -> PubSubMessage {
         PubSubMessage(topic: topic, event: "n", payload: .json(["n": .int(number)]), originNode: "sender")
     }
@@ -96,8 +112,7 @@ struct RedisClusterTests {
     func deliversOverEveryShard() async throws {
         let group = try #require(RedisClusterTestGroup.current)
         let arrivals = Arrivals()
-        let (receiver, sender) = try await Self.pair(group, arrivals: arrivals)
-        do {
+        try await Self.withPair(group, arrivals: arrivals) { receiver, sender in
             let topics = (0..<200).map { "room:\($0)" }
             for topic in topics {
                 try await receiver.topicActivated(topic)
@@ -131,13 +146,7 @@ struct RedisClusterTests {
                 subscribers += ours.count
             }
             #expect(subscribers == 3)
-        } catch {
-            await receiver.shutdown()
-            await sender.shutdown()
-            throw error
         }
-        await receiver.shutdown()
-        await sender.shutdown()
     }
 
     /// Broadcasts `topics` in turn, about 500 a second in all, until
@@ -208,8 +217,7 @@ struct RedisClusterTests {
     func followsSlotMigration() async throws {
         let group = try #require(RedisClusterTestGroup.current)
         let arrivals = Arrivals()
-        let (receiver, sender) = try await Self.pair(group, arrivals: arrivals)
-        do {
+        try await Self.withPair(group, arrivals: arrivals) { receiver, sender in
             let topics = (0..<10).map { "room:migrate:\($0)" }
             for topic in topics {
                 try await receiver.topicActivated(topic)
@@ -231,13 +239,7 @@ struct RedisClusterTests {
             #expect(placement[RedisHostPort(host: "127.0.0.1", port: target.port)] ?? 0 > 0, "\(placement)")
             #expect(receiver.status.state == "connected", "\(receiver.status)")
             print("slot migration: receiver \(receiver.statistics), sender \(sender.statistics)")
-        } catch {
-            await receiver.shutdown()
-            await sender.shutdown()
-            throw error
         }
-        await receiver.shutdown()
-        await sender.shutdown()
     }
 
     /// Moves `slot` (holding no keys) from the master `source` to the master
@@ -265,8 +267,7 @@ struct RedisClusterTests {
     @Test("the slot of a shard's probe channel moves to another master: the probe takes a channel its master still serves, without a false alarm")
     func probeFollowsItsSlot() async throws {
         let group = try #require(RedisClusterTestGroup.current)
-        let (receiver, sender) = try await Self.pair(group, arrivals: Arrivals())
-        do {
+        try await Self.withPair(group, arrivals: Arrivals()) { receiver, sender in
             let nodes = try await group.nodes()
             let masters = nodes.filter(\.isMaster)
             let source = masters[0]
@@ -288,21 +289,14 @@ struct RedisClusterTests {
             try await Task.sleep(for: .seconds(2))
             #expect(receiver.statistics.probeFailures == 0, "\(receiver.statistics)")
             #expect(receiver.status.state == "connected", "\(receiver.status)")
-        } catch {
-            await receiver.shutdown()
-            await sender.shutdown()
-            throw error
         }
-        await receiver.shutdown()
-        await sender.shutdown()
     }
 
     @Test("a shard's master that stops answering (CLIENT PAUSE): its probe turns the state red within 5 s, naming the shard; the other shards deliver on; nothing is lost; it recovers")
     func silentShardShows() async throws {
         let group = try #require(RedisClusterTestGroup.current)
         let arrivals = Arrivals()
-        let (receiver, sender) = try await Self.pair(group, arrivals: arrivals)
-        do {
+        try await Self.withPair(group, arrivals: arrivals) { receiver, sender in
             let topics = (0..<12).map { "room:silent:\($0)" }
             for topic in topics {
                 try await receiver.topicActivated(topic)
@@ -333,21 +327,14 @@ struct RedisClusterTests {
             try await Self.checkDelivery(arrivals, stream: stream, watched: watched, since: started, lossWindow: 0, what: "\(paused.port) paused")
             print("silent shard: receiver \(receiver.statistics), sender \(sender.statistics)")
             try await group.waitUntilReady()
-        } catch {
-            await receiver.shutdown()
-            await sender.shutdown()
-            throw error
         }
-        await receiver.shutdown()
-        await sender.shutdown()
     }
 
     @Test("CLUSTER FAILOVER on a replica under load: delivery resumes within 1 s, at most two in a row per topic lost, none in most runs (what the demoted master ran as a replica is published again)")
     func followsFailover() async throws {
         let group = try #require(RedisClusterTestGroup.current)
         let arrivals = Arrivals()
-        let (receiver, sender) = try await Self.pair(group, arrivals: arrivals)
-        do {
+        try await Self.withPair(group, arrivals: arrivals) { receiver, sender in
             let topics = (0..<10).map { "room:failover:\($0)" }
             for topic in topics {
                 try await receiver.topicActivated(topic)
@@ -370,13 +357,7 @@ struct RedisClusterTests {
             #expect(receiver.status.state == "connected", "\(receiver.status)")
             print("failover: receiver \(receiver.statistics), sender \(sender.statistics)")
             try await group.waitUntilReady()
-        } catch {
-            await receiver.shutdown()
-            await sender.shutdown()
-            throw error
         }
-        await receiver.shutdown()
-        await sender.shutdown()
     }
 
     @Test("a shard's subscriber connection killed: the state turns red at once, names the shard, and recovers")
