@@ -399,7 +399,8 @@ struct RedisClusterTests {
         } catch {
             #expect("\(error)".contains("not in cluster mode"), "\(error)")
         }
-        let down = try RedisTestServer.freePort()
+        let refusing = try RefusingPort()
+        let down = refusing.port
         let unreachable = RedisAdapter(configuration: try Self.configuration("y", url: "redis+cluster://127.0.0.1:\(down)"), logger: testLogger("y"))
         do {
             try await unreachable.start(deliver: { _ in }, control: { _ in })
@@ -408,6 +409,7 @@ struct RedisClusterTests {
             #expect("\(error)".contains("no Redis Cluster node gave its slot map"), "\(error)")
             #expect("\(error)".contains("127.0.0.1:\(down)"), "\(error)")
         }
+        withExtendedLifetime(refusing) {}
     }
 
     @Test("CLUSTER SLOTS replies that cannot be used are clear errors")

@@ -17,6 +17,8 @@ final class RedisTestServer: @unchecked Sendable {
 
     struct NotStarting: Error, CustomStringConvertible {
         var description: String
+        /// The process exited at once (most often: its port was taken).
+        var exited = false
     }
 
     /// A TLS-only server's files (`--port 0 --tls-port …`).
@@ -48,13 +50,22 @@ final class RedisTestServer: @unchecked Sendable {
 
     /// Starts a server; `password` sets `--requirepass`, `users` adds ACL
     /// users, `tls` makes it TLS-only on ``port``; `arguments` are more options.
-    /// `port` is a free one unless given.
+    /// `port` is a free one unless given; a free port found is tried again
+    /// with another if the server exits at once (the port was found free,
+    /// then something else bound it before the server did).
     static func start(
         port: Int? = nil, password: String? = nil, users: [[String]] = [], tls: TLS? = nil, arguments: [String] = []
     ) async throws -> RedisTestServer {
-        let server = RedisTestServer(port: try port ?? freePort(), password: password, users: users, tls: tls, extraArguments: arguments)
-        try await server.launch()
-        return server
+        var attempt = 1
+        while true {
+            let server = RedisTestServer(port: try port ?? freePort(), password: password, users: users, tls: tls, extraArguments: arguments)
+            do {
+                try await server.launch()
+                return server
+            } catch let error as NotStarting where error.exited && port == nil && attempt < 3 {
+                attempt += 1
+            }
+        }
     }
 
     /// `redis://[:password@]127.0.0.1:<port>`.
@@ -96,7 +107,7 @@ final class RedisTestServer: @unchecked Sendable {
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if let termination = process.termination {
-                throw NotStarting(description: "redis-server exited with status \(termination.status) on port \(port)")
+                throw NotStarting(description: "redis-server exited with status \(termination.status) on port \(port)", exited: true)
             }
             if tls != nil {
                 // TLS only: listening is as far as a plain socket can tell.

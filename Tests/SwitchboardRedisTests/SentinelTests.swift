@@ -279,7 +279,8 @@ struct SentinelTests {
         #expect(text.contains("no sentinel named the master \"nosuchmaster\""), "\(text)")
         #expect(text.contains("monitors no master named \"nosuchmaster\""), "\(text)")
 
-        let ports = [try RedisTestServer.freePort(), try RedisTestServer.freePort()]
+        let refusing = [try RefusingPort(), try RefusingPort()]
+        let ports = refusing.map(\.port)
         let url = "redis+sentinel://:secret@127.0.0.1:\(ports[0]),127.0.0.1:\(ports[1])/mymaster"
         let unreachable = RedisAdapter(configuration: .init(url: try RedisURL(url), nodeName: "a"), logger: testLogger("a"))
         let second = await #expect(throws: RedisAdapterError.self) { try await unreachable.start(deliver: { _ in }, control: { _ in }) }
@@ -287,6 +288,7 @@ struct SentinelTests {
         #expect(secondText.contains("127.0.0.1:\(ports[0]): cannot reach Redis"), "\(secondText)")
         #expect(secondText.contains("127.0.0.1:\(ports[1]): cannot reach Redis"), "\(secondText)")
         #expect(!secondText.contains("secret"))
+        withExtendedLifetime(refusing) {}
     }
 
     @Test("sentinels with a password: refused without it, clearly; connected with sentinel.password")

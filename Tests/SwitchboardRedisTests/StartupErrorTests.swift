@@ -47,7 +47,8 @@ struct StartupErrorTests {
 
     @Test("an unreachable host is reported, and the server does not start")
     func unreachable() async throws {
-        let port = try RedisTestServer.freePort()
+        let refusing = try RefusingPort()
+        let port = refusing.port
         let configuration = RedisAdapterConfiguration(url: try RedisURL("redis://127.0.0.1:\(port)"), nodeName: "a")
         let error = await #expect(throws: RedisAdapterError.self) {
             try await RedisAdapter(configuration: configuration, logger: testLogger("a")).start(deliver: { _ in }, control: { _ in })
@@ -62,6 +63,7 @@ struct StartupErrorTests {
         )
         await #expect(throws: RedisAdapterError.self) { try await server.start() }
         await server.shutdown()
+        withExtendedLifetime(refusing) {}
     }
 
     @Test("a server that never answers hits the connect timeout")

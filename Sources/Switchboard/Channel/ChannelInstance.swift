@@ -7,6 +7,8 @@ import Synchronization
 ///
 /// Work for the instance runs through its mailbox, one item at a time, so
 /// `phase` and `subscribed` are only ever touched by one task at a time.
+/// The instance counts in ``SocketConnection/channelInstances`` from its
+/// creation until it has ended (or its join was refused), exactly once.
 package final class ChannelInstance: @unchecked Sendable {
     /// Work queued for the instance, handled in order.
     enum Work: Sendable {
@@ -48,6 +50,7 @@ package final class ChannelInstance: @unchecked Sendable {
         var logger = connection.logger
         logger[metadataKey: "topic"] = "\(topic)"
         self.logger = logger
+        connection.channelInstances.opened()
     }
 
     func enqueue(_ work: Work) {
@@ -140,6 +143,7 @@ package final class ChannelInstance: @unchecked Sendable {
             connection.remove(self, sending: [.reply(Reply(joinRef: joinRef, ref: ref, topic: topic, status: .error, response: .json(response)))])
             // What the refused join tracked ends with it, as when it crashes.
             connection.presence.untrackAll(instance: id)
+            connection.channelInstances.closed()
         }
     }
 
@@ -171,6 +175,7 @@ package final class ChannelInstance: @unchecked Sendable {
         }
         await channel.terminate(reason: reason, context: context())
         logger.debug("channel ended", metadata: ["reason": "\(reason)"])
+        connection.channelInstances.closed()
     }
 }
 

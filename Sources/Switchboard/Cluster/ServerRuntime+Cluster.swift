@@ -53,10 +53,12 @@ extension ServerRuntime {
         clusterReporter.withLock { $0 = reporter }
     }
 
-    /// Stops reporting and listening.
+    /// Stops reporting and listening. Waits for a report being made to
+    /// finish: it counts channels on the loops, which stop next.
     func stopCluster() async {
         guard let reporter = clusterReporter.withLock({ state in defer { state = nil }; return state }) else { return }
         reporter.cancel()
+        await reporter.value
         pubsub.leaveCluster()
     }
 

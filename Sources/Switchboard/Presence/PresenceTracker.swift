@@ -286,6 +286,7 @@ package final class PresenceTracker: Sendable {
 
     /// A flush once the grace of leaves held now has passed.
     private func scheduleRelease() {
+        guard !state.withLock({ $0.stopped }) else { return }
         eventLoop.scheduleTask(in: TimeAmount(options.rejoinGrace) + .milliseconds(1)) { [self] in flush() }
     }
 
@@ -384,7 +385,8 @@ package final class PresenceTracker: Sendable {
 
     private func scheduleFlush() {
         let schedule = state.withLock { state -> Bool in
-            guard !state.flushScheduled else { return false }
+            // Stopped: the loops may be gone (a channel ending late in a shutdown).
+            guard !state.flushScheduled, !state.stopped else { return false }
             state.flushScheduled = true
             return true
         }

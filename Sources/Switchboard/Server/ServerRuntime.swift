@@ -12,11 +12,14 @@ final class ServerRuntime: Sendable {
     let dispatchers: [LoopDispatcher]
     private let dispatcherByLoop: [ObjectIdentifier: LoopDispatcher]
     private let accepting = Atomic<Bool>(true)
-    private let openConnections = Atomic<Int>(0)
+    /// Open sockets, on every transport.
+    private let connections = OpenCount()
+    /// Channel instances whose end (leaving the topic, presence, the
+    /// channel's `terminate`) has not finished yet: the shutdown waits for
+    /// them before it stops the presence tracker, the PubSub and the loops.
+    let channelInstances = OpenCount()
     /// The long-poll sessions among the open connections.
     let longPollSessionCount = Atomic<Int>(0)
-    /// Tasks waiting for the last connection to close; see ``waitForNoConnections(timeout:)``.
-    private let idleWaiters = Mutex<IdleWaiters>(IdleWaiters())
     /// The once-a-second publishing of each loop's batched counts, cancelled
     /// at shutdown (the loops may outlive the server: a shared group).
     private let countPublishers: Mutex<[RepeatedTask]>
@@ -80,7 +83,7 @@ final class ServerRuntime: Sendable {
         }
         return SocketConnection(
             transport: transport, eventLoop: eventLoop, accepted: accepted, pubsub: pubsub, presence: presence,
-            dispatcher: dispatcher, limits: configuration.limits, logger: logger,
+            dispatcher: dispatcher, limits: configuration.limits, logger: logger, channelInstances: channelInstances,
             taskExecutor: configuration.handlerExecution == .eventLoop ? dispatcher.taskExecutor : nil
         )
     }
@@ -107,57 +110,21 @@ final class ServerRuntime: Sendable {
         accepting.store(true, ordering: .relaxed)
     }
 
-    var connectionCount: Int { openConnections.load(ordering: .relaxed) }
+    var connectionCount: Int { connections.value }
 
     func connectionOpened() {
-        openConnections.add(1, ordering: .relaxed)
+        connections.opened()
     }
 
     func connectionClosed() {
-        if openConnections.subtract(1, ordering: .relaxed).newValue == 0 {
-            for waiter in idleWaiters.withLock({ $0.removeAll() }) {
-                waiter.resume()
-            }
-        }
+        connections.closed()
     }
 
     /// Waits until no connection is open, or at most `timeout`. True when
-    /// none is. Woken by the close of the last connection, not by polling.
+    /// none is.
     @discardableResult
     func waitForNoConnections(timeout: Duration) async -> Bool {
-        guard connectionCount > 0 else { return true }
-        return await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                await self.lastConnectionClosed()
-                return true
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return false
-            }
-            _ = await group.next()
-            group.cancelAll()
-            return self.connectionCount == 0
-        }
-    }
-
-    /// Returns once the connection count is zero, or when cancelled.
-    private func lastConnectionClosed() async {
-        let id = idleWaiters.withLock { $0.makeID() }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                // Checked under the lock `connectionClosed` takes after its
-                // decrement, so a close cannot slip between check and wait.
-                let now = idleWaiters.withLock { waiters -> Bool in
-                    if connectionCount == 0 || Task.isCancelled { return true }
-                    waiters.waiting[id] = continuation
-                    return false
-                }
-                if now { continuation.resume() }
-            }
-        } onCancel: {
-            idleWaiters.withLock { $0.waiting.removeValue(forKey: id) }?.resume()
-        }
+        await connections.waitForZero(timeout: timeout)
     }
 
     /// Cancels the loops' repeated count publishing (at shutdown).
@@ -165,22 +132,5 @@ final class ServerRuntime: Sendable {
         for task in countPublishers.withLock({ tasks in defer { tasks = [] }; return tasks }) {
             task.cancel()
         }
-    }
-}
-
-/// Continuations of ``ServerRuntime/waitForNoConnections(timeout:)`` calls.
-struct IdleWaiters {
-    private var nextID = 0
-    var waiting: [Int: CheckedContinuation<Void, Never>] = [:]
-
-    mutating func makeID() -> Int {
-        nextID += 1
-        return nextID
-    }
-
-    /// Every waiting continuation, leaving none.
-    mutating func removeAll() -> [CheckedContinuation<Void, Never>] {
-        defer { waiting = [:] }
-        return Array(waiting.values)
     }
 }

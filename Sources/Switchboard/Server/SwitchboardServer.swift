@@ -238,8 +238,9 @@ public final class SwitchboardServer: Service, Sendable {
     }
 
     /// Stops accepting, closes every socket with code 1012 so clients
-    /// reconnect elsewhere, waits for them to go (at most the grace period),
-    /// and releases the event loops if it made them. Calling it again waits
+    /// reconnect elsewhere, waits for them to go and for their channels'
+    /// `terminate` to return (at most the grace period), and releases the
+    /// event loops if it made them. Calling it again waits
     /// for the first call.
     public func shutdown() async {
         let task = shutdownTask.withLockedValue { task in
@@ -266,9 +267,14 @@ public final class SwitchboardServer: Service, Sendable {
                 }
             }
         }
+        let graceEnds = ContinuousClock.now + configuration.shutdownGracePeriod
         await runtime.waitForNoConnections(timeout: configuration.shutdownGracePeriod)
         let longPoll = longPoll.withLockedValue { $0 }
         await longPoll?.waitForSessionsToEnd(timeout: .seconds(2))
+        // Each closed socket's channels end on their own tasks (presence
+        // leaves, `terminate`), which need the tracker, the PubSub and the
+        // loops stopped below: what is left of the grace period, at least 1 s.
+        await runtime.channelInstances.waitForZero(timeout: max(graceEnds - .now, .seconds(1)))
         runtime.stopPolicies()
         runtime.stopCountPublishers()
         // Other nodes' requests (long-poll forwarding) are answered until the

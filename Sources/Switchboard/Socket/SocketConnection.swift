@@ -43,6 +43,8 @@ package final class SocketConnection: @unchecked Sendable {
     /// Where this socket's channel handlers run: its event loop, unless the
     /// server is configured to run them on the global concurrent pool.
     let taskExecutor: (any TaskExecutor)?
+    /// The server's count of channel instances that have not finished ending.
+    let channelInstances: OpenCount
     /// When the socket was accepted (for ``ConnectionAgeLimit``).
     let openedAt = NIODeadline.now()
 
@@ -61,6 +63,7 @@ package final class SocketConnection: @unchecked Sendable {
         dispatcher: LoopDispatcher,
         limits: ServerConfiguration.Limits,
         logger: Logger,
+        channelInstances: OpenCount = OpenCount(),
         taskExecutor: (any TaskExecutor)? = nil
     ) {
         self.transport = transport
@@ -76,6 +79,7 @@ package final class SocketConnection: @unchecked Sendable {
         self.dispatcher = dispatcher
         self.limits = limits
         self.logger = logger
+        self.channelInstances = channelInstances
         self.taskExecutor = taskExecutor
     }
 

@@ -79,7 +79,7 @@ extension ServeSettingKey {
         case .redisSentinelUsername: "The sentinels' ACL user, for a redis+sentinel:// URL."
         case .redisSentinelPassword: "The sentinels' password. Secret: best from the environment or password_file."
         case .redisSentinelPasswordFile: "A file holding the sentinels' password."
-        case .shutdownGracePeriod: "How long shutdown waits for sockets to close."
+        case .shutdownGracePeriod: "How long shutdown waits for sockets to close and their channels to end."
         case .secretKeyBase: "Signs and verifies HS256 socket tokens (at least 64 bytes). Secret: set SWITCHBOARD_SECRET_KEY_BASE instead."
         case .tokenNamespace: "The aud socket tokens must carry."
         case .tokenMaxAge: "The oldest token accepted (by iat), whatever its exp says."
