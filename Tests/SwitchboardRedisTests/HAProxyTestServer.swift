@@ -32,8 +32,11 @@ final class HAProxyTestServer: @unchecked Sendable {
     /// `disabled` start in maintenance, to be added with ``enable(_:)``.
     /// `balance` is haproxy's algorithm (`roundrobin`: each request to the next server).
     static func start(servers: [(name: String, port: Int)], disabled: Set<String> = [], balance: String = "leastconn") async throws -> HAProxyTestServer {
+        try await RedisTestServer.onFreePort { port in try await start(servers: servers, disabled: disabled, balance: balance, port: port) }
+    }
+
+    private static func start(servers: [(name: String, port: Int)], disabled: Set<String>, balance: String, port: Int) async throws -> HAProxyTestServer {
         let directory = try makeDirectory()
-        let port = try RedisTestServer.freePort()
         let serverLines = servers.map { server in
             "    server \(server.name) 127.0.0.1:\(server.port) check inter 200ms fall 2 rise 1\(disabled.contains(server.name) ? " disabled" : "")"
         }
@@ -65,8 +68,11 @@ final class HAProxyTestServer: @unchecked Sendable {
     /// blue slots named in `slots` at the given ports and makes them ready, as
     /// the deploy scripts do through the runtime API.
     static func startRepositoryConfiguration(slots: [(name: String, port: Int)]) async throws -> HAProxyTestServer {
+        try await RedisTestServer.onFreePort { port in try await startRepositoryConfiguration(slots: slots, port: port) }
+    }
+
+    private static func startRepositoryConfiguration(slots: [(name: String, port: Int)], port: Int) async throws -> HAProxyTestServer {
         let directory = try makeDirectory()
-        let port = try RedisTestServer.freePort()
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         var environment = ProcessInfo.processInfo.environment
         environment["SWITCHBOARD_HTTP_BIND"] = "127.0.0.1"
@@ -120,7 +126,9 @@ final class HAProxyTestServer: @unchecked Sendable {
             if let termination = process.termination {
                 let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
                 let configuration = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
-                throw RedisTestServer.NotStarting(description: "haproxy exited with status \(termination.status): \(output)\nconfiguration:\n\(configuration)")
+                throw RedisTestServer.NotStarting(
+                    description: "haproxy exited with status \(termination.status): \(output)\nconfiguration:\n\(configuration)", exited: true
+                )
             }
             if (try? TestSocket(port: port)) != nil, (try? server.runtime("show info")) != nil { return server }
             try await Task.sleep(for: .milliseconds(50))

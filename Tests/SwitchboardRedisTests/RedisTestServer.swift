@@ -50,19 +50,28 @@ final class RedisTestServer: @unchecked Sendable {
 
     /// Starts a server; `password` sets `--requirepass`, `users` adds ACL
     /// users, `tls` makes it TLS-only on ``port``; `arguments` are more options.
-    /// `port` is a free one unless given; a free port found is tried again
-    /// with another if the server exits at once (the port was found free,
-    /// then something else bound it before the server did).
+    /// `port` is a free one unless given.
     static func start(
         port: Int? = nil, password: String? = nil, users: [[String]] = [], tls: TLS? = nil, arguments: [String] = []
     ) async throws -> RedisTestServer {
+        func launched(on port: Int) async throws -> RedisTestServer {
+            let server = RedisTestServer(port: port, password: password, users: users, tls: tls, extraArguments: arguments)
+            try await server.launch()
+            return server
+        }
+        if let port { return try await launched(on: port) }
+        return try await onFreePort(launched)
+    }
+
+    /// Runs `start` with a free port, and again with another (3 tries in
+    /// all) when what it started exited at once: a port found free can be
+    /// bound by another test's server before the one started here binds it.
+    static func onFreePort<T>(_ start: (Int) async throws -> T) async throws -> T {
         var attempt = 1
         while true {
-            let server = RedisTestServer(port: try port ?? freePort(), password: password, users: users, tls: tls, extraArguments: arguments)
             do {
-                try await server.launch()
-                return server
-            } catch let error as NotStarting where error.exited && port == nil && attempt < 3 {
+                return try await start(try freePort())
+            } catch let error as NotStarting where error.exited && attempt < 3 {
                 attempt += 1
             }
         }
