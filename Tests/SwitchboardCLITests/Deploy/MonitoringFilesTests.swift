@@ -24,25 +24,44 @@ struct MonitoringFilesTests {
         })
     }
 
-    /// The `/metrics` page of a `switchboard serve` started for the test, from its admin listener.
+    /// The `/metrics` page, from its admin listener, of a `switchboard serve`
+    /// on the Redis adapter (whose metrics are the local adapter's and the
+    /// adapter's own), once it shows the adapter's connections.
     static func servedMetrics() async throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("monitoring-files-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        guard let redisServer = DeployFiles.which("redis-server") else {
+            throw RawTCPError("redis-server is not installed: run scripts/test (it installs it)")
+        }
+        let redisPort = try LoopbackPorts.free()
+        let redis = try BackgroundProcess(
+            name: "redis", redisServer, ["--port", "\(redisPort)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            directory: directory
+        )
+        defer { redis.kill() }
+        try await LoopbackPorts.waitUntilAnswering(redisPort, what: "redis-server")
+
         let token = "monitoring-files-test-token"
         let node = try SwitchboardProcess(
-            ["serve", "--auth", "none", "--port", "0", "--admin-port", "0"],
+            ["serve", "--auth", "none", "--port", "0", "--admin-port", "0", "--adapter", "redis", "--redis-url", "redis://127.0.0.1:\(redisPort)"],
             environment: ["SWITCHBOARD_ADMIN_TOKEN": token]
         )
         defer { node.terminate() }
         let deadline = ContinuousClock.now + .seconds(20)
+        var page = ""
         while ContinuousClock.now < deadline {
             if let range = node.stderr.range(of: #"admin API listening on http://[^ ]+:\d+"#, options: .regularExpression),
                let port = node.stderr[range].split(separator: ":").last.flatMap({ Int($0) }) {
                 let response = try await PlainHTTP.request(port: port, path: "/metrics", headers: ["Authorization": "Bearer \(token)"])
                 #expect(response.status == 200)
-                return response.body
+                page = response.body
+                // The adapter's state reaches the metrics within a second of the start.
+                if page.contains("switchboard_pubsub_connection_up{") { return page }
             }
-            try await Task.sleep(for: .milliseconds(50))
+            try await Task.sleep(for: .milliseconds(100))
         }
-        throw RawTCPError("no admin listener within 20 s:\n\(node.stderr)")
+        throw RawTCPError("no admin listener showing the adapter's connections within 20 s:\n\(node.stderr)\n\(page)")
     }
 
     @Test("every metric the dashboard and the alert rules name is one the server exports")
