@@ -19,7 +19,14 @@ extension ServerRuntime {
             let counters = self.pubsub.adapterCounters
             self.metrics.add(counters.since(state.lastCounters))
             state.lastCounters = counters
-            Task { await self.recordGauges() }
+            // After the previous recording, so the one awaited at shutdown is the last.
+            self.gaugeRecording.withLock { last in
+                let previous = last
+                last = Task {
+                    await previous?.value
+                    await self.recordGauges()
+                }
+            }
             if state.monitor != nil { self.guardResources(&state.monitor!) }
         })
         policyTasks.withLock { $0 = tasks }
@@ -36,10 +43,16 @@ extension ServerRuntime {
         metrics.pubsub(pubsub.adapterStatus)
     }
 
-    func stopPolicies() {
+    /// Cancels the repeated tasks and waits for a run in progress and the
+    /// gauge recording it started: that counts channels on the loops, which
+    /// stop later in the shutdown.
+    func stopPolicies() async {
         for task in policyTasks.withLock({ tasks in defer { tasks = [] }; return tasks }) {
-            task.cancel()
+            let cancelled = dispatchers[0].eventLoop.makePromise(of: Void.self)
+            task.cancel(promise: cancelled)
+            try? await cancelled.futureResult.get()
         }
+        await gaugeRecording.withLock { $0 }?.value
     }
 
     /// Closes this loop's connections past their age limit. On `dispatcher`'s loop.

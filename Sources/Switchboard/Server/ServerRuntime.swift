@@ -46,6 +46,8 @@ final class ServerRuntime: Sendable {
     let resourceGuardEngaged = Atomic<Bool>(false)
     /// Repeated tasks of the automatic policies, cancelled at shutdown.
     let policyTasks = Mutex<[RepeatedTask]>([])
+    /// The last recording of the gauges the housekeeping task started; see `stopPolicies()`.
+    let gaugeRecording = Mutex<Task<Void, Never>?>(nil)
 
     init(configuration: ServerConfiguration, logger: Logger, adapter: any PubSubAdapter, eventLoops: [any EventLoop]) {
         self.configuration = configuration

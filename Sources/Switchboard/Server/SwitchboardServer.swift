@@ -275,7 +275,7 @@ public final class SwitchboardServer: Service, Sendable {
         // leaves, `terminate`), which need the tracker, the PubSub and the
         // loops stopped below: what is left of the grace period, at least 1 s.
         await runtime.channelInstances.waitForZero(timeout: max(graceEnds - .now, .seconds(1)))
-        runtime.stopPolicies()
+        await runtime.stopPolicies()
         runtime.stopCountPublishers()
         // Other nodes' requests (long-poll forwarding) are answered until the
         // adapter stops taking them, and those it took before it stops

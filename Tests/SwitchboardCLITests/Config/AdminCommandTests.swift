@@ -111,7 +111,7 @@ struct AdminCommandTests {
         server.terminate()
         // Readiness fails as soon as the signal is handled, while the sockets are being shed.
         var readiness = try await PlainHTTP.request(port: port, path: "/readyz").status
-        while readiness == 200, ContinuousClock.now - started < .milliseconds(400) {
+        while readiness == 200, ContinuousClock.now - started < .seconds(2) {
             try await Task.sleep(for: .milliseconds(10))
             readiness = try await PlainHTTP.request(port: port, path: "/readyz").status
         }
@@ -121,7 +121,7 @@ struct AdminCommandTests {
         }
         let elapsed = ContinuousClock.now - started
         #expect(elapsed > .milliseconds(500), "the closes are spread over the window: \(elapsed)")
-        #expect(elapsed < .seconds(3))
+        #expect(elapsed < .seconds(5), "the closes end with the window, not at the grace period: \(elapsed)")
         #expect(try await server.waitForExit(timeout: .seconds(10)) == 0)
         #expect(server.stderr.contains("draining"))
         #expect(server.stderr.contains("switchboard stopped"))
