@@ -48,6 +48,26 @@ final class BackgroundProcess: @unchecked Sendable {
     }
 
     deinit { kill() }
+
+    /// A `redis-server` on 127.0.0.1:`port` without persistence, its files in
+    /// `directory`, returned once it answers.
+    static func redisServer(port: Int, directory: URL) async throws -> BackgroundProcess {
+        guard let executable = DeployFiles.which("redis-server") else {
+            throw DeployTestError("redis-server is not installed: run scripts/test (it installs it) or apt-get install redis-server")
+        }
+        let redis = try BackgroundProcess(
+            name: "redis", executable,
+            ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+            directory: directory
+        )
+        do {
+            try await LoopbackPorts.waitUntilAnswering(port, what: "redis-server")
+        } catch {
+            redis.kill()
+            throw error
+        }
+        return redis
+    }
 }
 
 /// Loopback ports and TCP probes for the deploy test.

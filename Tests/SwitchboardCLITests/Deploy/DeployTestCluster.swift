@@ -102,15 +102,7 @@ final class DeployTestCluster: @unchecked Sendable {
     }
 
     private func startRedis() async throws {
-        guard let redis = DeployFiles.which("redis-server") else {
-            throw DeployTestError("redis-server is not installed: run scripts/test (it installs it) or apt-get install redis-server")
-        }
-        processes.append(try BackgroundProcess(
-            name: "redis", redis,
-            ["--port", "\(redisPort)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
-            directory: directory
-        ))
-        try await LoopbackPorts.waitUntilAnswering(redisPort, what: "redis-server")
+        processes.append(try await BackgroundProcess.redisServer(port: redisPort, directory: directory))
     }
 
     private func writeInventory() throws {

@@ -72,16 +72,9 @@ struct PresenceCrashTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("presence-crash-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        guard let redisServer = DeployFiles.which("redis-server") else {
-            throw RawTCPError("redis-server is not installed: run scripts/test (it installs it)")
-        }
         let redisPort = try LoopbackPorts.free()
-        let redis = try BackgroundProcess(
-            name: "redis", redisServer, ["--port", "\(redisPort)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            directory: directory
-        )
+        let redis = try await BackgroundProcess.redisServer(port: redisPort, directory: directory)
         defer { redis.kill() }
-        try await LoopbackPorts.waitUntilAnswering(redisPort, what: "redis-server")
 
         let (watcher, watcherPort) = try await Self.startNode("watcher", redisPort: redisPort)
         let watcherUsers = ["w0", "w1"]
