@@ -68,7 +68,7 @@ package final class PresenceTracker: Sendable {
         /// until the topic's next diff goes out (``statePayload(topic:joiner:)``).
         var sharedStates: [String: SharedState] = [:]
         var flushScheduled = false
-        /// When this node said hello; `nil` before ``start(handleControl:)``.
+        /// When this node said hello; `nil` before ``start()``.
         var helloAt: NIODeadline?
         var stopped = false
 
@@ -140,11 +140,18 @@ package final class PresenceTracker: Sendable {
 
     // MARK: - Lifecycle
 
-    /// Starts the heartbeat; `handleControl` registers a handler for each presence event.
-    func start(handleControl: (String, @escaping @Sendable (ControlMessage) -> Void) -> Void) {
+    /// Registers, through `handleControl`, a handler for each presence
+    /// event: before the node hears from the others, so that none of theirs
+    /// is taken for an unknown event.
+    func listen(handleControl: (String, @escaping @Sendable (ControlMessage) -> Void) -> Void) {
         for event in Event.all {
             handleControl(event) { [self] message in received(message) }
         }
+    }
+
+    /// Says hello to the other nodes and starts the heartbeat: once the node
+    /// hears from them, so that their answers are not missed.
+    func start() {
         state.withLock { $0.helloAt = .now() }
         outbox.yield((Event.sync, ["hello": .string(epoch)], nil))
         let interval = TimeAmount(options.heartbeatInterval)

@@ -89,13 +89,17 @@ public final class SwitchboardServer: Service, Sendable {
     /// Starts PubSub and binds the listener.
     public func start() async throws {
         try await runtime.pubsub.start()
-        await runtime.startCluster()
-        runtime.presence.start(handleControl: runtime.handleControl)
-        runtime.startPolicies()
         let admission = SocketAdmission(runtime: runtime)
         let upgrader = SocketUpgrader(endpoints: endpoints, runtime: runtime, admission: admission)
         let longPoll = LongPollResponder(endpoints: endpoints, admission: admission, runtime: runtime)
+        // Every part that hears from the other nodes listens before the node
+        // joins the cluster: a message that came first would be taken for an
+        // unknown event. Presence says hello once the node hears the answers.
+        runtime.presence.listen(handleControl: runtime.handleControl)
         longPoll.joinCluster()
+        await runtime.startCluster()
+        runtime.presence.start()
+        runtime.startPolicies()
         self.longPoll.withLockedValue { $0 = longPoll }
         let runtime = self.runtime
         let decoderLimits = configuration.limits.httpDecoderLimits
