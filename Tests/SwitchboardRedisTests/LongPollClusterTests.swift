@@ -70,7 +70,7 @@ struct LongPollClusterTests {
     @Test("a stopping owner hands a closed session's last messages to its next poll through another node, then 410 soon")
     func aStoppingOwnerHandsOverItsLastMessages() async throws {
         try await TestCluster.with(nodes: 2) { cluster in
-            let (owned, throughOther) = try await Self.joinedOnFirstNode(cluster)
+            let (_, throughOther) = try await Self.joinedOnFirstNode(cluster)
             // Queued for the session: nobody polls.
             try await cluster.servers[1].pubsub.broadcast(topic: "room:lobby", event: "news", payload: .json(["n": 1]))
             try await Task.sleep(for: .milliseconds(300))
@@ -87,7 +87,11 @@ struct LongPollClusterTests {
             #expect(next.status == 410, "then gone: the client reconnects")
             #expect(ContinuousClock.now - started < .seconds(5), "answered by the stopping owner, not at the forwarding timeout")
             await stopping.value
-            #expect(try await throughOther.poll().status == 410)
+            // The owner's `longpoll_owner_left` may reach node 1 after the
+            // owner stopped, and answer a poll sent meanwhile with no content.
+            var afterStop = try await throughOther.poll()
+            if afterStop.status == 204 { afterStop = try await throughOther.poll() }
+            #expect(afterStop.status == 410, "got \(afterStop.status)")
             #expect(ContinuousClock.now - started < .seconds(5), "the stopped owner counts no receiver: 410 at once")
         }
     }

@@ -24,7 +24,7 @@ final class RedisCommandHandler: ChannelDuplexHandler, RemovableChannelHandler {
         /// Error replies, with the last message.
         var failed = 0
         var lastError: String?
-        /// Replies to commands with a promise.
+        /// Replies to commands with a promise (the handshake's left out).
         var requests = 0
         /// With ``collectsRedirections``: the positions, among the commands
         /// answered in this burst, of publishes answered `MOVED`/`ASK`/
@@ -42,6 +42,11 @@ final class RedisCommandHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private var pending = CircularBuffer<RedisReplySlot>(initialCapacity: 16)
     private var tally = PublishReplies()
+    /// Replies of the handshake still to come: not in ``tally``. The
+    /// handshake's last reply completes the connection, whose user may
+    /// write before this read burst is reported; counted, the handshake's
+    /// replies would pass for answers to those commands.
+    private var handshakeRepliesLeft = 0
     private let onPublishReplies: (PublishReplies) -> Void
     private let onClose: (_ unansweredPublishes: Int) -> Void
     private let onError: (any Error) -> Void
@@ -84,6 +89,9 @@ final class RedisCommandHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
+        if request.isHandshake {
+            handshakeRepliesLeft += request.replies.reduce(0) { $0 + $1.commandCount }
+        }
         if collectsRedirections, pending.isEmpty {
             waitingSince = .now()
         }
@@ -117,7 +125,11 @@ final class RedisCommandHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch slot {
         case .promise(let promise):
             pending.removeFirst()
-            tally.requests += 1
+            if handshakeRepliesLeft > 0 {
+                handshakeRepliesLeft -= 1
+            } else {
+                tally.requests += 1
+            }
             if case .error(let message) = value {
                 promise.fail(RedisError.server(message))
             } else {

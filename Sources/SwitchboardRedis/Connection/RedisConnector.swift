@@ -154,7 +154,7 @@ enum RedisConnector {
             timedOut.value = true
             channel.close(promise: nil)
         }
-        channel.writeAndFlush(RedisRequest(bytes: bytes, replies: slots), promise: nil)
+        channel.writeAndFlush(RedisRequest(bytes: bytes, replies: slots, isHandshake: true), promise: nil)
 
         @Sendable func check(_ reply: EventLoopFuture<RedisValue>?, _ failure: @escaping @Sendable (String) -> RedisAdapterError) -> EventLoopFuture<Void> {
             guard let reply else { return eventLoop.makeSucceededVoidFuture() }

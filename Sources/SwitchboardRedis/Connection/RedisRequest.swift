@@ -7,6 +7,11 @@ struct RedisRequest: Sendable {
     var bytes: ByteBuffer
     /// One entry per command, or runs of publishes.
     var replies: [RedisReplySlot]
+    /// The connection's handshake (``RedisConnector``): its replies are left
+    /// out of ``RedisCommandHandler/PublishReplies``, which count the
+    /// commands of the connection's user (a publisher keeps its unanswered
+    /// commands by that count).
+    var isHandshake = false
 }
 
 /// Who takes a reply of a pipelined command.
