@@ -433,7 +433,7 @@ final class RedisPublisher: @unchecked Sendable {
 
     private func lost(_ channel: any Channel, reason: String) {
         let keepsUnacknowledged = self.keepsUnacknowledged
-        let taken = shared.withLockedValue { shared -> (unflushed: [RedisReplySlot], kept: Int, refused: Int, keptUnflushed: Int, reason: String)? in
+        let taken = shared.withLockedValue { shared -> (unflushed: [RedisReplySlot], kept: Int, refused: Int, keptUnflushed: Int, missing: Int, reason: String)? in
             switch shared.state {
             case .connected(let current) where current === channel, .settling(let current) where current === channel:
                 break
@@ -442,14 +442,14 @@ final class RedisPublisher: @unchecked Sendable {
             }
             shared.state = .reconnecting(attempt: 1)
             let unflushed = shared.batchReplies
-            var kept = (all: 0, refused: 0, unflushed: 0)
+            var kept = (all: 0, refused: 0, unflushed: 0, missing: 0)
             if keepsUnacknowledged {
                 // Unanswered and unflushed messages go first, before what was
                 // buffered meanwhile (nothing, unless the connection was
                 // settling), as far as the node's budget has room.
                 var resent = shared.unacknowledged.takeKept(unflushed: shared.batch)
                 let room = reserve(resent.commands)
-                kept = (room, resent.commands.count - room, resent.unflushed)
+                kept = (room, resent.commands.count - room, resent.unflushed, resent.missing)
                 if !resent.commands.isEmpty {
                     resent.commands.removeLast(resent.commands.count - room)
                     resent.commands.append(contentsOf: shared.outage)
@@ -460,10 +460,10 @@ final class RedisPublisher: @unchecked Sendable {
             shared.batchReplies = []
             shared.flushScheduled = false
             defer { shared.closingReason = nil }
-            return (unflushed, kept.all, kept.refused, kept.unflushed, shared.closingReason ?? reason)
+            return (unflushed, kept.all, kept.refused, kept.unflushed, kept.missing, shared.closingReason ?? reason)
         }
-        guard let (unflushed, kept, refused, keptUnflushed, reason) = taken else { return }
-        var dropped = refused - keptUnflushed
+        guard let (unflushed, kept, refused, keptUnflushed, missing, reason) = taken else { return }
+        var dropped = refused - keptUnflushed + missing
         for slot in unflushed {
             switch slot {
             case .publishes(let count): dropped += count
@@ -477,6 +477,9 @@ final class RedisPublisher: @unchecked Sendable {
         }
         if refused > 0 {
             logger.warning("redis \(role): \(refused) messages Redis had not answered are dropped: the outage buffer is full")
+        }
+        if missing > 0 {
+            logger.error("redis \(role): \(missing) messages Redis had not answered are dropped: their bytes were not where the publisher tracked them (a bug, please report it)")
         }
         board.lost(role, reason: reason)
         scheduleReconnect(attempt: 1)

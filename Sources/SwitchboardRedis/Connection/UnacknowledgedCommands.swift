@@ -107,9 +107,11 @@ extension RedisPublisher {
 
         /// Takes the kept publishes, in order: the written batches' first,
         /// then those of `unflushed` (the batch not yet handed to the
-        /// channel), one buffer each (slices, not copies); and how many came
-        /// from `unflushed`. Leaves nothing tracked.
-        mutating func takeKept(unflushed: ByteBuffer) -> (commands: CircularBuffer<ByteBuffer>, unflushed: Int) {
+        /// channel), one buffer each (slices, not copies); how many came
+        /// from `unflushed`; and how many could not be taken because their
+        /// bytes are not where the tracked lengths say (a bug: the caller
+        /// reports it, and those are lost). Leaves nothing tracked.
+        mutating func takeKept(unflushed: ByteBuffer) -> (commands: CircularBuffer<ByteBuffer>, unflushed: Int, missing: Int) {
             var taken = CircularBuffer<ByteBuffer>(initialCapacity: max(kept, 1))
             var fromUnflushed = 0
             var sources = Array(batches)
@@ -120,15 +122,16 @@ extension RedisPublisher {
                     source += 1
                 }
                 guard let bytes = sources[source].readSlice(length: command.length) else {
-                    assertionFailure("the unacknowledged commands do not match their bytes")
+                    // Out of step: what follows cannot be told apart either.
                     break
                 }
                 guard command.kind == .kept else { continue }
                 taken.append(bytes)
                 if source == sources.count - 1 { fromUnflushed += 1 }
             }
+            let missing = kept - taken.count
             removeAll()
-            return (taken, fromUnflushed)
+            return (taken, fromUnflushed, missing)
         }
 
         mutating func removeAll() {
