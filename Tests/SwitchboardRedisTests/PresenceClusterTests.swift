@@ -38,9 +38,11 @@ struct PresenceClusterTests {
         return limit
     }
 
-    @Test("a presence is listed on every node within a few hundred ms; a node that stops takes its own at once")
+    @Test("a presence is listed on every node within a few hundred ms; a node that stops takes its own once their rejoin grace passes")
     func replicatesAndStops() async throws {
-        try await TestCluster.with(nodes: 3, endpoints: [BuiltIn.endpoint(presence: true)]) { cluster in
+        try await TestCluster.with(
+            nodes: 3, endpoints: [BuiltIn.endpoint(presence: true)], configureServer: { $0.presence.rejoinGrace = .milliseconds(500) }
+        ) { cluster in
             let clients = try await Self.joinEveryNode(cluster)
             let joinedIn = try await Self.converge(cluster.servers, to: ["1", "2", "3"], within: .seconds(2))
             // Carried by the deltas, not by the resync a heartbeat (every 1 s) would start.
@@ -49,6 +51,8 @@ struct PresenceClusterTests {
             let metas = cluster.servers[0].presence.get(topic: Self.topic, key: "3")
             #expect(metas.count == 1 && metas.first?["node"] == .string(cluster.servers[2].nodeName))
 
+            // Its clients are moved: listed until they are back elsewhere
+            // (these are not) or their grace has passed.
             await cluster.servers[2].shutdown()
             // Under 2 s: told, not counted down (that takes 3.5 s at least).
             let leftIn = try await Self.converge(Array(cluster.servers[0...1]), to: ["1", "2"], within: .seconds(5))
@@ -141,6 +145,61 @@ struct PresenceClusterTests {
             if case .json(let json) = diff.payload { #expect(json["leaves"]?["7"] != nil && json["joins"]?["7"] == nil) }
             #expect(ContinuousClock.now - leftAt < .seconds(2))
             await watcher.disconnect()
+        }
+    }
+
+    @Test("a client that joins while a moved member is not back lists it, as the clients already there do; its grace passing takes it off every list")
+    func movedMemberListedToLateJoiners() async throws {
+        try await TestCluster.with(
+            nodes: 2, endpoints: [BuiltIn.endpoint(presence: true)], configureServer: { $0.presence.rejoinGrace = .seconds(1) }
+        ) { cluster in
+            let watcher = try await cluster.client(0, user: "watcher")
+            let watching = watcher.channel(Self.topic)
+            _ = try await watching.join()
+            // Moved by the server, and never back: it does not reconnect.
+            var configuration = PhoenixClient.Configuration(
+                host: "127.0.0.1", port: cluster.servers[1].localPort!, params: ["user_id": "7"], heartbeatInterval: nil
+            )
+            configuration.reconnect = false
+            let moved = PhoenixClient(configuration: configuration)
+            try await moved.connect()
+            _ = try await moved.channel(Self.topic).join()
+            _ = try await Self.converge(cluster.servers, to: ["watcher", "7"], within: .seconds(2))
+            while (try? await watching.nextMessage(event: "presence_diff", timeout: .milliseconds(200))) != nil {}
+
+            await cluster.servers[1].shed(.all, over: .milliseconds(50))
+            let shedAt = ContinuousClock.now
+            while cluster.servers[1].connectionCount > 0, ContinuousClock.now - shedAt < .seconds(2) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            // The leave has been held on both nodes (a delta's way through Redis).
+            try await Task.sleep(for: .milliseconds(300))
+
+            var late: [(PhoenixClient, ClientChannel)] = []
+            for node in cluster.servers.indices {
+                let client = try await cluster.client(node, user: "late\(node)")
+                let channel = client.channel(Self.topic)
+                _ = try await channel.join()
+                let state = try await channel.nextMessage(event: "presence_state", timeout: .seconds(2))
+                guard case .json(let presences) = state.payload else { throw PresenceTestError("presence_state is not JSON") }
+                #expect(presences.objectValue?["7"] != nil, "node \(node)'s presence_state lists the moved member: \(presences)")
+                late.append((client, channel))
+            }
+            #expect(ContinuousClock.now - shedAt < .seconds(1), "the late joins came within the grace")
+
+            // The grace passes: one leave for everyone, the late joiners included.
+            for channel in [watching] + late.map(\.1) {
+                var left = false
+                let started = ContinuousClock.now
+                while !left, ContinuousClock.now - started < .seconds(3) {
+                    let diff = try await channel.nextMessage(event: "presence_diff", timeout: .seconds(3))
+                    if case .json(let json) = diff.payload { left = json["leaves"]?["7"] != nil }
+                }
+                #expect(left, "the moved member's leave, once its grace passed")
+            }
+            _ = try await Self.converge(cluster.servers, to: ["watcher", "late0", "late1"], within: .seconds(2))
+            for client in [watcher] + late.map(\.0) { await client.disconnect() }
+            await moved.disconnect()
         }
     }
 

@@ -60,7 +60,7 @@ package final class PresenceTracker: Sendable {
         var diffs: [String: PresenceDiff] = [:]
         /// Leaves of clients the server closed to move them (shed, drain):
         /// told together with their key's next join on the topic, or alone
-        /// once ``PresenceOptions/rejoinGrace`` has passed.
+        /// once ``PresenceOptions/rejoinGrace`` has passed. Listed meanwhile.
         var heldLeaves: [String: [String: [(ref: String, meta: JSONObject, until: NIODeadline)]]] = [:]
         /// This node's channel instances whose socket the server closed to move it.
         var moving: Set<SubscriberID> = []
@@ -326,7 +326,10 @@ package final class PresenceTracker: Sendable {
     // MARK: - Reading
 
     /// Every presence on `topic`, on every node, as `presence_state` has it:
-    /// `{key: {"metas": […]}}`, each key's metas node by node.
+    /// `{key: {"metas": […]}}`, each key's metas node by node. A client the
+    /// server moved is listed until it is back or its grace has passed,
+    /// as its leave is held from the clients already there: a client that
+    /// joins meanwhile sees it as they do.
     func list(topic: String) -> OrderedDictionary<String, PresenceReplica.Metas> {
         state.withLock { merged(topic: topic, in: $0) }
     }
@@ -338,6 +341,11 @@ package final class PresenceTracker: Sendable {
         for (_, replica) in replicas.sorted(by: { $0.0 < $1.0 }) {
             for (key, metas) in replica.topics[topic] ?? [:] {
                 keys[key, default: [:]].merge(metas) { first, _ in first }
+            }
+        }
+        for (key, held) in state.heldLeaves[topic] ?? [:] {
+            for leave in held where keys[key]?[leave.ref] == nil {
+                keys[key, default: [:]][leave.ref] = leave.meta
             }
         }
         return keys

@@ -8,7 +8,8 @@ public struct Presences: Sendable {
 
     /// Every presence on `topic`: `{key: {"metas": […]}}`, as
     /// `presence_state` sends it (through ``PresenceOptions/fetch``); each
-    /// meta carries its `phx_ref`.
+    /// meta carries its `phx_ref`. A client the server moved (shed, drain)
+    /// is listed until it is back or ``PresenceOptions/rejoinGrace`` has passed.
     public func list(topic: String) -> JSONValue {
         PresenceDiff.json(tracker.list(topic: topic), topic: topic, fetch: tracker.options.fetch)
     }

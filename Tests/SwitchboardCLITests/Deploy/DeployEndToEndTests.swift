@@ -24,12 +24,14 @@ struct DeployEndToEndTests {
     static let rollingDrain = 5
     static let blueGreenDrain = 20
 
-    @Test("rolling, failed and blue-green deploys under load lose no client", .timeLimit(.minutes(10)))
-    func deploys() async throws {
-        let cluster = try await DeployTestCluster.start()
+    /// Run twice: without presence, and with presence on every room, where
+    /// each client's list must also stay exact through every deploy.
+    @Test("rolling, failed and blue-green deploys under load lose no client", .timeLimit(.minutes(10)), arguments: [false, true])
+    func deploys(presence: Bool) async throws {
+        let cluster = try await DeployTestCluster.start(presence: presence)
         defer { cluster.tearDown() }
         var rows: [PhaseRow] = []
-        defer { print(PhaseRow.table(rows)) }
+        defer { print(PhaseRow.table(rows, presence: presence)) }
 
         // Bootstrap: version N on blue, installed by deploy/rolling.
         let bootstrap = try await cluster.deploy("rolling", cluster.tarball("e2e-1"))
@@ -50,7 +52,7 @@ struct DeployEndToEndTests {
                 #expect(try await cluster.version(of: name) == "e2e-2", "\(name) runs e2e-2")
             }
             Self.expectBalanced(counts, phase: "rolling")
-            Self.expectNoLoss(report, phase: "rolling")
+            Self.expectNoLoss(report, phase: "rolling", presence: presence)
         }
 
         // (c) a release whose server exits at start: its trial start fails, so
@@ -73,7 +75,7 @@ struct DeployEndToEndTests {
             rows.append(PhaseRow(phase: "c failed deploy", counts: counts, report: report, seconds: result.seconds, published: published))
             Self.expectAnswered(published, phase: "failed deploy")
             Self.expectBalanced(counts, phase: "failed deploy")
-            Self.expectNoLoss(report, phase: "failed deploy")
+            Self.expectNoLoss(report, phase: "failed deploy", presence: presence)
         }
 
         // (b) blue-green to N+2: green serves everything, blue is drained and stopped.
@@ -98,7 +100,7 @@ struct DeployEndToEndTests {
                 #expect(try await cluster.isStopped(name), "\(name) is stopped")
             }
             #expect(try cluster.activeMapFile().contains("active green"), "the map file names green")
-            Self.expectNoLoss(report, phase: "blue-green")
+            Self.expectNoLoss(report, phase: "blue-green", presence: presence)
             // The drain spreads the reconnects over its window.
             let closes = report["closes"]
             let total = closes.int("total") ?? 0
@@ -140,7 +142,7 @@ struct DeployEndToEndTests {
 
     /// Every client ends connected and joined, saw no HTTP error but retried
     /// 503s, and never went 10 s without a message.
-    static func expectNoLoss(_ report: ReportJSON, phase: String) {
+    static func expectNoLoss(_ report: ReportJSON, phase: String, presence: Bool) {
         let final = report["final"]
         #expect(final.int("connected") == clients, "\(phase): clients connected at the end \(final.value)")
         #expect(final.int("joined") == clients, "\(phase): clients joined at the end \(final.value)")
@@ -153,6 +155,16 @@ struct DeployEndToEndTests {
         #expect(longPollP99 < 3_000, "\(phase): long-poll clients' gap p99 \(longPollP99) ms")
         // At least two seconds of every client's shouts (the failed deploy is watched for about four).
         #expect((report.int("received") ?? 0) > clients * shoutRate * 2, "\(phase): messages flowed")
+        if presence { expectExactLists(report["presence"], phase: phase) }
+    }
+
+    /// With presence on: every client's list is its room, and no member
+    /// left a list more often than it was moved.
+    static func expectExactLists(_ presence: ReportJSON, phase: String) {
+        print("\(phase): presence \(presence.value)")
+        #expect(presence.int("lists_exact") == clients, "\(phase): every list exact: \(presence.value)")
+        #expect(presence.int("ghosts_listed") == 0 && presence.int("members_missing") == 0, "\(phase): \(presence.value)")
+        #expect(presence.int("visible_leaves_beyond_moves") == 0, "\(phase): a member vanished more often than it moved: \(presence.value)")
     }
 }
 
@@ -164,11 +176,11 @@ struct PhaseRow {
     var seconds: Double
     var published: HTTPPublisher.Tally
 
-    static func table(_ rows: [PhaseRow]) -> String {
+    static func table(_ rows: [PhaseRow], presence: Bool) -> String {
         var lines = [
             "",
             "Deploy end to end: \(DeployEndToEndTests.clients) clients (\(DeployEndToEndTests.longPollClients) on long-poll) on \(DeployEndToEndTests.topics) topics, "
-                + "\(DeployEndToEndTests.shoutRate) shouts/s and \(Int(DeployEndToEndTests.httpPublishRate)) POST /api/broadcast/s (keep-alive, through HAProxy) per topic",
+                + "\(DeployEndToEndTests.shoutRate) shouts/s and \(Int(DeployEndToEndTests.httpPublishRate)) POST /api/broadcast/s (keep-alive, through HAProxy) per topic; presence \(presence ? "on" : "off")",
         ]
         let header = [
             "phase", "deploy s", "connections per instance", "gap p50 ms", "p99 ms", "max ms", "long-poll p99 ms", "reconnects", "closes by code",
@@ -197,6 +209,19 @@ struct PhaseRow {
         for (index, row) in table.enumerated() {
             lines.append(row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: " | "))
             if index == 0 { lines.append(widths.map { String(repeating: "-", count: $0) }.joined(separator: "-+-")) }
+        }
+        // Where a move's gap goes, for the phases that moved clients.
+        for row in rows {
+            let moves = row.report["moves_ms"]
+            guard (moves.int("count") ?? 0) > 0 else { continue }
+            func part(_ name: String) -> String {
+                let part = moves[name]
+                return [part.double("p50"), part.double("p99")].map { $0.map { String(format: "%.0f", $0) } ?? "-" }.joined(separator: " / ")
+            }
+            lines.append(
+                "\(row.phase): a move's parts, p50 / p99 ms: silence before the close \(part("silence_before_close")), "
+                    + "close to open \(part("close_to_open")), open to the first message \(part("open_to_message"))"
+            )
         }
         return lines.joined(separator: "\n")
     }

@@ -23,6 +23,9 @@ final class DeployTestCluster: @unchecked Sendable {
     /// This cluster's instances (``instanceNames`` unless given).
     let names: [String]
     let directory: URL
+    /// The instances track presence in their `room:*` channels, and the
+    /// watching clients keep their rooms' lists (`bench watch --presence`).
+    let presence: Bool
     let httpPort: Int
     let statsPort: Int
     let redisPort: Int
@@ -34,10 +37,11 @@ final class DeployTestCluster: @unchecked Sendable {
     var mapPath: String { directory.appendingPathComponent("active.map").path }
     var inventoryPath: String { directory.appendingPathComponent("inventory").path }
 
-    private init(binary: String, names: [String], directory: URL, ports: [Int]) {
+    private init(binary: String, names: [String], directory: URL, ports: [Int], presence: Bool) {
         self.binary = binary
         self.names = names
         self.directory = directory
+        self.presence = presence
         (httpPort, statsPort, redisPort) = (ports[0], ports[1], ports[2])
         for (index, name) in names.enumerated() {
             self.ports[name] = (ports[3 + 2 * index], ports[4 + 2 * index])
@@ -45,21 +49,21 @@ final class DeployTestCluster: @unchecked Sendable {
     }
 
     /// Packs the releases, starts redis-server and haproxy, writes the inventory.
-    static func start() async throws -> DeployTestCluster {
+    static func start(presence: Bool = false) async throws -> DeployTestCluster {
         guard let binary = ProcessInfo.processInfo.environment[binaryVariable], FileManager.default.isExecutableFile(atPath: binary) else {
             let message = "\(binaryVariable) is not set to a release-built switchboard: run scripts/test (it builds one), or `deploy/release --build-only` and export \(binaryVariable)=<the path it prints>"
             Issue.record(Comment(rawValue: message))
             throw DeployTestError(message)
         }
-        return try await start(binary: binary, names: instanceNames, tarballs: nil)
+        return try await start(binary: binary, names: instanceNames, tarballs: nil, presence: presence)
     }
 
     /// A cluster of `names` running `binary`, from `tarballs` (version → path)
     /// when given, else from the four test releases packed from `binary`.
-    static func start(binary: String, names: [String], tarballs: [String: String]?) async throws -> DeployTestCluster {
+    static func start(binary: String, names: [String], tarballs: [String: String]?, presence: Bool = false) async throws -> DeployTestCluster {
         let directory = DeployFiles.url(".build/deploy-tests/\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let cluster = DeployTestCluster(binary: binary, names: names, directory: directory, ports: try LoopbackPorts.free(3 + 2 * names.count))
+        let cluster = DeployTestCluster(binary: binary, names: names, directory: directory, ports: try LoopbackPorts.free(3 + 2 * names.count), presence: presence)
         do {
             if let tarballs {
                 cluster.tarballs = tarballs
@@ -120,6 +124,7 @@ final class DeployTestCluster: @unchecked Sendable {
                 SWITCHBOARD_ADMIN_TOKEN=\(Self.adminToken)
                 SWITCHBOARD_API_KEY=\(Self.apiKey)
                 SWITCHBOARD_DRAIN_ON_SHUTDOWN=5s
+                SWITCHBOARD_PRESENCE=\(presence)
 
                 """.write(to: shared.appendingPathComponent("switchboard.env"), atomically: true, encoding: .utf8)
             inventory += "\(name) 127.0.0.1 \(port) \(admin) \(name.hasPrefix("blue") ? "blue" : "green") \(release.path)\n"
@@ -186,7 +191,7 @@ final class DeployTestCluster: @unchecked Sendable {
                 "--longpoll-connections", "\(DeployEndToEndTests.longPollClients)",
                 "--publish-rate", "\(DeployEndToEndTests.shoutRate)", "--publishers", "\(DeployEndToEndTests.publishers)",
                 "--duration", "600", "--heartbeat", "--threads", "2", "--connect-rate", "1000", "--settle", "15", "--json",
-            ],
+            ] + (presence ? ["--presence"] : []),
             directory: directory
         )
         processes.append(watch)
