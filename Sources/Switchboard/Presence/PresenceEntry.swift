@@ -47,6 +47,11 @@ struct PresenceReplica: Sendable {
         topics[entry.topic, default: [:]][entry.key, default: [:]][entry.ref] = entry.meta
     }
 
+    /// Whether `key` has a meta on `topic`.
+    func lists(topic: String, key: String) -> Bool {
+        topics[topic]?[key] != nil
+    }
+
     /// Removes one meta; returns it, or `nil` when there was none.
     @discardableResult
     mutating func remove(topic: String, key: String, ref: String) -> JSONObject? {

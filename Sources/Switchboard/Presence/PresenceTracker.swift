@@ -80,6 +80,12 @@ package final class PresenceTracker: Sendable {
             }
         }
 
+        /// Whether `key` is on `topic` with a meta of this node or of a peer
+        /// other than `skipped` (one whose replica the caller holds apart).
+        func lists(topic: String, key: String, skipping skipped: String? = nil) -> Bool {
+            own.lists(topic: topic, key: key) || peers.contains { $0.key != skipped && $0.value.replica.lists(topic: topic, key: key) }
+        }
+
         mutating func diffLeave(topic: String, key: String, ref: String, meta: JSONObject, heldUntil: NIODeadline?) {
             if let heldUntil {
                 heldLeaves[topic, default: [:]][key, default: []].append((ref, meta, heldUntil))
@@ -288,7 +294,11 @@ package final class PresenceTracker: Sendable {
         var change: JSONObject = ["op": "leave", "topic": .string(topic), "key": .string(key), "ref": .string(ref)]
         if held { change["held"] = true }
         state.outgoing.append(.object(change))
-        state.diffLeave(topic: topic, key: key, ref: ref, meta: meta, heldUntil: held ? .now() + TimeAmount(options.rejoinGrace) : nil)
+        // Held only while it would take the key off the list: with another
+        // meta still there (another device, or the client already back
+        // elsewhere), nobody sees the key vanish.
+        let holds = held && !state.lists(topic: topic, key: key)
+        state.diffLeave(topic: topic, key: key, ref: ref, meta: meta, heldUntil: holds ? .now() + TimeAmount(options.rejoinGrace) : nil)
     }
 
     /// A flush once the grace of leaves held now has passed.
@@ -503,7 +513,10 @@ package final class PresenceTracker: Sendable {
                           let ref = change["ref"]?.stringValue,
                           let meta = peer.replica.remove(topic: topic, key: key, ref: ref)
                     else { continue }
-                    let held = change["held"]?.boolValue == true
+                    // As for this node's own leaves: held only when the key would
+                    // vanish (its new join may have come first, from another node).
+                    let held = change["held"]?.boolValue == true && !peer.replica.lists(topic: topic, key: key)
+                        && !state.lists(topic: topic, key: key, skipping: node)
                     state.diffLeave(topic: topic, key: key, ref: ref, meta: meta, heldUntil: held ? now + TimeAmount(options.rejoinGrace) : nil)
                     heldAny = heldAny || held
                     changed = true

@@ -183,6 +183,7 @@ final class DeployTestCluster: @unchecked Sendable {
 
     /// Starts `bench watch` through HAProxy and waits until its clients and publishers are in.
     func startWatch(phase: String) async throws -> BackgroundProcess {
+        if presence { try await waitUntilRoomsAreEmpty() }
         let watch = try BackgroundProcess(
             name: "watch-\(phase)", binary,
             [
@@ -206,6 +207,27 @@ final class DeployTestCluster: @unchecked Sendable {
         #expect(watch.stderr.contains(joined), "\(phase): \(watch.stderr.suffix(1000))")
         try await Task.sleep(for: .seconds(2))
         return watch
+    }
+
+    /// Waits until no room of the watch lists anyone: each watch's clients
+    /// are the same users, and one that joined while the last watch's were
+    /// still leaving would see them leave, which its check counts as a
+    /// member vanishing.
+    private func waitUntilRoomsAreEmpty() async throws {
+        let deadline = ContinuousClock.now + .seconds(15)
+        for topic in 0..<DeployEndToEndTests.topics {
+            while true {
+                let response = try await PlainHTTP.request(
+                    port: httpPort, path: "/api/presence?topic=room:e2e:\(topic)", headers: ["Authorization": "Bearer \(Self.apiKey)"]
+                )
+                let listed = response.status == 200 ? (try? JSONValue(parsing: response.body))?["presences"]?.objectValue : nil
+                if listed?.isEmpty == true { break }
+                guard ContinuousClock.now < deadline else {
+                    throw DeployTestError("room:e2e:\(topic) still lists the last watch's clients: \(response.status) \(response.body.prefix(500))")
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
     }
 
     /// Ends a watch (SIGTERM) and answers its report.
